@@ -1,0 +1,263 @@
+/*
+ * internal.h - declarations shared inside libgohttpd (never installed).
+ *
+ * The runtime's objects:
+ *   gh__g  a goroutine.  It lives at the top of its own stack mapping, so a
+ *          parked goroutine costs the one page that holds both its struct and
+ *          its innermost frames.  A thread that is not a worker gets a
+ *          "thread g" (is_thread) so that code which parks can treat it alike:
+ *          it blocks on a condition variable instead of switching.
+ *   gh__m  a worker thread: its libev loop, its run queue, its stack cache and
+ *          the goroutine it is running.  Only the owning thread touches its
+ *          loop and watchers; other threads reach it through the inbox and
+ *          ev_async.
+ *
+ * Parking protocol (see sched.c for the long version): a goroutine that waits
+ * registers itself somewhere under a lock, then calls gh__park(unlock, arg).
+ * The unlock runs only after the goroutine's context is saved, so a waker
+ * that takes the same lock and calls gh__ready() can never resume a goroutine
+ * that is still running.
+ */
+#ifndef GH_INTERNAL_H
+#define GH_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gohttpd.h"
+
+#if GH_CTX_UCONTEXT
+#include <ucontext.h>
+#endif
+
+#define GH__UNUSED __attribute__((unused))
+#define GH__NORETURN __attribute__((noreturn))
+#define GH__LIKELY(x) __builtin_expect(!!(x), 1)
+#define GH__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define gh__container_of(ptr, type, member)                                \
+    ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- the internal lock (lock.c) ---- */
+
+/* An ownerless lock: it may be released by another goroutine or thread than
+ * the one that took it (gh__park releases it after the switch). */
+typedef struct gh__lock {
+    _Atomic int v; /* 0 free, 1 held, 2 held with waiters */
+} gh__lock_t;
+
+#define GH__LOCK_INIT {0}
+
+void gh__lock_slow(gh__lock_t *l);
+void gh__unlock_slow(gh__lock_t *l);
+void gh__lock_unlock_cb(void *l); /* gh__park unlock callback */
+
+static inline void gh__lock(gh__lock_t *l)
+{
+    int c = 0;
+
+    if (!atomic_compare_exchange_strong_explicit(&l->v, &c, 1,
+                                                 memory_order_acquire,
+                                                 memory_order_relaxed))
+        gh__lock_slow(l);
+}
+
+static inline void gh__unlock(gh__lock_t *l)
+{
+    if (atomic_fetch_sub_explicit(&l->v, 1, memory_order_release) != 1)
+        gh__unlock_slow(l);
+}
+
+/* ---- context switch (lib/runtime/arch/) ---- */
+
+#if GH_CTX_UCONTEXT
+typedef struct gh__ctx {
+    ucontext_t uc;
+} gh__ctx_t;
+#else
+typedef struct gh__ctx {
+    void *sp; /* saved stack pointer; the registers sit on the stack */
+} gh__ctx_t;
+#endif
+
+/* Save the current context into *from and resume *to. */
+void gh__ctx_switch(gh__ctx_t *from, gh__ctx_t *to);
+/* Prepare *ctx so that switching to it calls entry(arg) on the given stack.
+ * entry must never return. */
+void gh__ctx_make(gh__ctx_t *ctx, void *stack_lo, size_t size,
+                  void (*entry)(void *), void *arg);
+
+/* ---- goroutines ---- */
+
+enum gh__wait {
+    GH__W_NONE = 0,
+    GH__W_SLEEP,
+    GH__W_IO_READ,
+    GH__W_IO_WRITE,
+    GH__W_BLOCKING,
+    GH__W_CLOSE,
+    GH__W_CHAN_RECV,
+    GH__W_CHAN_SEND,
+    GH__W_SELECT,
+    GH__W_SYNC,
+    GH__W_MAX
+};
+
+enum gh__gflags {
+    GH__G_GUARDED = 1,  /* the stack has a PROT_NONE guard page below it */
+    GH__G_CUSTOM = 2,   /* non-default size: unmapped at exit, not cached */
+    GH__G_CANARY = 4    /* no guard page: a canary is checked on switch-out */
+};
+
+#define GH__NAME_MAX 32
+
+typedef struct gh__g gh__g_t;
+typedef struct gh__m gh__m_t;
+
+struct gh__g {
+    gh__ctx_t ctx;           /* saved registers; valid while not running */
+    gh__g_t *next;           /* run queue / global queue / stack cache link */
+    int64_t id;              /* unique, > 0; set at spawn */
+    _Atomic int state;       /* enum gh_g_state; written by owner/waker */
+    _Atomic int wait;        /* enum gh__wait while GH_G_WAITING */
+    _Atomic int64_t since;   /* gh_now() when state/wait last changed */
+    gh_go_fn fn;             /* what the goroutine runs */
+    void *arg;               /* its argument */
+    void *stack_lo;          /* lowest usable byte (above the guard page) */
+    size_t stack_size;       /* usable bytes, struct included */
+    unsigned flags;          /* enum gh__gflags; set when the stack is mapped */
+    size_t allg_idx;         /* index in the all-stacks table (dump.c) */
+    int park_result;         /* what the waker left for the parked goroutine */
+    void *park_data;         /* waker/waiter exchange slot (I/O, blocking) */
+    char name[GH__NAME_MAX]; /* NUL-terminated, "" if none */
+    /* Panic/defer state belongs here (issue: channels/panic). */
+    void *defer_top;
+    /* Thread g only: how a non-worker thread parks. */
+    bool is_thread;
+    bool woken;               /* guarded by tmu */
+    pthread_mutex_t *tmu;
+    pthread_cond_t *tcond;
+    /* Sanitizer bookkeeping. */
+    void *asan_fake;          /* ASan fake stack saved while switched out */
+    void *tsan_fiber;         /* TSan fiber handle */
+};
+
+/* ---- worker threads ---- */
+
+#define GH__RUNQ_SIZE 256
+
+struct gh__m {
+    int id;                      /* 0 .. nworkers-1 */
+    pthread_t thread;
+    struct ev_loop *loop;        /* owned by this thread only */
+    void *wake;                  /* ev_async *; any thread may send */
+    gh__g_t g0;                  /* the thread's own stack: runs schedule() */
+    gh__g_t *cur;                /* running goroutine, or &g0 */
+    /* Run queue: owner pushes at tail; owner and thieves take at head. */
+    _Atomic uint32_t rq_head;
+    _Atomic uint32_t rq_tail;
+    gh__g_t *_Atomic rq[GH__RUNQ_SIZE];
+    uint32_t tick;               /* schedule count; drives fair polling */
+    /* Work to do right after the next switch completes (owner only). */
+    void (*post_fn)(gh__m_t *m, void *arg);
+    void *post_arg;
+    /* Stack cache of finished goroutines (owner only). */
+    gh__g_t *cache;
+    int ncache;
+    int64_t last_trim;           /* gh_now() of the last idle trim */
+    void *trim_timer;            /* ev_timer * for a deferred trim */
+    /* Cross-thread requests, drained by the owner from its async callback. */
+    pthread_mutex_t inbox_mu;
+    struct gh__req *inbox;
+    /* Idle bookkeeping (guarded by the scheduler's idle lock). */
+    gh__m_t *idle_next;
+    bool idle;
+    bool spinning;               /* owner only */
+    uint32_t rand;               /* owner only: victim selection */
+    /* ASan: the thread stack's bounds, learnt on the first switch. */
+    const void *g0_stack_lo;
+    size_t g0_stack_size;
+};
+
+/* A request one thread posts to a worker's inbox. */
+typedef struct gh__req {
+    struct gh__req *next;
+    void (*fn)(gh__m_t *m, struct gh__req *req); /* runs on the owner */
+} gh__req_t;
+
+/* ---- scheduler (sched.c) ---- */
+
+/* The worker running the calling thread, or NULL.  Never inlined: a
+ * goroutine may resume on another thread, so the TLS address must be
+ * computed afresh after every park. */
+gh__m_t *gh__cur_m(void);
+/* The calling goroutine, or the calling thread's thread g. */
+gh__g_t *gh__cur_g(void);
+/* Start the runtime if it is not running.  Returns 0 or GH_E*. */
+int gh__rt_start(void);
+int gh__nworkers(void);
+gh__m_t *gh__m_at(int i);
+/* Park the caller with a wait reason; after its context is saved,
+ * unlock(arg) runs (unlock may be NULL).  Returns the g's park_result. */
+int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg);
+/* Make a parked goroutine (or thread g) runnable.  Any thread. */
+void gh__ready(gh__g_t *g, int result);
+/* Post a request to worker m's inbox and wake it.  Any thread. */
+void gh__m_post(gh__m_t *m, gh__req_t *req);
+/* Block asynchronous signals in a runtime-owned thread (old may be NULL). */
+void gh__block_signals(sigset_t *old);
+
+/* ---- stacks and goroutine records (coro.c) ---- */
+
+extern size_t gh__stack_default;
+/* A fresh goroutine record with a stack, from m's cache when m != NULL. */
+gh__g_t *gh__g_alloc(gh__m_t *m, size_t stack_size);
+/* Return a finished goroutine's stack (to m's cache when m != NULL). */
+void gh__g_release(gh__m_t *m, gh__g_t *g);
+/* Give the warm list and m's cached stacks beyond keep back to the OS
+ * (m's thread only). */
+void gh__stack_trim(gh__m_t *m, int keep);
+bool gh__stack_warm_pending(void);
+/* Move m's cached stacks beyond keep to the shared warm list (no system
+ * call), so that other threads can reuse them (m's thread only). */
+void gh__stack_spill(gh__m_t *m, int keep); /* racy peek: is the warm list non-empty? */
+/* Prepare g to start fn(arg) on its stack. */
+void gh__g_prepare(gh__g_t *g, void (*entry)(void *));
+void gh__stack_init(void);
+/* Install the SIGSEGV handler and this thread's alternate signal stack. */
+void gh__segv_thread_init(void);
+GH__NORETURN void gh__stack_overflow(const gh__g_t *g, const char *how);
+/* Switch bookkeeping for the sanitizers and the canary. */
+void gh__switch(gh__g_t *from, gh__g_t *to, bool from_dying);
+void gh__switch_done(gh__g_t *self);
+void gh__tsan_g_init(gh__g_t *g);
+void gh__tsan_g_fini(gh__g_t *g);
+
+/* ---- the table of all stacks (dump.c) ---- */
+void gh__allg_add(gh__g_t *g);
+void gh__allg_del(gh__g_t *g);
+void gh__stats_count(gh_rt_stats_t *st);
+const char *gh__wait_name(int wait);
+
+/* ---- time and I/O (timer.c, netpoll.c) ---- */
+void gh__netpoll_m_init(gh__m_t *m);
+int gh__poll_thread(int fd, int events, int64_t deadline);
+
+/* ---- counters ---- */
+extern _Atomic int64_t gh__spawned;
+extern _Atomic int64_t gh__stacks_mapped;
+extern _Atomic int64_t gh__stacks_guarded;
+extern _Atomic int64_t gh__stack_bytes;
+extern _Atomic int64_t gh__blocking_threads;
+
+/* ---- misc ---- */
+GH__NORETURN void gh__fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/* Parse "64k", "1m", "4096" into bytes; -1 when malformed. */
+long long gh__parse_size(const char *s);
+long gh__env_long(const char *name, long dflt, long lo, long hi);
+
+#endif /* GH_INTERNAL_H */

@@ -1,0 +1,62 @@
+/*
+ * x86_64.S - the goroutine context switch for x86-64 (System V ABI).
+ *
+ * gh__ctx_switch(from, to): push the callee-saved registers (rbp, rbx,
+ * r12-r15) and the FP control words (MXCSR, x87 control word) on the current
+ * stack, store the stack pointer in from->sp, load to->sp and pop the same
+ * frame from there.  Nothing here enters the kernel: signal masks are not
+ * part of a goroutine's context.
+ *
+ * A fresh context (gh__ctx_make in coro.c's terms) is a frame whose return
+ * address is gh__ctx_trampoline, with entry in r12 and its argument in r13.
+ *
+ * Frame at the saved stack pointer, low to high:
+ *   +0 mxcsr (4 bytes)  +4 x87 cw (2 bytes)  +8 r15 r14 r13 r12 rbx rbp
+ *   +56 return address
+ */
+        .text
+        .globl  gh__ctx_switch
+        .hidden gh__ctx_switch
+        .type   gh__ctx_switch, @function
+        .p2align 4
+gh__ctx_switch:
+        .cfi_startproc
+        pushq   %rbp
+        pushq   %rbx
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        subq    $8, %rsp
+        stmxcsr (%rsp)
+        fnstcw  4(%rsp)
+        movq    %rsp, (%rdi)
+        movq    (%rsi), %rsp
+        ldmxcsr (%rsp)
+        fldcw   4(%rsp)
+        addq    $8, %rsp
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %rbx
+        popq    %rbp
+        ret
+        .cfi_endproc
+        .size   gh__ctx_switch, .-gh__ctx_switch
+
+        .globl  gh__ctx_trampoline
+        .hidden gh__ctx_trampoline
+        .type   gh__ctx_trampoline, @function
+        .p2align 4
+gh__ctx_trampoline:
+        .cfi_startproc
+        .cfi_undefined rip
+        xorl    %ebp, %ebp
+        movq    %r13, %rdi
+        callq   *%r12
+        ud2
+        .cfi_endproc
+        .size   gh__ctx_trampoline, .-gh__ctx_trampoline
+
+        .section .note.GNU-stack,"",@progbits

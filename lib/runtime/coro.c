@@ -1,0 +1,598 @@
+/*
+ * coro.c - goroutine stacks: mapping, guard pages, canaries, the stack cache,
+ * trimming, stack-overflow reports, and the sanitizers' view of switches.
+ *
+ * Layout of one stack mapping, low to high addresses:
+ *
+ *     [guard page, PROT_NONE, if guarded][ ... stack grows down ... | gh__g ]
+ *      ^ mapping base                     ^ stack_lo                 ^ g
+ *
+ * The goroutine record sits at the very top of its stack, so a new goroutine
+ * touches one page that holds both the record and its first frames; deeper
+ * pages are faulted in by the kernel on demand.  Mappings are reservations
+ * (MAP_NORESERVE, no huge pages): a million 64 KiB stacks reserve 64 GiB of
+ * address space but cost only what they touch.
+ *
+ * Invariants:
+ *  - Guarded stacks use two kernel mappings each.  They are handed out while
+ *    the count stays under the guard budget (GH_GUARD_STACKS, by default
+ *    derived from vm.max_map_count); past it, stacks are carved from large
+ *    slabs without guard pages, and a canary at stack_lo is checked every
+ *    time the goroutine is switched out.  Either way an overflow ends in a
+ *    fatal message naming the goroutine.
+ *  - Default-size stacks are never unmapped.  A finished goroutine's stack
+ *    goes to its worker's cache, or past the cache limit to the global warm
+ *    list; both are reused without a system call.  When a worker goes idle
+ *    (at most once a second) it trims: stacks beyond a small cache, and the
+ *    whole warm list, are handed back to the OS with madvise(MADV_DONTNEED),
+ *    in as few calls as adjacent address ranges allow (each call costs a TLB
+ *    shootdown on every CPU), and parked in the cold pool, where the record
+ *    page reads as zeros (GH_G_DEAD) until the stack is reused.
+ *  - Custom-size stacks are mapped per goroutine and unmapped when it ends.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#if GH_SANITIZE_ADDRESS
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if GH_SANITIZE_THREAD
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#define G_SLOT ((sizeof(gh__g_t) + 63) & ~(size_t)63)
+#define SLAB_STACKS 64
+#define CANARY_WORDS 8
+
+size_t gh__stack_default = 64 * 1024;
+_Atomic int64_t gh__stacks_mapped;
+_Atomic int64_t gh__stacks_guarded;
+_Atomic int64_t gh__stack_bytes;
+
+static size_t page_size;
+static long guard_budget;
+static int cache_max;
+
+/* The global pools of default-size stacks and the current slab. */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static gh__g_t *warm;    /* untrimmed, linked through next */
+static _Atomic long nwarm; /* its length, for lock-free peeks */
+static uintptr_t *pool;  /* cold (trimmed) g addresses; bit 0 = guarded */
+static size_t pool_len, pool_cap;
+static char *slab_next;  /* next unused stack in the current slab */
+static int slab_left;
+
+static size_t round_page(size_t n)
+{
+    return (n + page_size - 1) & ~(page_size - 1);
+}
+
+static long map_budget(void)
+{
+    long max_maps = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+
+    if (f) {
+        if (fscanf(f, "%ld", &max_maps) != 1)
+            max_maps = 65530;
+        fclose(f);
+    }
+    /* Two mappings a guarded stack; leave room for libraries, malloc
+     * arenas, slabs and the program's own mappings. */
+    return max_maps > 16384 ? (max_maps - 16384) / 2 : 0;
+}
+
+void gh__stack_init(void)
+{
+    long dflt;
+
+    page_size = (size_t)sysconf(_SC_PAGESIZE);
+    dflt = map_budget();
+    guard_budget = gh__env_long("GH_GUARD_STACKS", dflt, 0, 1L << 30);
+    cache_max = (int)gh__env_long("GH_STACK_CACHE", 256, 0, 1 << 20);
+    gh__stack_default = round_page(gh__stack_default);
+}
+
+/*
+ * The canary is the lowest CANARY_WORDS words of an unguarded stack, which
+ * must stay zero.  Fresh and trimmed pages read as zeros, so the canary is
+ * never written: reading it maps the kernel's shared zero page, and a parked
+ * goroutine keeps costing one page of RAM, not two.  A frame that reaches
+ * down there has overflowed (the words are reserved), and it almost never
+ * leaves them all zero.
+ */
+static bool canary_intact(const gh__g_t *g)
+{
+    const volatile uint64_t *w = g->stack_lo;
+    uint64_t acc = 0;
+
+    for (int i = 0; i < CANARY_WORDS; i++)
+        acc |= w[i];
+    return acc == 0;
+}
+
+/* Fill in the fields that describe the stack (they are lost when the
+ * record's page is trimmed). */
+static gh__g_t *g_at(char *lo, size_t usable, unsigned flags)
+{
+    gh__g_t *g = (gh__g_t *)(lo + usable - G_SLOT);
+
+    g->stack_lo = lo;
+    g->stack_size = usable;
+    g->flags = flags;
+    return g;
+}
+
+static void *map_stack(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                   -1, 0);
+
+    if (p == MAP_FAILED)
+        return NULL;
+#ifdef MADV_NOHUGEPAGE
+    /* A huge page would make every touched stack cost 2 MiB. */
+    (void)madvise(p, len, MADV_NOHUGEPAGE);
+#endif
+    return p;
+}
+
+static gh__g_t *map_guarded(size_t usable, unsigned flags)
+{
+    char *base = map_stack(usable + page_size);
+
+    if (!base)
+        return NULL;
+    if (mprotect(base, page_size, PROT_NONE) != 0) {
+        munmap(base, usable + page_size);
+        return NULL;
+    }
+    atomic_fetch_add(&gh__stacks_guarded, 1);
+    atomic_fetch_add(&gh__stack_bytes, (int64_t)(usable + page_size));
+    return g_at(base + page_size, usable, flags | GH__G_GUARDED);
+}
+
+/* Carve a default-size stack from the current slab; pool_mu held. */
+static gh__g_t *carve_slab(void)
+{
+    size_t sz = gh__stack_default;
+
+    if (slab_left == 0) {
+        slab_next = map_stack(sz * SLAB_STACKS);
+        if (!slab_next)
+            return NULL;
+        slab_left = SLAB_STACKS;
+        atomic_fetch_add(&gh__stack_bytes, (int64_t)(sz * SLAB_STACKS));
+    }
+    char *lo = slab_next;
+    slab_next += sz;
+    slab_left--;
+    return g_at(lo, sz, GH__G_CANARY);
+}
+
+static gh__g_t *new_default_stack(void)
+{
+    gh__g_t *g = NULL;
+
+    if (atomic_load(&gh__stacks_guarded) < guard_budget)
+        g = map_guarded(gh__stack_default, 0);
+    if (!g) {
+        pthread_mutex_lock(&pool_mu);
+        g = carve_slab();
+        pthread_mutex_unlock(&pool_mu);
+    }
+    if (g) {
+        atomic_fetch_add(&gh__stacks_mapped, 1);
+        gh__allg_add(g);
+    }
+    return g;
+}
+
+static gh__g_t *pool_take(void)
+{
+    uintptr_t e;
+    gh__g_t *g;
+    size_t sz = gh__stack_default;
+
+    pthread_mutex_lock(&pool_mu);
+    if ((g = warm)) {
+        warm = g->next;
+        atomic_fetch_sub_explicit(&nwarm, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&pool_mu);
+        return g;
+    }
+    if (pool_len == 0) {
+        pthread_mutex_unlock(&pool_mu);
+        return NULL;
+    }
+    e = pool[--pool_len];
+    pthread_mutex_unlock(&pool_mu);
+    /* The record's page was trimmed: rebuild the stack description. */
+    char *g_addr = (char *)(e & ~(uintptr_t)1);
+    char *lo = g_addr + G_SLOT - sz;
+    return g_at(lo, sz, (e & 1) ? GH__G_GUARDED : GH__G_CANARY);
+}
+
+static gh__g_t *new_custom_stack(size_t size)
+{
+    size_t usable = round_page(size);
+    gh__g_t *g = map_guarded(usable, GH__G_CUSTOM);
+
+    if (g) {
+        atomic_fetch_add(&gh__stacks_mapped, 1);
+        gh__allg_add(g);
+    }
+    return g;
+}
+
+gh__g_t *gh__g_alloc(gh__m_t *m, size_t stack_size)
+{
+    gh__g_t *g;
+
+    if (stack_size && round_page(stack_size) != gh__stack_default)
+        return new_custom_stack(stack_size);
+    if (m && m->cache) {
+        g = m->cache;
+        m->cache = g->next;
+        m->ncache--;
+        return g;
+    }
+    g = pool_take();
+    return g ? g : new_default_stack();
+}
+
+typedef struct range {
+    char *lo, *hi;
+} range_t;
+
+static int range_cmp(const void *a, const void *b)
+{
+    const range_t *x = a, *y = b;
+
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Return the memory of n stacks to the OS, merging adjacent ranges. */
+static void discard(range_t *r, size_t n)
+{
+    size_t i = 0;
+
+    qsort(r, n, sizeof(*r), range_cmp);
+    while (i < n) {
+        char *lo = r[i].lo, *hi = r[i].hi;
+        while (++i < n && r[i].lo <= hi)
+            hi = r[i].hi > hi ? r[i].hi : hi;
+        (void)madvise(lo, (size_t)(hi - lo), MADV_DONTNEED);
+    }
+}
+
+static bool pool_reserve(size_t more)
+{
+    size_t ncap = pool_cap ? pool_cap : 1024;
+    uintptr_t *np;
+
+    while (ncap < pool_len + more)
+        ncap *= 2;
+    if (ncap == pool_cap)
+        return true;
+    if (!(np = realloc(pool, ncap * sizeof(*np))))
+        return false;
+    pool = np;
+    pool_cap = ncap;
+    return true;
+}
+
+/* Trim a list of stacks (linked through next) into the cold pool. */
+static void make_cold(gh__g_t *list, size_t n)
+{
+    range_t *r = malloc(n * sizeof(*r));
+    uintptr_t *e = malloc(n * sizeof(*e));
+    size_t i = 0;
+
+    if (!r || !e) {
+        free(r);
+        free(e);
+        return; /* they stay out of circulation, as they were */
+    }
+    for (gh__g_t *g = list; g; g = g->next, i++) {
+        bool guarded = (g->flags & GH__G_GUARDED) != 0;
+        r[i].lo = (char *)g->stack_lo - (guarded ? page_size : 0);
+        r[i].hi = (char *)g->stack_lo + g->stack_size;
+        e[i] = (uintptr_t)g | (guarded ? 1 : 0);
+    }
+    discard(r, n);
+    pthread_mutex_lock(&pool_mu);
+    if (pool_reserve(n)) {
+        memcpy(pool + pool_len, e, n * sizeof(*e));
+        pool_len += n;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    free(r);
+    free(e);
+}
+
+static void unmap_custom(gh__g_t *g)
+{
+    size_t len = g->stack_size + page_size;
+
+    gh__allg_del(g);
+    atomic_fetch_sub(&gh__stacks_mapped, 1);
+    atomic_fetch_sub(&gh__stacks_guarded, 1);
+    atomic_fetch_sub(&gh__stack_bytes, (int64_t)len);
+    munmap((char *)g->stack_lo - page_size, len);
+}
+
+void gh__g_release(gh__m_t *m, gh__g_t *g)
+{
+    atomic_store_explicit(&g->state, GH_G_DEAD, memory_order_relaxed);
+    if (g->flags & GH__G_CUSTOM) {
+        unmap_custom(g);
+        return;
+    }
+    if (m && m->ncache < cache_max) {
+        g->next = m->cache;
+        m->cache = g;
+        m->ncache++;
+        return;
+    }
+    pthread_mutex_lock(&pool_mu);
+    g->next = warm;
+    warm = g;
+    atomic_fetch_add_explicit(&nwarm, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&pool_mu);
+}
+
+void gh__stack_spill(gh__m_t *m, int keep)
+{
+    gh__g_t *first, *last;
+    long n = 0;
+
+    if (m->ncache <= keep)
+        return;
+    first = last = m->cache;
+    while (m->ncache - n > keep + 1) {
+        last = last->next;
+        n++;
+    }
+    n++;
+    m->cache = last->next;
+    m->ncache -= (int)n;
+    pthread_mutex_lock(&pool_mu);
+    last->next = warm;
+    warm = first;
+    atomic_fetch_add_explicit(&nwarm, n, memory_order_relaxed);
+    pthread_mutex_unlock(&pool_mu);
+}
+
+/* Take up to max stacks off the warm list. */
+static gh__g_t *warm_take(size_t max, size_t *n)
+{
+    gh__g_t *list, *last = NULL;
+
+    *n = 0;
+    pthread_mutex_lock(&pool_mu);
+    list = warm;
+    for (gh__g_t *g = warm; g && *n < max; g = g->next, (*n)++)
+        last = g;
+    if (last) {
+        warm = last->next;
+        last->next = NULL;
+        atomic_fetch_sub_explicit(&nwarm, (long)*n, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&pool_mu);
+    return *n ? list : NULL;
+}
+
+/* Stacks being trimmed are in nobody's pool: trim in small batches so that
+ * a concurrent spawner rarely finds the pools empty and maps new stacks. */
+#define TRIM_BATCH 256
+
+void gh__stack_trim(gh__m_t *m, int keep)
+{
+    gh__g_t *list;
+    size_t n;
+
+    while (m->ncache > keep) {
+        list = NULL;
+        for (n = 0; n < TRIM_BATCH && m->ncache > keep; n++) {
+            gh__g_t *g = m->cache;
+            m->cache = g->next;
+            m->ncache--;
+            g->next = list;
+            list = g;
+        }
+        make_cold(list, n);
+    }
+    while ((list = warm_take(TRIM_BATCH, &n)))
+        make_cold(list, n);
+}
+
+/* ---- contexts ---- */
+
+#if GH_CTX_ASM
+void gh__ctx_trampoline(void);
+
+void gh__ctx_make(gh__ctx_t *ctx, void *stack_lo, size_t size,
+                  void (*entry)(void *), void *arg)
+{
+    uintptr_t top = ((uintptr_t)stack_lo + size) & ~(uintptr_t)15;
+#if defined(__x86_64__)
+    uint64_t *f = (uint64_t *)(top - 64);
+
+    f[0] = 0x1F80 | ((uint64_t)0x037F << 32); /* MXCSR, x87 control word */
+    f[1] = 0;                                  /* r15 */
+    f[2] = 0;                                  /* r14 */
+    f[3] = (uintptr_t)arg;                     /* r13 */
+    f[4] = (uintptr_t)entry;                   /* r12 */
+    f[5] = 0;                                  /* rbx */
+    f[6] = 0;                                  /* rbp */
+    f[7] = (uintptr_t)gh__ctx_trampoline;      /* return address */
+#elif defined(__aarch64__)
+    uint64_t *f = (uint64_t *)(top - 176);
+
+    memset(f, 0, 176);
+    f[0] = (uintptr_t)entry;              /* x19 */
+    f[1] = (uintptr_t)arg;                /* x20 */
+    f[11] = (uintptr_t)gh__ctx_trampoline; /* x30 */
+#else
+#error "no assembly context switch for this CPU: configure --with-ucontext"
+#endif
+    ctx->sp = f;
+}
+#endif
+
+void gh__g_prepare(gh__g_t *g, void (*entry)(void *))
+{
+    size_t usable = (size_t)((char *)g - (char *)g->stack_lo);
+
+    gh__ctx_make(&g->ctx, g->stack_lo, usable, entry, g);
+}
+
+/* ---- switches: the canary and the sanitizers ---- */
+
+void gh__switch(gh__g_t *from, gh__g_t *to, bool from_dying)
+{
+    if ((from->flags & GH__G_CANARY) && GH__UNLIKELY(!canary_intact(from)))
+        gh__stack_overflow(from, "canary overwritten");
+#if GH_SANITIZE_ADDRESS
+    {
+        const void *lo = to->stack_lo;
+        size_t sz = to->stack_lo ? (size_t)((char *)to - (char *)lo) : 0;
+        gh__m_t *m = gh__cur_m();
+        if (!to->stack_lo && m) { /* g0: the worker thread's own stack */
+            lo = m->g0_stack_lo;
+            sz = m->g0_stack_size;
+        }
+        __sanitizer_start_switch_fiber(from_dying ? NULL : &from->asan_fake,
+                                       lo, sz);
+    }
+#endif
+#if GH_SANITIZE_THREAD
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    (void)to;
+    (void)from_dying;
+}
+
+void gh__switch_done(gh__g_t *self)
+{
+#if GH_SANITIZE_ADDRESS
+    const void *lo;
+    size_t sz;
+    __sanitizer_finish_switch_fiber(self ? self->asan_fake : NULL, &lo, &sz);
+#else
+    (void)self;
+#endif
+}
+
+void gh__tsan_g_init(gh__g_t *g)
+{
+#if GH_SANITIZE_THREAD
+    g->tsan_fiber = __tsan_create_fiber(0);
+#else
+    (void)g;
+#endif
+}
+
+void gh__tsan_g_fini(gh__g_t *g)
+{
+#if GH_SANITIZE_THREAD
+    if (g->tsan_fiber)
+        __tsan_destroy_fiber(g->tsan_fiber);
+    g->tsan_fiber = NULL;
+#else
+    (void)g;
+#endif
+}
+
+/* ---- stack overflow ---- */
+
+static struct sigaction prev_segv;
+
+static const char *fn_name(gh_go_fn fn, char *buf, size_t len)
+{
+    Dl_info info;
+
+    if (dladdr((void *)(uintptr_t)fn, &info) && info.dli_sname)
+        return info.dli_sname;
+    snprintf(buf, len, "%p", (void *)(uintptr_t)fn);
+    return buf;
+}
+
+void gh__stack_overflow(const gh__g_t *g, const char *how)
+{
+    char msg[512], fbuf[32];
+    int n = snprintf(msg, sizeof(msg),
+                     "fatal error: stack overflow: goroutine %lld \"%s\" "
+                     "exceeded its %zu-byte stack (%s)\n"
+                     "goroutine %lld was started at %s\n"
+                     "hint: give it a larger stack with gh_go_with() or "
+                     "GH_STACK_SIZE\n",
+                     (long long)g->id, g->name, g->stack_size, how,
+                     (long long)g->id, fn_name(g->fn, fbuf, sizeof(fbuf)));
+    if (n > 0)
+        (void)!write(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg));
+    _exit(2);
+}
+
+static void segv_handler(int sig, siginfo_t *si, void *uctx)
+{
+    gh__m_t *m = gh__cur_m();
+    gh__g_t *g = m ? m->cur : NULL;
+
+    if (g && g != &m->g0 && g->stack_lo) {
+        char *addr = si->si_addr, *lo = g->stack_lo;
+        /* A fault in the guard page, or just below it for a frame that
+         * jumped over it, is this goroutine running out of stack. */
+        if (addr < lo + 256 && addr + (1 << 20) >= lo)
+            gh__stack_overflow(g, "hit the guard page");
+    }
+    /* Not ours: let the previous disposition handle the re-fault. */
+    sigaction(SIGSEGV, &prev_segv, NULL);
+    (void)sig;
+    (void)uctx;
+}
+
+static void install_segv(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &prev_segv);
+}
+
+void gh__segv_thread_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    size_t sz = 64 * 1024;
+    stack_t ss;
+
+    /* The handler runs on an alternate stack: the faulting one is full. */
+    ss.ss_sp = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ss.ss_sp != MAP_FAILED) {
+        ss.ss_size = sz;
+        ss.ss_flags = 0;
+        (void)sigaltstack(&ss, NULL);
+    }
+    pthread_once(&once, install_segv);
+}
+
+bool gh__stack_warm_pending(void)
+{
+    return atomic_load_explicit(&nwarm, memory_order_relaxed) > 0;
+}

@@ -1,0 +1,493 @@
+/*
+ * netpoll.c - goroutine-aware I/O on non-blocking descriptors.
+ *
+ * Every call tries the system call first.  On EAGAIN the goroutine records
+ * an iowait (on its own stack: nothing is allocated) in the descriptor's
+ * slot, arms a one-shot ev_io (and an ev_timer for its deadline) on the loop
+ * of the worker it runs on, and parks.  Whichever fires first stops both
+ * watchers, clears the slot and readies the goroutine; both callbacks run on
+ * that same worker, so the two cannot race.  Watchers are only ever touched
+ * by the thread that owns their loop.
+ *
+ * Closing.  gh_close() marks the descriptor closing (new waits fail with
+ * GH_ECLOSED), then asks each worker that holds a waiter on it, through that
+ * worker's inbox, to stop the watchers and ready the waiter with GH_ECLOSED;
+ * it waits for every acknowledgement before calling close(2), so no loop
+ * ever watches a descriptor number that has been closed and possibly reused.
+ *
+ * Descriptor slots live in a two-level table (1024 chunks of 1024 slots),
+ * allocated chunk by chunk on first use and never freed: slots are reused
+ * with their descriptor numbers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define CHUNK 1024
+#define NCHUNKS 1024
+
+typedef struct iowait iowait_t;
+
+typedef struct pfd {
+    gh__lock_t mu;      /* guards the fields below */
+    iowait_t *rd;       /* the goroutine waiting to read, if any */
+    iowait_t *wr;       /* the goroutine waiting to write, if any */
+    bool closing;       /* gh_close() in progress: refuse new waits */
+} pfd_t;
+
+struct iowait {
+    ev_io io;      /* owned by m's thread */
+    ev_timer tm;   /* the deadline; owned by m's thread */
+    gh__g_t *g;    /* the parked goroutine */
+    gh__m_t *m;    /* the worker whose loop holds the watchers */
+    pfd_t *pfd;
+    bool timed;    /* tm is armed */
+};
+
+static pfd_t *_Atomic chunks[NCHUNKS];
+
+static pfd_t *pfd_get(int fd, bool create)
+{
+    pfd_t *c, *fresh;
+
+    if (fd < 0 || fd >= CHUNK * NCHUNKS)
+        return NULL;
+    c = atomic_load_explicit(&chunks[fd / CHUNK], memory_order_acquire);
+    if (c || !create)
+        return c ? &c[fd % CHUNK] : NULL;
+    fresh = calloc(CHUNK, sizeof(*fresh)); /* zero: unlocked, no waiters */
+    if (!fresh)
+        return NULL;
+    if (!atomic_compare_exchange_strong(&chunks[fd / CHUNK], &c, fresh)) {
+        free(fresh); /* another thread installed one first */
+        return &c[fd % CHUNK];
+    }
+    return &fresh[fd % CHUNK];
+}
+
+void gh__netpoll_m_init(gh__m_t *m)
+{
+    (void)m;
+}
+
+/* Stop w's watchers, clear its slots, ready its goroutine.  Owner only. */
+static void iowait_finish(iowait_t *w, int result)
+{
+    struct ev_loop *loop = w->m->loop;
+    gh__g_t *g = w->g;
+
+    ev_io_stop(loop, &w->io);
+    if (w->timed)
+        ev_timer_stop(loop, &w->tm);
+    gh__lock(&w->pfd->mu);
+    if (w->pfd->rd == w)
+        w->pfd->rd = NULL;
+    if (w->pfd->wr == w)
+        w->pfd->wr = NULL;
+    gh__unlock(&w->pfd->mu);
+    gh__ready(g, result);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    int ready = ((revents & EV_READ) ? GH_IO_READ : 0) |
+                ((revents & EV_WRITE) ? GH_IO_WRITE : 0);
+
+    iowait_finish(gh__container_of(io, iowait_t, io), ready ? ready : GH_EIO);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    iowait_finish(gh__container_of(t, iowait_t, tm), GH_ETIMEDOUT);
+}
+
+int gh__poll_thread(int fd, int events, int64_t deadline)
+{
+    struct pollfd p = {.fd = fd};
+    int r;
+
+    p.events = (short)(((events & GH_IO_READ) ? POLLIN : 0) |
+                       ((events & GH_IO_WRITE) ? POLLOUT : 0));
+    for (;;) {
+        int ms = -1;
+        if (deadline != GH_FOREVER) {
+            int64_t left = deadline - gh_now();
+            if (left <= 0)
+                return GH_ETIMEDOUT;
+            ms = (int)((left + GH_MILLISECOND - 1) / GH_MILLISECOND);
+        }
+        r = poll(&p, 1, ms);
+        if (r > 0)
+            break;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+    }
+    if (p.revents & POLLNVAL)
+        return GH_EBADF;
+    r = ((p.revents & (POLLIN | POLLHUP | POLLERR)) ? GH_IO_READ : 0) |
+        ((p.revents & (POLLOUT | POLLERR)) ? GH_IO_WRITE : 0);
+    return r & events ? r & events : events;
+}
+
+/* Claim fd's slots for w; 0 or GH_ECLOSED / GH_EBUSY. */
+static int pfd_claim(pfd_t *p, iowait_t *w, int events)
+{
+    int rc = 0;
+
+    gh__lock(&p->mu);
+    if (p->closing)
+        rc = GH_ECLOSED;
+    else if (((events & GH_IO_READ) && p->rd) ||
+             ((events & GH_IO_WRITE) && p->wr))
+        rc = GH_EBUSY;
+    else {
+        if (events & GH_IO_READ)
+            p->rd = w;
+        if (events & GH_IO_WRITE)
+            p->wr = w;
+    }
+    gh__unlock(&p->mu);
+    return rc;
+}
+
+int gh_wait_fd(int fd, int events, int64_t deadline)
+{
+    gh__m_t *m = gh__cur_m();
+    iowait_t w;
+    pfd_t *p;
+    int rc;
+
+    if (fd < 0)
+        return GH_EBADF;
+    if (!(events & (GH_IO_READ | GH_IO_WRITE)) ||
+        (events & ~(GH_IO_READ | GH_IO_WRITE)))
+        return GH_EINVAL;
+    if (!m || m->cur == &m->g0)
+        return gh__poll_thread(fd, events, deadline);
+    if (deadline != GH_FOREVER && deadline <= gh_now())
+        return GH_ETIMEDOUT;
+    if (!(p = pfd_get(fd, true)))
+        return fd >= CHUNK * NCHUNKS ? GH_EBADF : GH_ENOMEM;
+    w.g = m->cur;
+    w.m = m;
+    w.pfd = p;
+    w.timed = deadline != GH_FOREVER;
+    if ((rc = pfd_claim(p, &w, events)) < 0)
+        return rc;
+    ev_io_init(&w.io, io_cb, fd,
+               ((events & GH_IO_READ) ? EV_READ : 0) |
+                   ((events & GH_IO_WRITE) ? EV_WRITE : 0));
+    ev_io_start(m->loop, &w.io);
+    if (w.timed) {
+        ev_now_update(m->loop);
+        ev_timer_init(&w.tm, deadline_cb,
+                      (double)(deadline - gh_now()) / 1e9, 0.);
+        ev_timer_start(m->loop, &w.tm);
+    }
+    return gh__park((events & GH_IO_READ) ? GH__W_IO_READ : GH__W_IO_WRITE,
+                    NULL, NULL);
+}
+
+/* ---- closing ---- */
+
+typedef struct closer {
+    gh__lock_t mu;      /* held by the closer until it has parked */
+    int pending;        /* acknowledgements still to come; under mu */
+    gh__g_t *g;         /* the closing goroutine or thread */
+} closer_t;
+
+typedef struct cancel_req {
+    gh__req_t req;
+    iowait_t *w;
+    pfd_t *pfd;
+    closer_t *c;
+} cancel_req_t;
+
+/* Runs on the worker that owns w's watchers. */
+static void cancel_fn(gh__m_t *m, gh__req_t *r)
+{
+    cancel_req_t *cr = (cancel_req_t *)r;
+    closer_t *c = cr->c;
+    iowait_t *w = cr->w;
+    bool ours;
+
+    /* w is only dereferenced if it still holds a slot: once it was
+     * finished, its goroutine may have returned and w is gone. */
+    gh__lock(&cr->pfd->mu);
+    ours = cr->pfd->rd == w || cr->pfd->wr == w;
+    gh__unlock(&cr->pfd->mu);
+    if (ours)
+        iowait_finish(w, GH_ECLOSED);
+    gh__lock(&c->mu);
+    if (--c->pending == 0)
+        gh__ready(c->g, 0);
+    gh__unlock(&c->mu);
+}
+
+/* Wake fd's waiters with GH_ECLOSED and wait until their workers let go. */
+static void cancel_waiters(pfd_t *p)
+{
+    cancel_req_t reqs[2];
+    closer_t c;
+    int n = 0;
+
+    c.mu = (gh__lock_t)GH__LOCK_INIT;
+    gh__lock(&c.mu);
+    gh__lock(&p->mu);
+    p->closing = true;
+    iowait_t *ws[2] = {p->rd, p->wr != p->rd ? p->wr : NULL};
+    for (int i = 0; i < 2; i++) {
+        if (!ws[i])
+            continue;
+        reqs[n] = (cancel_req_t){{NULL, cancel_fn}, ws[i], p, &c};
+        n++;
+    }
+    gh__m_t *owners[2] = {n > 0 ? reqs[0].w->m : NULL,
+                          n > 1 ? reqs[1].w->m : NULL};
+    gh__unlock(&p->mu);
+    c.pending = n;
+    c.g = gh__cur_g();
+    for (int i = 0; i < n; i++)
+        gh__m_post(owners[i], &reqs[i].req);
+    if (n > 0) {
+        gh__park(GH__W_CLOSE, gh__lock_unlock_cb, &c.mu);
+        /* The last acknowledger may still be inside c.mu. */
+        gh__lock(&c.mu);
+    }
+    gh__unlock(&c.mu);
+    gh__lock(&p->mu);
+    p->closing = false;
+    gh__unlock(&p->mu);
+}
+
+int gh_close(int fd)
+{
+    pfd_t *p = pfd_get(fd, false);
+
+    if (fd < 0)
+        return GH_EBADF;
+    if (p)
+        cancel_waiters(p);
+    /* Linux releases the descriptor even when close reports EINTR. */
+    if (close(fd) != 0 && errno != EINTR)
+        return -errno;
+    return 0;
+}
+
+/* ---- the calls ---- */
+
+typedef struct io_args {
+    void *buf;
+    size_t len;
+    int flags;
+    const struct iovec *iov;
+    int iovcnt;
+    struct sockaddr *addr;
+    socklen_t *addrlen;
+    const struct sockaddr *caddr;
+    socklen_t caddrlen;
+    int in_fd;
+    off_t *offset;
+} io_args_t;
+
+typedef ssize_t (*io_op_fn)(int fd, io_args_t *a);
+
+/* Try op; on EAGAIN park until fd is ready for ev, then try again. */
+static ssize_t io_retry(int fd, int ev, int64_t deadline, io_op_fn op,
+                        io_args_t *a)
+{
+    for (;;) {
+        ssize_t n = op(fd, a);
+        if (n >= 0)
+            return n;
+        int e = errno; /* read before anything can park */
+        if (e == EINTR)
+            continue;
+        if (e != EAGAIN && e != EWOULDBLOCK)
+            return -e;
+        int rc = gh_wait_fd(fd, ev, deadline);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static ssize_t op_read(int fd, io_args_t *a)
+{
+    return read(fd, a->buf, a->len);
+}
+
+static ssize_t op_write(int fd, io_args_t *a)
+{
+    return write(fd, a->buf, a->len);
+}
+
+static ssize_t op_readv(int fd, io_args_t *a)
+{
+    return readv(fd, a->iov, a->iovcnt);
+}
+
+static ssize_t op_writev(int fd, io_args_t *a)
+{
+    return writev(fd, a->iov, a->iovcnt);
+}
+
+static ssize_t op_recvfrom(int fd, io_args_t *a)
+{
+    return recvfrom(fd, a->buf, a->len, a->flags, a->addr, a->addrlen);
+}
+
+static ssize_t op_sendto(int fd, io_args_t *a)
+{
+    return sendto(fd, a->buf, a->len, a->flags | MSG_NOSIGNAL, a->caddr,
+                  a->caddrlen);
+}
+
+static ssize_t op_sendfile(int fd, io_args_t *a)
+{
+    return sendfile(fd, a->in_fd, a->offset, a->len);
+}
+
+static ssize_t op_accept(int fd, io_args_t *a)
+{
+    for (;;) {
+        int c = accept4(fd, a->addr, a->addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        /* A connection reset before we took it is not the listener's
+         * error: take the next one (as Go does). */
+        if (c < 0 && errno == ECONNABORTED)
+            continue;
+        return c;
+    }
+}
+
+ssize_t gh_read(int fd, void *buf, size_t len, int64_t deadline)
+{
+    io_args_t a = {.buf = buf, .len = len};
+
+    return io_retry(fd, GH_IO_READ, deadline, op_read, &a);
+}
+
+ssize_t gh_write(int fd, const void *buf, size_t len, int64_t deadline)
+{
+    io_args_t a = {.buf = (void *)buf, .len = len};
+
+    return io_retry(fd, GH_IO_WRITE, deadline, op_write, &a);
+}
+
+ssize_t gh_write_all(int fd, const void *buf, size_t len, int64_t deadline)
+{
+    const char *p = buf;
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = gh_write(fd, p + done, len - done, deadline);
+        if (n < 0)
+            return n;
+        done += (size_t)n;
+    }
+    return (ssize_t)len;
+}
+
+ssize_t gh_readv(int fd, const struct iovec *iov, int iovcnt,
+                 int64_t deadline)
+{
+    io_args_t a = {.iov = iov, .iovcnt = iovcnt};
+
+    return io_retry(fd, GH_IO_READ, deadline, op_readv, &a);
+}
+
+ssize_t gh_writev(int fd, const struct iovec *iov, int iovcnt,
+                  int64_t deadline)
+{
+    io_args_t a = {.iov = iov, .iovcnt = iovcnt};
+
+    return io_retry(fd, GH_IO_WRITE, deadline, op_writev, &a);
+}
+
+ssize_t gh_recvfrom(int fd, void *buf, size_t len, int flags,
+                    struct sockaddr *addr, socklen_t *addrlen,
+                    int64_t deadline)
+{
+    io_args_t a = {.buf = buf, .len = len, .flags = flags, .addr = addr,
+                   .addrlen = addrlen};
+
+    return io_retry(fd, GH_IO_READ, deadline, op_recvfrom, &a);
+}
+
+ssize_t gh_recv(int fd, void *buf, size_t len, int flags, int64_t deadline)
+{
+    return gh_recvfrom(fd, buf, len, flags, NULL, NULL, deadline);
+}
+
+ssize_t gh_sendto(int fd, const void *buf, size_t len, int flags,
+                  const struct sockaddr *addr, socklen_t addrlen,
+                  int64_t deadline)
+{
+    io_args_t a = {.buf = (void *)buf, .len = len, .flags = flags,
+                   .caddr = addr, .caddrlen = addrlen};
+
+    return io_retry(fd, GH_IO_WRITE, deadline, op_sendto, &a);
+}
+
+ssize_t gh_send(int fd, const void *buf, size_t len, int flags,
+                int64_t deadline)
+{
+    return gh_sendto(fd, buf, len, flags, NULL, 0, deadline);
+}
+
+ssize_t gh_sendfile(int out_fd, int in_fd, off_t *offset, size_t count,
+                    int64_t deadline)
+{
+    io_args_t a = {.len = count, .in_fd = in_fd, .offset = offset};
+
+    return io_retry(out_fd, GH_IO_WRITE, deadline, op_sendfile, &a);
+}
+
+int gh_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
+              int64_t deadline)
+{
+    io_args_t a = {.addr = addr, .addrlen = addrlen};
+
+    return (int)io_retry(fd, GH_IO_READ, deadline, op_accept, &a);
+}
+
+int gh_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
+               int64_t deadline)
+{
+    int err = 0, rc;
+    socklen_t len = sizeof(err);
+
+    if (connect(fd, addr, addrlen) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EINTR)
+        return -errno;
+    if ((rc = gh_wait_fd(fd, GH_IO_WRITE, deadline)) < 0)
+        return rc;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return -errno;
+    return -err;
+}
+
+int gh_socket(int domain, int type, int protocol)
+{
+    int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+
+    return fd < 0 ? -errno : fd;
+}
+
+int gh_set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    return 0;
+}

@@ -1,0 +1,927 @@
+/*
+ * sched.c - the M:N scheduler: worker threads, run queues, work stealing,
+ * parking and readying, spawning and exiting goroutines.
+ *
+ * Each worker (gh__m) runs its scheduler loop on its own thread stack ("g0")
+ * and switches into goroutines.  Switching out of a goroutine goes straight
+ * to the next runnable one when the worker's run queue has one, and through
+ * g0 otherwise (or every 64th switch, so that g0 polls the event loop and the
+ * global queue: runnable goroutines cannot starve I/O, and a fixed-size
+ * non-blocking poll cannot starve the run queue).
+ *
+ * Run queues (Go's design).  A bounded ring per worker: only the owner pushes
+ * at the tail; the owner and thieves take from the head with a CAS.  A full
+ * ring spills half of itself to the global queue (mutex + list), which also
+ * receives goroutines readied by threads that are not workers.
+ *
+ * Idle workers and wake-ups.  A worker that finds nothing to run (local,
+ * global, its own poll, stealing) puts itself on the idle list, checks every
+ * queue once more (closing the window in which work was added before it was
+ * listed), and blocks in ev_run(EVRUN_ONCE): an idle runtime uses no CPU.
+ * Whoever adds work calls wakep(): if some worker is idle and none is already
+ * "spinning" (awake and looking for work), it pops one idle worker and wakes
+ * it with ev_async_send.  A spinning worker that finds work wakes the next,
+ * so parallelism ramps up without a thundering herd.
+ *
+ * The park/unpark race.  A goroutine that waits publishes itself (in a wait
+ * queue, a pollfd slot, ...) under some lock L and then parks.  A waker on
+ * another thread may take L and ready the goroutine at once, and must never
+ * resume it before its registers are saved.  So gh__park() releases L only
+ * after the switch, in the "post" hook that the next context runs first
+ * thing after gh__ctx_switch returns.  The same hook puts a yielding
+ * goroutine back on the run queue and frees an exited goroutine's stack:
+ * both are only safe once nobody runs on that stack any more.
+ *
+ * Threads that are not workers get a thread g: gh__park() blocks them on a
+ * condition variable and gh__ready() signals it, so every wait queue in the
+ * runtime serves goroutines and plain threads alike.
+ */
+#include "config.h"
+
+#include <ev.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#if GH_SANITIZE_THREAD
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#define POLL_EVERY 64
+#define ID_BATCH 64
+
+static gh__m_t **ms;
+static int nworkers;
+static int cfg_workers;
+static _Atomic int started;
+static int start_err;
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+
+static __thread gh__m_t *tls_m;
+static __thread gh__g_t *tls_thread_g;
+static pthread_key_t thread_g_key;
+
+static _Atomic int64_t next_id = 1;
+_Atomic int64_t gh__spawned;
+
+/* Global run queue. */
+static pthread_mutex_t gq_mu = PTHREAD_MUTEX_INITIALIZER;
+static gh__g_t *gq_head, *gq_tail;
+static _Atomic int64_t gq_len;
+
+/* Idle workers. */
+static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
+static gh__m_t *idle_list;
+static _Atomic int nidle;
+static _Atomic int nspinning;
+
+__attribute__((noinline)) gh__m_t *gh__cur_m(void)
+{
+    gh__m_t *m = tls_m;
+    /* Keep the compiler from caching the TLS address across a switch. */
+    __asm__ volatile("" ::: "memory");
+    return m;
+}
+
+int gh__nworkers(void)
+{
+    return nworkers;
+}
+
+gh__m_t *gh__m_at(int i)
+{
+    return ms[i];
+}
+
+/* ---- thread g: how a thread that is not a worker waits ---- */
+
+static void thread_g_free(void *p)
+{
+    gh__g_t *g = p;
+
+    pthread_mutex_destroy(g->tmu);
+    pthread_cond_destroy(g->tcond);
+    free(g->tmu);
+    free(g->tcond);
+    free(g);
+}
+
+static void thread_g_key_init(void)
+{
+    (void)pthread_key_create(&thread_g_key, thread_g_free);
+}
+
+static gh__g_t *thread_g(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    gh__g_t *g = tls_thread_g;
+    pthread_condattr_t ca;
+
+    if (g)
+        return g;
+    pthread_once(&once, thread_g_key_init);
+    g = calloc(1, sizeof(*g));
+    if (g) {
+        g->tmu = malloc(sizeof(*g->tmu));
+        g->tcond = malloc(sizeof(*g->tcond));
+    }
+    if (!g || !g->tmu || !g->tcond)
+        gh__fatal("out of memory creating a thread record");
+    g->is_thread = true;
+    pthread_mutex_init(g->tmu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(g->tcond, &ca);
+    pthread_condattr_destroy(&ca);
+    tls_thread_g = g;
+    (void)pthread_setspecific(thread_g_key, g);
+    return g;
+}
+
+gh__g_t *gh__cur_g(void)
+{
+    gh__m_t *m = gh__cur_m();
+
+    if (m && m->cur != &m->g0)
+        return m->cur;
+    return thread_g();
+}
+
+static int thread_park(void (*unlock)(void *), void *arg)
+{
+    gh__g_t *g = thread_g();
+
+    pthread_mutex_lock(g->tmu);
+    g->woken = false;
+    pthread_mutex_unlock(g->tmu);
+    if (unlock)
+        unlock(arg);
+    pthread_mutex_lock(g->tmu);
+    while (!g->woken)
+        pthread_cond_wait(g->tcond, g->tmu);
+    pthread_mutex_unlock(g->tmu);
+    return g->park_result;
+}
+
+/* ---- run queues ---- */
+
+static void global_put_list(gh__g_t *first, gh__g_t *last, int n)
+{
+    last->next = NULL;
+    pthread_mutex_lock(&gq_mu);
+    if (gq_tail)
+        gq_tail->next = first;
+    else
+        gq_head = first;
+    gq_tail = last;
+    atomic_fetch_add(&gq_len, n);
+    pthread_mutex_unlock(&gq_mu);
+}
+
+/* Spill half of a full ring plus g to the global queue.  False if a thief
+ * raced us; the caller then retries the fast path. */
+static bool runq_spill(gh__m_t *m, gh__g_t *g, uint32_t h, uint32_t t)
+{
+    uint32_t n = (t - h) / 2;
+    gh__g_t *first = NULL, *last = NULL;
+
+    gh__g_t *batch[GH__RUNQ_SIZE / 2];
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&m->rq[(h + i) % GH__RUNQ_SIZE],
+                                        memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&m->rq_head, &h, h + n,
+                                                 memory_order_release,
+                                                 memory_order_relaxed))
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        batch[i]->next = i + 1 < n ? batch[i + 1] : g;
+        if (!first)
+            first = batch[i];
+    }
+    last = g;
+    global_put_list(first ? first : g, last, (int)n + 1);
+    return true;
+}
+
+static void runq_put(gh__m_t *m, gh__g_t *g)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&m->rq_head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&m->rq_tail, memory_order_relaxed);
+        if (t - h < GH__RUNQ_SIZE) {
+            atomic_store_explicit(&m->rq[t % GH__RUNQ_SIZE], g,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&m->rq_tail, t + 1, memory_order_release);
+            return;
+        }
+        if (runq_spill(m, g, h, t))
+            return;
+    }
+}
+
+static gh__g_t *runq_get(gh__m_t *m)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&m->rq_head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&m->rq_tail, memory_order_relaxed);
+        if (t == h)
+            return NULL;
+        gh__g_t *g = atomic_load_explicit(&m->rq[h % GH__RUNQ_SIZE],
+                                          memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&m->rq_head, &h, h + 1,
+                                                  memory_order_release,
+                                                  memory_order_relaxed))
+            return g;
+    }
+}
+
+static bool runq_empty(gh__m_t *m)
+{
+    return atomic_load_explicit(&m->rq_head, memory_order_acquire) ==
+           atomic_load_explicit(&m->rq_tail, memory_order_acquire);
+}
+
+/* Steal half of victim's ring into thief's (empty) ring; return one of
+ * them to run now, or NULL. */
+static gh__g_t *runq_steal(gh__m_t *thief, gh__m_t *victim)
+{
+    uint32_t tt = atomic_load_explicit(&thief->rq_tail, memory_order_relaxed);
+    uint32_t n;
+
+    for (;;) {
+        uint32_t h =
+            atomic_load_explicit(&victim->rq_head, memory_order_acquire);
+        uint32_t t =
+            atomic_load_explicit(&victim->rq_tail, memory_order_acquire);
+        n = t - h;
+        n -= n / 2;
+        if (n == 0)
+            return NULL;
+        if (n > GH__RUNQ_SIZE / 2)
+            continue; /* head and tail read at different times: retry */
+        for (uint32_t i = 0; i < n; i++) {
+            gh__g_t *g = atomic_load_explicit(
+                &victim->rq[(h + i) % GH__RUNQ_SIZE], memory_order_relaxed);
+            atomic_store_explicit(&thief->rq[(tt + i) % GH__RUNQ_SIZE], g,
+                                  memory_order_relaxed);
+        }
+        if (atomic_compare_exchange_strong_explicit(&victim->rq_head, &h,
+                                                    h + n,
+                                                    memory_order_acq_rel,
+                                                    memory_order_relaxed))
+            break;
+    }
+    /* Run the last one; publish the others in the thief's ring. */
+    gh__g_t *g = atomic_load_explicit(&thief->rq[(tt + n - 1) % GH__RUNQ_SIZE],
+                                      memory_order_relaxed);
+    if (n > 1)
+        atomic_store_explicit(&thief->rq_tail, tt + n - 1,
+                              memory_order_release);
+    return g;
+}
+
+/* Take a batch from the global queue: one to run, the rest into m's ring. */
+static gh__g_t *global_get(gh__m_t *m)
+{
+    gh__g_t *g, *rest;
+    int64_t n;
+
+    if (atomic_load_explicit(&gq_len, memory_order_relaxed) == 0)
+        return NULL;
+    pthread_mutex_lock(&gq_mu);
+    n = atomic_load_explicit(&gq_len, memory_order_relaxed);
+    if (n == 0) {
+        pthread_mutex_unlock(&gq_mu);
+        return NULL;
+    }
+    n = n / nworkers + 1 < n ? n / nworkers + 1 : n;
+    if (n > GH__RUNQ_SIZE / 2)
+        n = GH__RUNQ_SIZE / 2;
+    g = gq_head;
+    rest = g->next;
+    for (int64_t i = 1; i < n; i++)
+        rest = rest->next;
+    gq_head = rest;
+    if (!gq_head)
+        gq_tail = NULL;
+    atomic_fetch_sub(&gq_len, n);
+    pthread_mutex_unlock(&gq_mu);
+    for (gh__g_t *x = g->next; x != rest;) {
+        gh__g_t *nx = x->next;
+        runq_put(m, x);
+        x = nx;
+    }
+    return g;
+}
+
+/* ---- idle workers ---- */
+
+static void idle_push(gh__m_t *m)
+{
+    pthread_mutex_lock(&idle_mu);
+    m->idle = true;
+    m->idle_next = idle_list;
+    idle_list = m;
+    atomic_fetch_add(&nidle, 1);
+    pthread_mutex_unlock(&idle_mu);
+}
+
+/* Take m off the idle list if it is still there.  Returns m->spinning as
+ * the waker left it (a worker woken by wakep() comes back spinning). */
+static bool idle_remove(gh__m_t *m)
+{
+    bool spinning;
+
+    pthread_mutex_lock(&idle_mu);
+    if (m->idle) {
+        gh__m_t **pp = &idle_list;
+        while (*pp != m)
+            pp = &(*pp)->idle_next;
+        *pp = m->idle_next;
+        m->idle = false;
+        atomic_fetch_sub(&nidle, 1);
+    }
+    spinning = m->spinning;
+    pthread_mutex_unlock(&idle_mu);
+    return spinning;
+}
+
+static void wakep(void)
+{
+    int zero = 0;
+    gh__m_t *w;
+
+    if (atomic_load_explicit(&nidle, memory_order_seq_cst) == 0)
+        return;
+    if (atomic_load_explicit(&nspinning, memory_order_relaxed) != 0 ||
+        !atomic_compare_exchange_strong(&nspinning, &zero, 1))
+        return;
+    pthread_mutex_lock(&idle_mu);
+    w = idle_list;
+    if (w) {
+        idle_list = w->idle_next;
+        w->idle = false;
+        w->spinning = true;
+        atomic_fetch_sub(&nidle, 1);
+    }
+    pthread_mutex_unlock(&idle_mu);
+    if (!w) {
+        atomic_fetch_sub(&nspinning, 1);
+        return;
+    }
+    ev_async_send(w->loop, (ev_async *)w->wake);
+}
+
+/* A spinning worker found work: stop spinning, and wake another in case
+ * there is more. */
+static void stop_spinning(gh__m_t *m)
+{
+    if (!m->spinning)
+        return;
+    pthread_mutex_lock(&idle_mu);
+    m->spinning = false;
+    pthread_mutex_unlock(&idle_mu);
+    if (atomic_fetch_sub(&nspinning, 1) == 1)
+        wakep();
+}
+
+/* ---- switching ---- */
+
+static void after_switch(gh__g_t *self)
+{
+    gh__switch_done(self);
+    gh__m_t *m = gh__cur_m();
+    if (m->post_fn) {
+        void (*fn)(gh__m_t *, void *) = m->post_fn;
+        m->post_fn = NULL;
+        fn(m, m->post_arg);
+    }
+}
+
+static void switch_to(gh__m_t *m, gh__g_t *from, gh__g_t *to, bool dying)
+{
+    m->cur = to;
+    atomic_store_explicit(&to->state, GH_G_RUNNING, memory_order_relaxed);
+    gh__switch(from, to, dying);
+    gh__ctx_switch(&from->ctx, &to->ctx);
+    after_switch(from);
+}
+
+/* Where a goroutine that stops running goes next: a runnable goroutine from
+ * the local ring, or g0 when the ring is empty or it is time to poll. */
+static gh__g_t *next_to_run(gh__m_t *m)
+{
+    gh__g_t *g;
+
+    if ((++m->tick % POLL_EVERY) != 0 && (g = runq_get(m)))
+        return g;
+    return &m->g0;
+}
+
+static void post_requeue(gh__m_t *m, void *arg)
+{
+    runq_put(m, arg);
+}
+
+struct park_post {
+    void (*unlock)(void *);
+    void *arg;
+};
+
+static void post_park(gh__m_t *m, void *p)
+{
+    struct park_post *pp = p;
+    void (*unlock)(void *) = pp->unlock;
+    void *arg = pp->arg;
+
+    /* After unlock the goroutine may run elsewhere: pp is gone. */
+    if (unlock)
+        unlock(arg);
+}
+
+static void post_exit(gh__m_t *m, void *arg)
+{
+    gh__tsan_g_fini(arg);
+    gh__g_release(m, arg);
+}
+
+static int64_t wall_ns(gh__m_t *m)
+{
+    return (int64_t)(ev_now(m->loop) * 1e9);
+}
+
+int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg)
+{
+    gh__m_t *m = gh__cur_m();
+    struct park_post pp = {unlock, arg};
+    gh__g_t *g;
+
+    if (!m || m->cur == &m->g0)
+        return thread_park(unlock, arg);
+    g = m->cur;
+    g->park_result = 0;
+    atomic_store_explicit(&g->wait, why, memory_order_relaxed);
+    atomic_store_explicit(&g->since, wall_ns(m), memory_order_relaxed);
+    atomic_store_explicit(&g->state, GH_G_WAITING, memory_order_relaxed);
+    m->post_fn = post_park;
+    m->post_arg = &pp;
+    switch_to(m, g, next_to_run(m), false);
+    atomic_store_explicit(&g->wait, GH__W_NONE, memory_order_relaxed);
+    return g->park_result;
+}
+
+void gh__ready(gh__g_t *g, int result)
+{
+    gh__m_t *m;
+
+    g->park_result = result;
+    if (g->is_thread) {
+        pthread_mutex_lock(g->tmu);
+        g->woken = true;
+        pthread_cond_signal(g->tcond);
+        pthread_mutex_unlock(g->tmu);
+        return;
+    }
+    atomic_store_explicit(&g->state, GH_G_RUNNABLE, memory_order_relaxed);
+    m = gh__cur_m();
+    if (m)
+        runq_put(m, g);
+    else
+        global_put_list(g, g, 1);
+    wakep();
+}
+
+void gh_yield(void)
+{
+    gh__m_t *m = gh__cur_m();
+    gh__g_t *g, *next;
+
+    if (!m || m->cur == &m->g0) {
+        sched_yield();
+        return;
+    }
+    g = m->cur;
+    next = next_to_run(m);
+    if (next == &m->g0 && m->tick % POLL_EVERY != 0 &&
+        atomic_load_explicit(&gq_len, memory_order_relaxed) == 0)
+        return; /* nothing else wants this worker */
+    atomic_store_explicit(&g->state, GH_G_RUNNABLE, memory_order_relaxed);
+    m->post_fn = post_requeue;
+    m->post_arg = g;
+    switch_to(m, g, next, false);
+}
+
+/* ---- goroutine life ---- */
+
+GH__NORETURN static void g_exit(gh__g_t *g)
+{
+    gh__m_t *m = gh__cur_m();
+
+    m->post_fn = post_exit;
+    m->post_arg = g;
+    atomic_store_explicit(&g->state, GH_G_DEAD, memory_order_relaxed);
+    switch_to(m, g, next_to_run(m), true);
+    gh__fatal("a finished goroutine was resumed");
+}
+
+static void g_main(void *p)
+{
+    gh__g_t *g = p;
+
+    after_switch(NULL);
+    g->fn(g->arg);
+    g_exit(g);
+}
+
+static int64_t new_id(void)
+{
+    return atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+}
+
+int64_t gh_go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts)
+{
+    size_t ss = opts ? opts->stack_size : 0;
+    gh__m_t *m;
+    gh__g_t *g;
+    int rc;
+
+    if (!fn || (ss && (ss < 16 * 1024 || ss > ((size_t)1 << 30))))
+        return GH_EINVAL;
+    if (GH__UNLIKELY(!atomic_load_explicit(&started, memory_order_acquire)) &&
+        (rc = gh__rt_start()) < 0)
+        return rc;
+    m = gh__cur_m();
+    g = gh__g_alloc(m, ss);
+    if (!g)
+        return GH_ENOMEM;
+    g->id = new_id();
+    g->fn = fn;
+    g->arg = arg;
+    g->next = NULL;
+    g->park_result = 0;
+    g->defer_top = NULL;
+    g->asan_fake = NULL;
+    g->is_thread = false;
+    g->name[0] = '\0';
+    if (opts && opts->name) {
+        strncpy(g->name, opts->name, GH__NAME_MAX - 1);
+        g->name[GH__NAME_MAX - 1] = '\0';
+    }
+    atomic_store_explicit(&g->wait, GH__W_NONE, memory_order_relaxed);
+    atomic_store_explicit(&g->since, 0, memory_order_relaxed);
+    gh__tsan_g_init(g);
+    gh__g_prepare(g, g_main);
+    atomic_fetch_add_explicit(&gh__spawned, 1, memory_order_relaxed);
+    int64_t id = g->id; /* g may run and end before gh__ready returns */
+    gh__ready(g, 0);
+    return id;
+}
+
+int64_t gh_go(gh_go_fn fn, void *arg)
+{
+    return gh_go_with(fn, arg, NULL);
+}
+
+int64_t gh_self_id(void)
+{
+    gh__m_t *m = gh__cur_m();
+
+    return (m && m->cur != &m->g0) ? m->cur->id : 0;
+}
+
+const char *gh_self_name(void)
+{
+    gh__m_t *m = gh__cur_m();
+
+    return (m && m->cur != &m->g0) ? m->cur->name : NULL;
+}
+
+int gh_in_goroutine(void)
+{
+    gh__m_t *m = gh__cur_m();
+
+    return m && m->cur != &m->g0;
+}
+
+/* ---- the scheduler loop (g0) ---- */
+
+#define TRIM_KEEP 64
+
+static void trim_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    gh__m_t *m = t->data;
+
+    gh__stack_trim(m, TRIM_KEEP);
+    m->last_trim = wall_ns(m);
+}
+
+/* Memory shrinks after a burst: an idle worker keeps a few warm stacks and
+ * returns the rest, at most once a second (a deferred timer catches the
+ * case where it goes idle for good just after a trim). */
+static void idle_trim(gh__m_t *m)
+{
+    ev_timer *t = m->trim_timer;
+    int64_t now;
+
+    if (m->ncache <= TRIM_KEEP && !gh__stack_warm_pending())
+        return;
+    now = wall_ns(m);
+    if (now - m->last_trim >= GH_SECOND) {
+        trim_cb(m->loop, t, 0);
+        return;
+    }
+    if (!ev_is_active(t)) {
+        ev_timer_set(t, (double)(GH_SECOND - (now - m->last_trim)) / 1e9, 0.);
+        ev_timer_start(m->loop, t);
+    }
+}
+
+static void poll_nowait(gh__m_t *m)
+{
+    ev_run(m->loop, EVRUN_NOWAIT);
+}
+
+static gh__g_t *steal_work(gh__m_t *m)
+{
+    for (int round = 0; round < 2; round++) {
+        uint32_t start = (m->rand = m->rand * 1103515245u + 12345u) >> 8;
+        for (int i = 0; i < nworkers; i++) {
+            gh__m_t *v = ms[(start + (uint32_t)i) % (uint32_t)nworkers];
+            gh__g_t *g;
+            if (v != m && (g = runq_steal(m, v)))
+                return g;
+        }
+        gh__g_t *g = global_get(m);
+        if (g)
+            return g;
+    }
+    return NULL;
+}
+
+static bool work_anywhere(void)
+{
+    if (atomic_load(&gq_len) > 0)
+        return true;
+    for (int i = 0; i < nworkers; i++)
+        if (!runq_empty(ms[i]))
+            return true;
+    return false;
+}
+
+/* Find a goroutine to run, blocking in the event loop when there is none.
+ * Runs on g0 only. */
+static gh__g_t *find_runnable(gh__m_t *m)
+{
+    gh__g_t *g;
+
+    if (m->tick % POLL_EVERY == 0) {
+        m->tick++;
+        poll_nowait(m);
+        if ((g = global_get(m)))
+            goto found;
+    }
+    for (;;) {
+        if ((g = runq_get(m)) || (g = global_get(m)))
+            goto found;
+        poll_nowait(m);
+        if ((g = runq_get(m)))
+            goto found;
+        if (!m->spinning && 2 * atomic_load(&nspinning) <
+                                nworkers - atomic_load(&nidle)) {
+            pthread_mutex_lock(&idle_mu);
+            m->spinning = true;
+            pthread_mutex_unlock(&idle_mu);
+            atomic_fetch_add(&nspinning, 1);
+        }
+        if (m->spinning && (g = steal_work(m)))
+            goto found;
+        if (m->spinning) {
+            pthread_mutex_lock(&idle_mu);
+            m->spinning = false;
+            pthread_mutex_unlock(&idle_mu);
+            atomic_fetch_sub(&nspinning, 1);
+        }
+        idle_push(m);
+        /* Work added before we were listed would not have woken us. */
+        if (work_anywhere()) {
+            if (idle_remove(m))
+                stop_spinning(m);
+            continue;
+        }
+        gh__stack_spill(m, TRIM_KEEP);
+        idle_trim(m);
+        ev_run(m->loop, EVRUN_ONCE);
+        idle_remove(m);
+        /* A worker woken by wakep() is spinning: it may steal. */
+    }
+found:
+    stop_spinning(m);
+    return g;
+}
+
+GH__NORETURN static void schedule(gh__m_t *m)
+{
+    for (;;) {
+        gh__g_t *g = find_runnable(m);
+        switch_to(m, &m->g0, g, false);
+    }
+}
+
+/* ---- cross-thread requests ---- */
+
+void gh__m_post(gh__m_t *m, gh__req_t *req)
+{
+    pthread_mutex_lock(&m->inbox_mu);
+    req->next = m->inbox;
+    m->inbox = req;
+    pthread_mutex_unlock(&m->inbox_mu);
+    ev_async_send(m->loop, (ev_async *)m->wake);
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    gh__m_t *m = w->data;
+    gh__req_t *list, *rev = NULL;
+
+    pthread_mutex_lock(&m->inbox_mu);
+    list = m->inbox;
+    m->inbox = NULL;
+    pthread_mutex_unlock(&m->inbox_mu);
+    while (list) { /* restore posting order */
+        gh__req_t *next = list->next;
+        list->next = rev;
+        rev = list;
+        list = next;
+    }
+    while (rev) {
+        gh__req_t *next = rev->next; /* rev may be freed by its fn */
+        rev->fn(m, rev);
+        rev = next;
+    }
+}
+
+/* ---- start-up ---- */
+
+/* Workers take no asynchronous signals: those belong to the program's own
+ * threads (the daemon's signal handling, Check's timeouts, ...). */
+void gh__block_signals(sigset_t *old)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGTRAP);
+    sigdelset(&all, SIGABRT);
+    sigdelset(&all, SIGSYS);
+    pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+static void g0_stack_bounds(gh__m_t *m)
+{
+    pthread_attr_t attr;
+    void *lo;
+    size_t sz;
+
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    if (pthread_attr_getstack(&attr, &lo, &sz) == 0) {
+        m->g0_stack_lo = lo;
+        m->g0_stack_size = sz;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void *worker_main(void *p)
+{
+    gh__m_t *m = p;
+
+    tls_m = m;
+    m->cur = &m->g0;
+    g0_stack_bounds(m);
+    gh__segv_thread_init();
+#if GH_SANITIZE_THREAD
+    m->g0.tsan_fiber = __tsan_get_current_fiber();
+#endif
+    schedule(m);
+    return NULL;
+}
+
+static gh__m_t *m_new(int id)
+{
+    gh__m_t *m = calloc(1, sizeof(*m));
+    ev_async *wake = calloc(1, sizeof(*wake));
+
+    if (!m || !wake)
+        goto fail;
+    m->id = id;
+    m->rand = (uint32_t)id * 2654435761u + 1;
+    m->tick = 1;
+    pthread_mutex_init(&m->inbox_mu, NULL);
+    m->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (!m->loop)
+        goto fail;
+    m->trim_timer = calloc(1, sizeof(ev_timer));
+    if (!m->trim_timer)
+        goto fail;
+    ev_init((ev_timer *)m->trim_timer, trim_cb);
+    ((ev_timer *)m->trim_timer)->data = m;
+    ev_async_init(wake, wake_cb);
+    wake->data = m;
+    ev_async_start(m->loop, wake);
+    m->wake = wake;
+    gh__netpoll_m_init(m);
+    return m;
+fail:
+    free(wake);
+    free(m);
+    return NULL;
+}
+
+static int default_workers(void)
+{
+    cpu_set_t set;
+    int n = 0;
+
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n;
+}
+
+static void rt_init(void)
+{
+    sigset_t old;
+    long long ss;
+    const char *e;
+
+    if (!cfg_workers)
+        cfg_workers = (int)gh__env_long("GH_WORKERS", default_workers(), 1,
+                                        1024);
+    if ((e = getenv("GH_STACK_SIZE")) && *e) {
+        ss = gh__parse_size(e);
+        if (ss >= 16 * 1024 && ss <= (1LL << 30))
+            gh__stack_default = (size_t)ss;
+    }
+    gh__stack_init();
+    ms = calloc((size_t)cfg_workers, sizeof(*ms));
+    if (!ms) {
+        start_err = GH_ENOMEM;
+        return;
+    }
+    for (int i = 0; i < cfg_workers; i++)
+        if (!(ms[i] = m_new(i))) {
+            start_err = GH_ENOMEM;
+            return;
+        }
+    nworkers = cfg_workers;
+    gh__block_signals(&old);
+    for (int i = 0; i < nworkers; i++)
+        if (pthread_create(&ms[i]->thread, NULL, worker_main, ms[i]) != 0)
+            gh__fatal("cannot start worker thread %d", i);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    atomic_store_explicit(&started, 1, memory_order_release);
+}
+
+int gh__rt_start(void)
+{
+    pthread_once(&start_once, rt_init);
+    return start_err;
+}
+
+int gh_set_workers(int n)
+{
+    if (n < 1 || n > 1024)
+        return GH_EINVAL;
+    if (atomic_load(&started))
+        return GH_EBUSY;
+    cfg_workers = n;
+    return 0;
+}
+
+int gh_set_stack_size(size_t bytes)
+{
+    if (bytes < 16 * 1024 || bytes > ((size_t)1 << 30))
+        return GH_EINVAL;
+    if (atomic_load(&started))
+        return GH_EBUSY;
+    gh__stack_default = bytes;
+    return 0;
+}
+
+int gh_workers(void)
+{
+    if (atomic_load(&started))
+        return nworkers;
+    return cfg_workers ? cfg_workers
+                       : (int)gh__env_long("GH_WORKERS", default_workers(),
+                                           1, 1024);
+}
