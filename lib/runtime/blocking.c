@@ -34,6 +34,7 @@ typedef struct job {
 
 static gh__lock_t qlock = GH__LOCK_INIT;
 static job_t *head, *tail;   /* under qlock */
+static int nqueued;          /* jobs in the queue; under qlock */
 static int nthreads;         /* under qlock */
 static _Atomic int nidle;    /* threads waiting on jobs_sem */
 static sem_t jobs_sem;       /* one count per queued job */
@@ -52,6 +53,7 @@ static job_t *dequeue(void)
     job_t *j = head;
 
     if (j) {
+        nqueued--;
         head = j->next;
         if (!head)
             tail = NULL;
@@ -97,7 +99,10 @@ static void *pool_main(void *unused)
     return NULL;
 }
 
-/* Start a pool thread if none is idle and the limit allows.  qlock held.
+/* Start a pool thread unless idle ones outnumber the queued jobs (counting
+ * the one about to be queued) or the limit is reached.  qlock held.  A
+ * thread woken for a job still counts as idle until it dequeues it, and
+ * the job still counts as queued, so the comparison holds meanwhile.
  * Returns false when no thread exists and none could be started. */
 static bool pool_grow(void)
 {
@@ -106,7 +111,7 @@ static bool pool_grow(void)
     sigset_t old;
     bool ok;
 
-    if (atomic_load(&nidle) > 0 || nthreads >= max_threads)
+    if (atomic_load(&nidle) > nqueued || nthreads >= max_threads)
         return true;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -140,6 +145,7 @@ int gh_blocking(gh_blocking_fn fn, void *arg)
     else
         head = &j;
     tail = &j;
+    nqueued++;
     sem_post(&jobs_sem);
     return gh__park(GH__W_BLOCKING, gh__lock_unlock_cb, &qlock);
 }
