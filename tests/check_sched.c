@@ -1,0 +1,486 @@
+/*
+ * check_sched.c - the M:N scheduler: work spreads over the workers, yield
+ * hands the worker over, goroutines start goroutines, configuration calls
+ * validate, an idle runtime sleeps, and the runtime can be looked into
+ * (gh_rt_stats, gh_dump, the SIGQUIT dump).
+ *
+ * Goroutines record what they see; only the test's main thread asserts.
+ */
+#include "check_gh.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+static atomic_long done;
+
+static long tid(void)
+{
+    return (long)syscall(SYS_gettid);
+}
+
+/* A small lock-free set of thread ids. */
+#define MAX_TIDS 64
+static atomic_long tids[MAX_TIDS];
+
+static void tid_add(long t)
+{
+    for (int i = 0; i < MAX_TIDS; i++) {
+        long cur = atomic_load(&tids[i]);
+        if (cur == t)
+            return;
+        if (cur == 0) {
+            long zero = 0;
+            if (atomic_compare_exchange_strong(&tids[i], &zero, t))
+                return;
+            if (zero == t)
+                return;
+        }
+    }
+}
+
+static int tid_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_TIDS; i++)
+        n += atomic_load(&tids[i]) != 0;
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Spreading work                                                      */
+/* ------------------------------------------------------------------ */
+
+static atomic_ulong sink; /* keeps the loop from being optimised away */
+
+static void cpu_bound(void *arg)
+{
+    int64_t end = gh_now() + 300 * GH_MILLISECOND;
+    uint64_t x = (uintptr_t)arg;
+    while (gh_now() < end) {
+        for (int i = 0; i < 20000; i++)
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        tid_add(tid());
+        gh_yield();
+    }
+    atomic_store_explicit(&sink, x, memory_order_relaxed);
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_cpu_bound_goroutines_spread_over_all_workers)
+{
+    gh_test_set_workers(2);
+    for (intptr_t i = 0; i < 8; i++)
+        ck_assert_int_gt(gh_go(cpu_bound, (void *)(i + 1)), 0);
+    GH_TEST_WAIT_COUNT(&done, 8, 20 * GH_SECOND);
+    ck_assert_msg(tid_count() == 2,
+                  "CPU-bound goroutines ran on %d threads, want 2 workers",
+                  tid_count());
+    ck_assert_int_eq(gh_workers(), 2);
+}
+END_TEST
+
+/* Ping-pong on one worker: only gh_yield lets the other side run. */
+#define PINGS 1000
+static atomic_int turn;
+static atomic_long pings, pongs;
+static long ping_tid, pong_tid;
+
+static void pinger(void *arg)
+{
+    ping_tid = tid();
+    for (int i = 0; i < PINGS; i++) {
+        while (atomic_load(&turn) != 0)
+            gh_yield();
+        atomic_fetch_add(&pings, 1);
+        atomic_store(&turn, 1);
+    }
+    atomic_fetch_add(&done, 1);
+}
+
+static void ponger(void *arg)
+{
+    pong_tid = tid();
+    for (int i = 0; i < PINGS; i++) {
+        while (atomic_load(&turn) != 1)
+            gh_yield();
+        atomic_fetch_add(&pongs, 1);
+        atomic_store(&turn, 0);
+    }
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_yield_lets_another_goroutine_on_the_same_worker_run)
+{
+    gh_test_set_workers(1);
+    ck_assert_int_gt(gh_go(pinger, NULL), 0);
+    ck_assert_int_gt(gh_go(ponger, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 2, 10 * GH_SECOND);
+    ck_assert_int_eq(atomic_load(&pings), PINGS);
+    ck_assert_int_eq(atomic_load(&pongs), PINGS);
+    ck_assert_int_eq(ping_tid, pong_tid);
+    ck_assert_int_ne(ping_tid, tid());
+}
+END_TEST
+
+/* A goroutine that yields in a loop must not starve a sleeper's timer. */
+static atomic_int spin_stop;
+static int64_t sleeper_late;
+
+static void yielding_spinner(void *arg)
+{
+    while (!atomic_load(&spin_stop))
+        gh_yield();
+    atomic_fetch_add(&done, 1);
+}
+
+static void short_sleeper(void *arg)
+{
+    int64_t t0 = gh_now();
+    gh_sleep(10 * GH_MILLISECOND);
+    sleeper_late = gh_now() - t0;
+    atomic_store(&spin_stop, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_yielding_loop_does_not_starve_timers)
+{
+    gh_test_set_workers(1);
+    ck_assert_int_gt(gh_go(yielding_spinner, NULL), 0);
+    ck_assert_int_gt(gh_go(short_sleeper, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 2, 10 * GH_SECOND);
+    ck_assert_int_ge(sleeper_late, 10 * GH_MILLISECOND);
+    ck_assert_msg(sleeper_late < gh_test_slack(1 * GH_SECOND),
+                  "10 ms sleep next to a yielding loop took %.1f ms",
+                  gh_test_ms(sleeper_late));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Spawning                                                            */
+/* ------------------------------------------------------------------ */
+
+static void leaf(void *arg)
+{
+    atomic_fetch_add(&done, 1);
+}
+
+static void middle(void *arg)
+{
+    for (int i = 0; i < 10; i++)
+        gh_go(leaf, NULL);
+    atomic_fetch_add(&done, 1);
+}
+
+static void top(void *arg)
+{
+    for (int i = 0; i < 10; i++)
+        gh_go(middle, NULL);
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_goroutines_spawned_from_goroutines_and_main_all_run)
+{
+    /* 10 from main, 100 from those, 1000 from those. */
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_gt(gh_go(top, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 1110, 10 * GH_SECOND);
+    gh_sleep(20 * GH_MILLISECOND);
+    ck_assert_int_eq(atomic_load(&done), 1110);
+}
+END_TEST
+
+static void *thread_spawner(void *arg)
+{
+    for (int i = 0; i < 100; i++)
+        gh_go(leaf, NULL);
+    return NULL;
+}
+
+START_TEST(sched_goroutines_spawned_from_foreign_threads_run)
+{
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, thread_spawner, NULL),
+                         0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    GH_TEST_WAIT_COUNT(&done, 400, 10 * GH_SECOND);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+START_TEST(sched_set_workers_validates_then_is_busy_after_start)
+{
+    gh_rt_stats_t st;
+    if (!gh_test_forking())
+        return;
+    ck_assert_int_eq(gh_set_workers(0), GH_EINVAL);
+    ck_assert_int_eq(gh_set_workers(-1), GH_EINVAL);
+    ck_assert_int_eq(gh_set_workers(1025), GH_EINVAL);
+    ck_assert_int_eq(gh_workers(), GH_TEST_WORKERS); /* unchanged */
+    ck_assert_int_eq(gh_set_workers(1024), 0);
+    ck_assert_int_eq(gh_set_workers(3), 0);
+    ck_assert_int_eq(gh_workers(), 3);
+    ck_assert_int_gt(gh_go(leaf, NULL), 0);
+    ck_assert_int_eq(gh_set_workers(2), GH_EBUSY);
+    ck_assert_int_eq(gh_set_workers(3), GH_EBUSY);
+    ck_assert_int_eq(gh_set_stack_size(128 * 1024), GH_EBUSY);
+    ck_assert_int_eq(gh_workers(), 3);
+    GH_TEST_WAIT_COUNT(&done, 1, 5 * GH_SECOND);
+    gh_rt_stats(&st);
+    ck_assert_int_eq(st.workers, 3);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Idle and sleeping                                                   */
+/* ------------------------------------------------------------------ */
+
+static void sleep_briefly(void *arg)
+{
+    gh_sleep(10 * GH_MILLISECOND);
+    atomic_fetch_add(&done, 1);
+}
+
+static int64_t cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * GH_SECOND +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) *
+               GH_MICROSECOND;
+}
+
+START_TEST(sched_idle_runtime_uses_almost_no_cpu)
+{
+    int64_t c0, c1, t0, t1;
+    gh_test_set_workers(8);
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_gt(gh_go(sleep_briefly, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 100, 10 * GH_SECOND);
+    gh_sleep(200 * GH_MILLISECOND); /* let the workers settle */
+    c0 = cpu_ns();
+    t0 = gh_now();
+    gh_sleep(GH_SECOND);
+    t1 = gh_now();
+    c1 = cpu_ns();
+    ck_assert_int_ge(t1 - t0, GH_SECOND);
+    ck_assert_msg(c1 - c0 < gh_test_slack(50 * GH_MILLISECOND),
+                  "8 idle workers used %.1f ms of CPU in %.0f ms",
+                  gh_test_ms(c1 - c0), gh_test_ms(t1 - t0));
+}
+END_TEST
+
+static atomic_int hello_said;
+
+static void say_hello(void *arg)
+{
+    atomic_store(&hello_said, 1);
+}
+
+START_TEST(sched_main_sleeps_while_goroutines_run)
+{
+    /* The seed example: go sayHello(); time.Sleep(...); */
+    int64_t t0 = gh_now();
+    ck_assert_int_gt(gh_go(say_hello, NULL), 0);
+    gh_sleep(100 * GH_MILLISECOND);
+    ck_assert_int_ge(gh_now() - t0, 100 * GH_MILLISECOND);
+    ck_assert_int_eq(atomic_load(&hello_said), 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Looking inside                                                      */
+/* ------------------------------------------------------------------ */
+
+static atomic_long parked;
+
+static void long_sleeper(void *arg)
+{
+    atomic_fetch_add(&parked, 1);
+    gh_sleep(30 * GH_SECOND);
+}
+
+START_TEST(sched_rt_stats_are_sane)
+{
+    gh_rt_stats_t st;
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_gt(gh_go(long_sleeper, NULL), 0);
+    GH_TEST_WAIT_COUNT(&parked, 20, 5 * GH_SECOND);
+    ck_assert(GH_TEST_WAIT_UNTIL((gh_rt_stats(&st), st.waiting >= 20),
+                                 5 * GH_SECOND));
+    gh_rt_stats(&st);
+    ck_assert_int_eq(st.workers, GH_TEST_WORKERS);
+    ck_assert_int_eq(st.workers, gh_workers());
+    ck_assert_int_ge(st.goroutines, 20);
+    ck_assert_int_ge(st.waiting, 20);
+    ck_assert_int_ge(st.runnable, 0);
+    ck_assert_int_le(st.waiting, st.goroutines);
+    ck_assert_int_le(st.runnable, st.goroutines);
+    ck_assert_int_ge(st.spawned, 20);
+    ck_assert_int_ge(st.spawned, st.goroutines);
+    ck_assert_int_ge(st.stacks_mapped, st.goroutines);
+    ck_assert_int_ge(st.stacks_guarded, 0);
+    ck_assert_int_le(st.stacks_guarded, st.stacks_mapped);
+    ck_assert_int_ge(st.stack_bytes, st.stacks_mapped * 16 * 1024);
+    ck_assert_int_ge(st.blocking_threads, 0);
+}
+END_TEST
+
+static atomic_int named_ready;
+
+static void named_sleeper(void *arg)
+{
+    atomic_store(&named_ready, 1);
+    gh_sleep(30 * GH_SECOND);
+}
+
+static int64_t start_named_sleeper(const char *name)
+{
+    gh_go_opts_t o = {0};
+    int64_t id;
+    o.name = name;
+    id = gh_go_with(named_sleeper, NULL, &o);
+    ck_assert_int_gt(id, 0);
+    ck_assert(GH_TEST_WAIT_UNTIL(atomic_load(&named_ready), 5 * GH_SECOND));
+    gh_sleep(20 * GH_MILLISECOND); /* it is parked by now */
+    return id;
+}
+
+/* Does text hold "id" as a whole number on the same line as name? */
+static int dump_has(const char *text, int64_t id, const char *name,
+                    const char *reason, char *line_out, size_t n)
+{
+    char idstr[32];
+    const char *p = text;
+    snprintf(idstr, sizeof idstr, "%lld", (long long)id);
+    while ((p = strstr(p, name)) != NULL) {
+        const char *b = p, *e = strchr(p, '\n'), *q;
+        size_t len;
+        char line[1024];
+        while (b > text && b[-1] != '\n')
+            b--;
+        if (e == NULL)
+            e = p + strlen(p);
+        len = (size_t)(e - b) < sizeof line - 1 ? (size_t)(e - b)
+                                                : sizeof line - 1;
+        memcpy(line, b, len);
+        line[len] = '\0';
+        snprintf(line_out, n, "%s", line);
+        for (q = line; (q = strstr(q, idstr)) != NULL; q++) {
+            int left = q == line || !isdigit((unsigned char)q[-1]);
+            int right = !isdigit((unsigned char)q[strlen(idstr)]);
+            if (left && right && strstr(line, reason) != NULL)
+                return 1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
+START_TEST(sched_dump_lists_a_sleeping_named_goroutine)
+{
+    FILE *f = tmpfile();
+    char buf[65536], line[1024] = "";
+    size_t n;
+    int64_t id;
+    int listed;
+
+    ck_assert_ptr_nonnull(f);
+    id = start_named_sleeper("dump-me-please");
+    listed = gh_dump(fileno(f));
+    ck_assert_msg(listed >= 1, "gh_dump = %d", listed);
+    rewind(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    ck_assert_msg(dump_has(buf, id, "dump-me-please", "sleep", line,
+                           sizeof line),
+                  "goroutine %lld not listed as sleeping; line [%s]; dump:\n%s",
+                  (long long)id, line, buf);
+}
+END_TEST
+
+START_TEST(sched_dump_on_sigquit_writes_the_dump_and_keeps_running)
+{
+    int p[2];
+    char buf[65536], line[1024] = "";
+    size_t len = 0;
+    int64_t id, deadline;
+    int found = 0;
+
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+    id = start_named_sleeper("sigquit-sleeper");
+    ck_assert_int_eq(gh_dump_on_sigquit(p[1]), 0);
+    ck_assert_int_eq(raise(SIGQUIT), 0);
+    deadline = gh_now() + gh_test_slack(5 * GH_SECOND);
+    while (!found && gh_now() < deadline && len < sizeof buf - 1) {
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+        ssize_t r;
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        r = read(p[0], buf + len, sizeof buf - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        buf[len] = '\0';
+        found = dump_has(buf, id, "sigquit-sleeper", "sleep", line,
+                         sizeof line);
+    }
+    buf[len] = '\0';
+    ck_assert_msg(found, "no SIGQUIT dump listing goroutine %lld: [%s]",
+                  (long long)id, buf);
+    /* Still alive and scheduling. */
+    ck_assert_int_gt(gh_go(leaf, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 1, 5 * GH_SECOND);
+    ck_assert_int_eq(gh_dump_on_sigquit(-1), 0);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+static Suite *sched_suite(void)
+{
+    Suite *s = suite_create("sched");
+    TCase *tc;
+
+    tc = tcase_create("spread");
+    gh_test_tcase_setup(tc, 30);
+    tcase_add_test(tc, sched_cpu_bound_goroutines_spread_over_all_workers);
+    tcase_add_test(tc, sched_yield_lets_another_goroutine_on_the_same_worker_run);
+    tcase_add_test(tc, sched_yielding_loop_does_not_starve_timers);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("spawn");
+    gh_test_tcase_setup(tc, 20);
+    tcase_add_test(tc, sched_goroutines_spawned_from_goroutines_and_main_all_run);
+    tcase_add_test(tc, sched_goroutines_spawned_from_foreign_threads_run);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("config");
+    gh_test_tcase_setup(tc, 10);
+    tcase_add_test(tc, sched_set_workers_validates_then_is_busy_after_start);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("idle");
+    gh_test_tcase_setup(tc, 20);
+    tcase_add_test(tc, sched_idle_runtime_uses_almost_no_cpu);
+    tcase_add_test(tc, sched_main_sleeps_while_goroutines_run);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("introspection");
+    gh_test_tcase_setup(tc, 20);
+    tcase_add_test(tc, sched_rt_stats_are_sane);
+    tcase_add_test(tc, sched_dump_lists_a_sleeping_named_goroutine);
+    tcase_add_test(tc, sched_dump_on_sigquit_writes_the_dump_and_keeps_running);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
+
+GH_CHECK_MAIN(sched_suite)
