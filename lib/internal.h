@@ -161,6 +161,7 @@ struct gh__m {
     _Atomic uint32_t rq_tail;
     gh__g_t *_Atomic rq[GH__RUNQ_SIZE];
     uint32_t tick;               /* schedule count; drives fair polling */
+    int64_t last_poll;           /* gh_now() of the last ev_run (owner) */
     /* Work to do right after the next switch completes (owner only). */
     void (*post_fn)(gh__m_t *m, void *arg);
     void *post_arg;

@@ -53,6 +53,7 @@
 #endif
 
 #define POLL_EVERY 64
+#define POLL_INTERVAL (50 * GH_MICROSECOND)
 #define ID_BATCH 64
 
 static gh__m_t **ms;
@@ -62,8 +63,11 @@ static _Atomic int started;
 static int start_err;
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 
-static __thread gh__m_t *tls_m;
-static __thread gh__g_t *tls_thread_g;
+/* initial-exec: a plain %fs-relative load instead of a __tls_get_addr call
+ * on every switch; libgohttpd is linked at start-up, not dlopen'ed. */
+#define GH__TLS __thread __attribute__((tls_model("initial-exec")))
+static GH__TLS gh__m_t *tls_m;
+static GH__TLS gh__g_t *tls_thread_g;
 static pthread_key_t thread_g_key;
 
 static _Atomic int64_t next_id = 1;
@@ -643,7 +647,17 @@ static void idle_trim(gh__m_t *m)
 
 static void poll_nowait(gh__m_t *m)
 {
+    m->last_poll = gh_now();
     ev_run(m->loop, EVRUN_NOWAIT);
+}
+
+/* The periodic poll of a busy worker: every POLL_EVERY switches, but a
+ * system call only once POLL_INTERVAL has passed since the last one, so
+ * that short goroutines switching fast do not pay epoll_wait every time. */
+static void poll_if_due(gh__m_t *m)
+{
+    if (gh_now() - m->last_poll >= POLL_INTERVAL)
+        poll_nowait(m);
 }
 
 static gh__g_t *steal_work(gh__m_t *m)
@@ -681,7 +695,7 @@ static gh__g_t *find_runnable(gh__m_t *m)
 
     if (m->tick % POLL_EVERY == 0) {
         m->tick++;
-        poll_nowait(m);
+        poll_if_due(m);
         if ((g = global_get(m)))
             goto found;
     }

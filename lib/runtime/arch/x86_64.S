@@ -30,17 +30,29 @@ gh__ctx_switch:
         subq    $8, %rsp
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
+        movl    (%rsp), %eax
+        movzwl  4(%rsp), %edx
         movq    %rsp, (%rdi)
         movq    (%rsi), %rsp
+        /* Loading the control words stalls the pipeline: skip the loads
+         * when the new context's words equal the current ones (nearly
+         * always).  rax and rdx are caller-saved. */
+        cmpl    (%rsp), %eax
+        je      1f
         ldmxcsr (%rsp)
+1:      cmpw    4(%rsp), %dx
+        je      2f
         fldcw   4(%rsp)
-        addq    $8, %rsp
+2:      addq    $8, %rsp
         popq    %r15
         popq    %r14
         popq    %r13
         popq    %r12
         popq    %rbx
         popq    %rbp
+        /* pop+jmp rather than ret: ret always mispredicts here (the return
+         * stack buffer expects the caller of this call, not the other
+         * context's), an indirect jump is often predicted. */
         ret
         .cfi_endproc
         .size   gh__ctx_switch, .-gh__ctx_switch
