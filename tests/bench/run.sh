@@ -1,0 +1,252 @@
+#!/bin/sh
+# run.sh - run gohttpd's runtime micro-benchmarks, each C program beside its
+# Go twin, and print a table of medians against the targets.
+#
+#   run.sh [--quick] [--rounds N] [--only "NAME ..."]
+#
+# Every benchmark runs ROUNDS times, interleaved (C, Go, C, Go, ...), so
+# both see the same machine noise; the table shows the median of each side,
+# the ratio C/Go and whether the C median meets the target.  "make bench"
+# runs this script; it can also be run by hand from the build directory.
+#
+# Environment:
+#   BENCH_BUILDDIR  where the bench_* programs are (default: .), and where the
+#                   Go programs, bench.log and bench-results.txt are written
+#   BENCH_SRCDIR    tests/bench in the source tree (default: this script's dir)
+#   GO              the go command (default: go); Go columns say n/a without it
+#   BENCH_QUICK=1   same as --quick: smaller N, 2 rounds, 2 s idle test
+#   BENCH_ROUNDS    rounds per benchmark (default 5; 3 for park1m and idle)
+#   BENCH_ONLY      space-separated subset of: yield spawn spawn2 spawn_b1k spawn_b100
+#                   park100k park1m sleep10k pingpong idle
+#   BENCH_STRICT=1  exit 1 when a target is missed (default: only on crashes)
+#
+# Programs print "key value" lines.  Raw output of every run, and the stderr
+# of failed runs, go to bench.log.
+
+set -u
+
+quick=${BENCH_QUICK:-0}
+rounds=${BENCH_ROUNDS:-}
+only=${BENCH_ONLY:-}
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) quick=1 ;;
+    --rounds) rounds=$2; shift ;;
+    --rounds=*) rounds=${1#--rounds=} ;;
+    --only) only=$2; shift ;;
+    --only=*) only=${1#--only=} ;;
+    -h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+case $quick in 0 | "") quick=0 ;; *) quick=1 ;; esac
+
+builddir=${BENCH_BUILDDIR:-.}
+srcdir=${BENCH_SRCDIR:-$(dirname "$0")}
+builddir=$(cd "$builddir" && pwd) || exit 2
+srcdir=$(cd "$srcdir" && pwd) || exit 2
+GO=${GO:-go}
+log=$builddir/bench.log
+results=$builddir/bench-results.txt
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gh-bench.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+if [ "$quick" = 1 ]; then
+    n_yield=1000000 n_spawn=100000 n_pingpong=20000 idle_s=2
+    rounds_long=${rounds:-1} rounds=${rounds:-2}
+else
+    n_yield=10000000 n_spawn=1000000 n_pingpong=200000 idle_s=10
+    rounds_long=${rounds:-3} rounds=${rounds:-5}
+fi
+
+: >"$log"
+say() { echo "$@" | tee -a "$log" >&2; }
+# The machine's load before and after: a busy machine explains odd numbers.
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'; }
+load_before=$(loadavg)
+
+# --- Go twins: built offline, nothing written to $HOME or the source tree.
+have_go=0
+if command -v "$GO" >/dev/null 2>&1; then
+    have_go=1
+    gotmp=$(mktemp -d "$builddir/.gobuild.XXXXXX") || exit 2
+    for p in yield spawn park sleep pingpong idle; do
+        if ! env GOCACHE="$gotmp/cache" GOPATH="$gotmp/path" GO111MODULE=off \
+            GOENV=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local GOTELEMETRY=off \
+            "$GO" build -o "$builddir/go_$p" "$srcdir/go/$p.go" \
+            >>"$log" 2>&1; then
+            say "run.sh: go build $p.go failed (see $log)"
+            have_go=0
+        fi
+    done
+    chmod -R u+w "$gotmp" 2>/dev/null
+    rm -rf "$gotmp"
+else
+    say "run.sh: '$GO' not found: Go columns will say n/a"
+fi
+
+# --- The benchmarks: NAME ROUNDS TIMEOUT C-PROGRAM GO-PROGRAM ARGS...
+bench_list() {
+    cat <<EOF
+yield     $rounds      120 bench_yield    go_yield    -n $n_yield
+spawn     $rounds      300 bench_spawn    go_spawn    -w 1 -n $n_spawn
+spawn2    $rounds      300 bench_spawn    go_spawn    -w 2 -n $n_spawn
+spawn_b1k $rounds      300 bench_spawn    go_spawn    -w 1 -b 1000 -n $n_spawn
+spawn_b100 $rounds     300 bench_spawn    go_spawn    -w 1 -b 100 -n $n_spawn
+park100k  $rounds      120 bench_park     go_park     -n 100000
+park1m    $rounds_long 300 bench_park     go_park     -n 1000000
+sleep10k  $rounds      120 bench_sleep    go_sleep    -n 10000
+pingpong  $rounds      300 bench_pingpong go_pingpong -n $n_pingpong
+idle      $rounds_long 120 bench_idle     go_idle     -w 8 -s $idle_s
+EOF
+}
+
+# The table rows: NAME KEY UNIT TARGET (<=x, <x, or - for information only)
+# LABEL.  NAME is the benchmark above whose output holds KEY.
+row_list() {
+    cat <<'EOF'
+yield     yield_ns         ns/yield <=15   yield
+spawn     spawn_ns         ns/g     -      spawn(1w,all-alive)
+spawn2    spawn_ns         ns/g     -      spawn(2w,all-alive)
+spawn_b1k spawn_ns         ns/g     -      spawn(1w,batch1k)
+spawn_b100 spawn_ns        ns/g     <=25   spawn(1w,warm,batch100)
+park100k  park_spawn_us    us/g     -      park100k_spawn
+park100k  park_rss_bytes   B/g      -      park100k_rss
+park1m    park_spawn_us    us/g     <=2.5  park1m_spawn
+park1m    park_rss_bytes   B/g      <=4200 park1m_rss
+park1m    park_wake_ms     ms       -      park1m_wake
+park1m    park_idle_rss_mb MB       -      park1m_rss_idle1.5s
+sleep10k  sleep_p50_ms     ms       <=1.1  sleep10k_p50
+sleep10k  sleep_p99_ms     ms       <=2    sleep10k_p99
+sleep10k  sleep_max_ms     ms       -      sleep10k_max
+sleep10k  sleep_wall_ms    ms       -      sleep10k_wall
+pingpong  pingpong_ns      ns/rt    -      pingpong
+idle      idle_cpu_ms      ms       <10    idle_cpu
+idle      idle_ctxsw       switches -      idle_ctxsw
+EOF
+}
+
+selected() {
+    [ -z "$only" ] && return 0
+    for o in $only; do [ "$o" = "$1" ] && return 0; done
+    return 1
+}
+
+# run_one NAME SIDE ROUND TIMEOUT PROGRAM ARGS...: keep its "key value"
+# lines in $tmp/NAME.SIDE (as "ROUND key value"), or a FAIL line.
+run_one() {
+    name=$1 side=$2 round=$3 tmo=$4 prog=$5
+    shift 5
+    out=$tmp/out.$$ err=$tmp/err.$$
+    timeout --kill-after=10 "$tmo" "$prog" "$@" >"$out" 2>"$err"
+    rc=$?
+    {
+        echo "## $name $side round $round: $prog $* (exit $rc)"
+        cat "$out"
+    } >>"$log"
+    if [ $rc -ne 0 ]; then
+        [ $rc -eq 124 ] && why="timed out after ${tmo}s" || why="exit $rc"
+        [ $rc -gt 128 ] && [ $rc -ne 124 ] && why="killed by signal $((rc - 128))"
+        say "run.sh: $name ($side, round $round) FAILED: $why"
+        sed 's/^/    /' "$err" | tail -n 20 | tee -a "$log" >&2
+        echo "$round FAIL $why" >>"$tmp/$name.$side"
+        return
+    fi
+    [ -s "$err" ] && sed 's/^/  stderr: /' "$err" >>"$log"
+    awk -v r="$round" 'NF == 2 { print r, $1, $2 }' "$out" >>"$tmp/$name.$side"
+}
+
+bench_list | while read -r name nr tmo cprog goprog args; do
+    selected "$name" || continue
+    say "== $name: $nr round(s), C then Go"
+    r=1
+    while [ $r -le "$nr" ]; do
+        # shellcheck disable=SC2086
+        run_one "$name" C $r "$tmo" "$builddir/$cprog" $args
+        if [ $have_go = 1 ]; then
+            # shellcheck disable=SC2086
+            run_one "$name" Go $r "$tmo" "$builddir/$goprog" $args
+        fi
+        r=$((r + 1))
+    done
+done
+# (The loop above ran in a subshell: failures are read back from the files.)
+crashed=0
+grep -l FAIL "$tmp"/*.C >/dev/null 2>&1 && crashed=1
+
+# median FILE KEY: the median of KEY's values, "FAIL" if a run failed,
+# "n/a" if there are none.
+median() {
+    [ -f "$1" ] || { echo n/a; return; }
+    awk -v k="$2" '
+        $2 == "FAIL" { fail = 1 }
+        $2 == k { v[n++] = $3 + 0 }
+        END {
+            if (fail) { print "FAIL"; exit }
+            if (n == 0) { print "n/a"; exit }
+            for (i = 1; i < n; i++)
+                for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+                    t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+                }
+            m = (n % 2) ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
+            printf "%.6g\n", m
+        }' "$1"
+}
+
+# values FILE KEY: every round's value, for the log.
+values() {
+    [ -f "$1" ] && awk -v k="$2" '$2 == k { printf "%s ", $3 } $2 == "FAIL" { printf "FAIL " }' "$1"
+}
+
+missed=0
+{
+    printf '%-22s %-9s %12s %12s %8s %8s  %s\n' \
+        benchmark unit "C median" "Go median" "C/Go" target result
+    row_list | while read -r name key unit target label; do
+        selected "$name" || continue
+        c=$(median "$tmp/$name.C" "$key")
+        g=$(median "$tmp/$name.Go" "$key")
+        [ $have_go = 1 ] || g=n/a
+        echo "# $label C: $(values "$tmp/$name.C" "$key")| Go: $(values "$tmp/$name.Go" "$key")" >>"$log"
+        late=$(median "$tmp/$name.C" park_late)
+        awk -v c="$c" -v g="$g" -v t="$target" -v late="$late" \
+            -v label="$label" -v unit="$unit" '
+            function num(x) { return x ~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/ }
+            BEGIN {
+                ratio = (num(c) && num(g) && g + 0 != 0) ? sprintf("%.2f", c / g) : "-"
+                if (t == "-") res = "info"
+                else if (!num(c)) res = "FAIL"
+                else {
+                    op = t; sub(/[0-9.]+$/, "", op); lim = substr(t, length(op) + 1) + 0
+                    ok = (op == "<=") ? (c + 0 <= lim) : (c + 0 < lim)
+                    res = ok ? "pass" : "MISS"
+                }
+                if (label ~ /^park/ && num(late) && late + 0 > 0) res = res " (late)"
+                printf "%-22s %-9s %12s %12s %8s %8s  %s\n", label, unit, c, g, ratio, t, res
+            }'
+    done
+} >"$tmp/table"
+
+{
+    echo "gohttpd runtime benchmarks ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc 2>/dev/null || echo '?') CPUs, quick=$quick)"
+    echo "load average before: $load_before, after: $(loadavg)"
+    cat "$tmp/table"
+} >"$results"
+echo
+cat "$results"
+cat "$results" >>"$log"
+echo "(raw output: $log; table: $results)"
+
+if grep -q 'MISS\|FAIL' "$tmp/table"; then
+    missed=1
+fi
+if [ $crashed = 1 ]; then
+    echo "run.sh: a C benchmark failed" >&2
+    exit 1
+fi
+if [ "${BENCH_STRICT:-0}" = 1 ] && [ $missed = 1 ]; then
+    exit 1
+fi
+exit 0
