@@ -109,7 +109,8 @@ enum gh__wait {
 enum gh__gflags {
     GH__G_GUARDED = 1,  /* the stack has a PROT_NONE guard page below it */
     GH__G_CUSTOM = 2,   /* non-default size: unmapped at exit, not cached */
-    GH__G_CANARY = 4    /* no guard page: a canary is checked on switch-out */
+    GH__G_CANARY = 4,   /* no guard page: a canary is checked on switch-out */
+    GH__G_NAMED = 8     /* name[] holds a name (per goroutine, not stack) */
 };
 
 #define GH__NAME_MAX 32
@@ -117,26 +118,27 @@ enum gh__gflags {
 typedef struct gh__g gh__g_t;
 typedef struct gh__m gh__m_t;
 
+/* The fields a spawn and a switch touch come first and fill one cache line
+ * (with the asm switch): a goroutine that runs and ends touches that line,
+ * the switch frame below it and its own frames. */
 struct gh__g {
     gh__ctx_t ctx;           /* saved registers; valid while not running */
     gh__g_t *next;           /* run queue / global queue / stack cache link */
     int64_t id;              /* unique, > 0; set at spawn */
-    _Atomic int state;       /* enum gh_g_state; written by owner/waker */
-    _Atomic int wait;        /* enum gh__wait while GH_G_WAITING */
-    _Atomic int64_t since;   /* gh_now() when state/wait last changed */
     gh_go_fn fn;             /* what the goroutine runs */
     void *arg;               /* its argument */
     void *stack_lo;          /* lowest usable byte (above the guard page) */
-    size_t stack_size;       /* usable bytes, struct included */
-    unsigned flags;          /* enum gh__gflags; set when the stack is mapped */
-    size_t allg_idx;         /* index in the all-stacks table (dump.c) */
+    _Atomic int state;       /* enum gh_g_state; written by owner/waker */
+    _Atomic int wait;        /* enum gh__wait while GH_G_WAITING */
     int park_result;         /* what the waker left for the parked goroutine */
-    void *park_data;         /* waker/waiter exchange slot (I/O, blocking) */
-    char name[GH__NAME_MAX]; /* NUL-terminated, "" if none */
-    /* Panic/defer state belongs here (issue: channels/panic). */
-    void *defer_top;
+    unsigned flags;          /* enum gh__gflags */
+    /* Colder fields. */
+    size_t stack_size;       /* usable bytes, struct included */
+    _Atomic int64_t since;   /* wall-clock ns when it last parked */
+    size_t allg_idx;         /* index in the all-stacks table (dump.c) */
+    char name[GH__NAME_MAX]; /* valid when flags & GH__G_NAMED */
     /* Thread g only: how a non-worker thread parks. */
-    bool is_thread;
+    bool is_thread;           /* never set on a goroutine's record */
     bool woken;               /* guarded by tmu */
     pthread_mutex_t *tmu;
     pthread_cond_t *tcond;
@@ -178,6 +180,8 @@ struct gh__m {
     bool idle;
     bool spinning;               /* owner only */
     uint32_t rand;               /* owner only: victim selection */
+    int64_t id_next, id_end;     /* owner only: block of goroutine ids */
+    _Atomic int64_t spawned;     /* goroutines started here; owner writes */
     /* ASan: the thread stack's bounds, learnt on the first switch. */
     const void *g0_stack_lo;
     size_t g0_stack_size;
@@ -248,7 +252,8 @@ void gh__netpoll_m_init(gh__m_t *m);
 int gh__poll_thread(int fd, int events, int64_t deadline);
 
 /* ---- counters ---- */
-extern _Atomic int64_t gh__spawned;
+extern _Atomic int64_t gh__spawned; /* by threads that are not workers */
+int64_t gh__spawned_total(void);
 extern _Atomic int64_t gh__stacks_mapped;
 extern _Atomic int64_t gh__stacks_guarded;
 extern _Atomic int64_t gh__stack_bytes;

@@ -633,12 +633,23 @@ static void check_overflow_child(void (*fn)(void *))
         return; /* the child needs a process without a runtime */
     gh_test_run_child(fn, NULL, 30 * GH_SECOND, &c);
     gh_test_child_str(&c, how, sizeof how);
+#if GH_SANITIZE_ADDRESS
+    /* Under ASan the overflowing write may land in a neighbouring parked
+     * goroutine's poisoned frames and be reported by ASan before the
+     * runtime's check runs: also a loud end, not silent corruption. */
+    if (strstr(c.err, "ERROR: AddressSanitizer") &&
+        c.exited && c.exit_code != 0)
+        return;
+#endif
+    /* Check cannot carry messages of many KiB: quote the start only. */
     ck_assert_msg(strstr(c.err, "stack overflow") != NULL,
-                  "no \"stack overflow\" in stderr (%s): [%s]", how, c.err);
+                  "no \"stack overflow\" in stderr (%s): [%.600s]", how,
+                  c.err);
     ck_assert_msg(strstr(c.err, "goroutine") != NULL,
-                  "no \"goroutine\" in stderr (%s): [%s]", how, c.err);
+                  "no \"goroutine\" in stderr (%s): [%.600s]", how, c.err);
     ck_assert_msg(c.exited && c.exit_code == 2,
-                  "want exit status 2, got %s; stderr: [%s]", how, c.err);
+                  "want exit status 2, got %s; stderr: [%.600s]", how,
+                  c.err);
 }
 
 START_TEST(coro_stack_overflow_on_guard_page_is_fatal_with_status_2)

@@ -4,12 +4,16 @@
  *
  * Layout of one stack mapping, low to high addresses:
  *
- *     [guard page, PROT_NONE, if guarded][ ... stack grows down ... | gh__g ]
- *      ^ mapping base                     ^ stack_lo                 ^ g
+ *     [guard page, if guarded][ ... stack grows down ... | g | colour | c ]
+ *      ^ mapping base          ^ stack_lo                  ^ g           ^ top
  *
- * The goroutine record sits at the very top of its stack, so a new goroutine
- * touches one page that holds both the record and its first frames; deeper
- * pages are faulted in by the kernel on demand.  Mappings are reservations
+ * The goroutine record sits near the very top of its stack, so a new
+ * goroutine touches one page that holds both the record and its first
+ * frames; deeper pages are faulted in by the kernel on demand.  Below the
+ * top, 64 bytes (c) are reserved for the canary of the next stack up in a
+ * slab, and the record is pushed down by a "colour" of 0-15 cache lines
+ * derived from the stack's address: stacks are 64 KiB apart, so without it
+ * every record would fall in the same cache set.  Mappings are reservations
  * (MAP_NORESERVE, no huge pages): a million 64 KiB stacks reserve 64 GiB of
  * address space but cost only what they touch.
  *
@@ -17,8 +21,10 @@
  *  - Guarded stacks use two kernel mappings each.  They are handed out while
  *    the count stays under the guard budget (GH_GUARD_STACKS, by default
  *    derived from vm.max_map_count); past it, stacks are carved from large
- *    slabs without guard pages, and a canary at stack_lo is checked every
- *    time the goroutine is switched out.  Either way an overflow ends in a
+ *    slabs without guard pages, and a canary just below stack_lo (in the
+ *    reserved top of the stack below it, or in a pad page at the start of
+ *    the slab: a page that is resident anyway) is checked every time the
+ *    goroutine is switched out.  Either way an overflow ends in a
  *    fatal message naming the goroutine.
  *  - Default-size stacks are never unmapped.  A finished goroutine's stack
  *    goes to its worker's cache, or past the cache limit to the global warm
@@ -51,6 +57,8 @@
 #endif
 
 #define G_SLOT ((sizeof(gh__g_t) + 63) & ~(size_t)63)
+#define TOP_RESERVE 64 /* the canary of the next stack up in a slab */
+#define COLOURS 16
 #define SLAB_STACKS 64
 #define CANARY_WORDS 8
 
@@ -67,7 +75,7 @@ static int cache_max;
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static gh__g_t *warm;    /* untrimmed, linked through next */
 static _Atomic long nwarm; /* its length, for lock-free peeks */
-static uintptr_t *pool;  /* cold (trimmed) g addresses; bit 0 = guarded */
+static uintptr_t *pool;  /* cold (trimmed) stack_lo values; bit 0 = guarded */
 static size_t pool_len, pool_cap;
 static char *slab_next;  /* next unused stack in the current slab */
 static int slab_left;
@@ -99,21 +107,21 @@ void gh__stack_init(void)
     page_size = (size_t)sysconf(_SC_PAGESIZE);
     dflt = map_budget();
     guard_budget = gh__env_long("GH_GUARD_STACKS", dflt, 0, 1L << 30);
-    cache_max = (int)gh__env_long("GH_STACK_CACHE", 256, 0, 1 << 20);
+    cache_max = (int)gh__env_long("GH_STACK_CACHE", 1024, 0, 1 << 20);
     gh__stack_default = round_page(gh__stack_default);
 }
 
 /*
- * The canary is the lowest CANARY_WORDS words of an unguarded stack, which
- * must stay zero.  Fresh and trimmed pages read as zeros, so the canary is
- * never written: reading it maps the kernel's shared zero page, and a parked
- * goroutine keeps costing one page of RAM, not two.  A frame that reaches
- * down there has overflowed (the words are reserved), and it almost never
- * leaves them all zero.
+ * The canary is the CANARY_WORDS words just below an unguarded stack's
+ * stack_lo, which must stay zero.  They are reserved in memory that is
+ * resident anyway (the top page of the stack below, or the slab's pad page),
+ * so checking them costs no page fault, and fresh or trimmed memory reads
+ * as zeros, so they are never written.  A frame that reaches down there has
+ * overflowed, and it almost never leaves them all zero.
  */
 static bool canary_intact(const gh__g_t *g)
 {
-    const volatile uint64_t *w = g->stack_lo;
+    const volatile uint64_t *w = (const uint64_t *)g->stack_lo - CANARY_WORDS;
     uint64_t acc = 0;
 
     for (int i = 0; i < CANARY_WORDS; i++)
@@ -121,11 +129,19 @@ static bool canary_intact(const gh__g_t *g)
     return acc == 0;
 }
 
+static size_t colour(const char *lo)
+{
+    uint32_t h = (uint32_t)((uintptr_t)lo >> 12) * 0x9E3779B1u;
+
+    return (h >> 28) % COLOURS;
+}
+
 /* Fill in the fields that describe the stack (they are lost when the
  * record's page is trimmed). */
 static gh__g_t *g_at(char *lo, size_t usable, unsigned flags)
 {
-    gh__g_t *g = (gh__g_t *)(lo + usable - G_SLOT);
+    gh__g_t *g = (gh__g_t *)(lo + usable - TOP_RESERVE - G_SLOT -
+                             colour(lo) * 64);
 
     g->stack_lo = lo;
     g->stack_size = usable;
@@ -142,8 +158,10 @@ static void *map_stack(size_t len)
     if (p == MAP_FAILED)
         return NULL;
 #ifdef MADV_NOHUGEPAGE
-    /* A huge page would make every touched stack cost 2 MiB. */
-    (void)madvise(p, len, MADV_NOHUGEPAGE);
+    /* A huge page in a slab would make every touched stack cost 2 MiB.  A
+     * single stack is too small to hold one: spare it the system call. */
+    if (len >= 2 * 1024 * 1024)
+        (void)madvise(p, len, MADV_NOHUGEPAGE);
 #endif
     return p;
 }
@@ -169,11 +187,14 @@ static gh__g_t *carve_slab(void)
     size_t sz = gh__stack_default;
 
     if (slab_left == 0) {
-        slab_next = map_stack(sz * SLAB_STACKS);
-        if (!slab_next)
+        /* A pad page first: it holds the canary of the slab's first stack. */
+        char *base = map_stack(page_size + sz * SLAB_STACKS);
+        if (!base)
             return NULL;
+        slab_next = base + page_size;
         slab_left = SLAB_STACKS;
-        atomic_fetch_add(&gh__stack_bytes, (int64_t)(sz * SLAB_STACKS));
+        atomic_fetch_add(&gh__stack_bytes,
+                         (int64_t)(page_size + sz * SLAB_STACKS));
     }
     char *lo = slab_next;
     slab_next += sz;
@@ -219,9 +240,8 @@ static gh__g_t *pool_take(void)
     e = pool[--pool_len];
     pthread_mutex_unlock(&pool_mu);
     /* The record's page was trimmed: rebuild the stack description. */
-    char *g_addr = (char *)(e & ~(uintptr_t)1);
-    char *lo = g_addr + G_SLOT - sz;
-    return g_at(lo, sz, (e & 1) ? GH__G_GUARDED : GH__G_CANARY);
+    return g_at((char *)(e & ~(uintptr_t)1), sz,
+                (e & 1) ? GH__G_GUARDED : GH__G_CANARY);
 }
 
 static gh__g_t *new_custom_stack(size_t size)
@@ -236,12 +256,42 @@ static gh__g_t *new_custom_stack(size_t size)
     return g;
 }
 
+/* Move a batch of warm stacks to m's cache under one lock, so that a
+ * worker spawning on stacks freed elsewhere takes pool_mu once per batch,
+ * not once per goroutine. */
+#define CACHE_BATCH 32
+
+static void cache_refill(gh__m_t *m)
+{
+    gh__g_t *first, *last;
+    int n = 0;
+
+    if (atomic_load_explicit(&nwarm, memory_order_relaxed) == 0)
+        return;
+    pthread_mutex_lock(&pool_mu);
+    first = last = warm;
+    if (first) {
+        for (n = 1; n < CACHE_BATCH && last->next; n++)
+            last = last->next;
+        warm = last->next;
+        last->next = NULL;
+        atomic_fetch_sub_explicit(&nwarm, n, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&pool_mu);
+    if (first) {
+        m->cache = first;
+        m->ncache = n;
+    }
+}
+
 gh__g_t *gh__g_alloc(gh__m_t *m, size_t stack_size)
 {
     gh__g_t *g;
 
     if (stack_size && round_page(stack_size) != gh__stack_default)
         return new_custom_stack(stack_size);
+    if (m && !m->cache)
+        cache_refill(m);
     if (m && m->cache) {
         g = m->cache;
         m->cache = g->next;
@@ -309,7 +359,7 @@ static void make_cold(gh__g_t *list, size_t n)
         bool guarded = (g->flags & GH__G_GUARDED) != 0;
         r[i].lo = (char *)g->stack_lo - (guarded ? page_size : 0);
         r[i].hi = (char *)g->stack_lo + g->stack_size;
-        e[i] = (uintptr_t)g | (guarded ? 1 : 0);
+        e[i] = (uintptr_t)g->stack_lo | (guarded ? 1 : 0);
     }
     discard(r, n);
     pthread_mutex_lock(&pool_mu);
@@ -340,11 +390,16 @@ void gh__g_release(gh__m_t *m, gh__g_t *g)
         unmap_custom(g);
         return;
     }
-    if (m && m->ncache < cache_max) {
-        g->next = m->cache;
-        m->cache = g;
-        m->ncache++;
-        return;
+    if (m) {
+        /* A full cache gives half of itself back in one go. */
+        if (m->ncache >= cache_max)
+            gh__stack_spill(m, cache_max / 2);
+        if (m->ncache < cache_max) {
+            g->next = m->cache;
+            m->cache = g;
+            m->ncache++;
+            return;
+        }
     }
     pthread_mutex_lock(&pool_mu);
     g->next = warm;
@@ -499,6 +554,7 @@ void gh__switch_done(gh__g_t *self)
 void gh__tsan_g_init(gh__g_t *g)
 {
 #if GH_SANITIZE_THREAD
+    /* A stack reused from the cache still names its last fiber. */
     g->tsan_fiber = __tsan_create_fiber(0);
 #else
     (void)g;
@@ -539,7 +595,9 @@ void gh__stack_overflow(const gh__g_t *g, const char *how)
                      "goroutine %lld was started at %s\n"
                      "hint: give it a larger stack with gh_go_with() or "
                      "GH_STACK_SIZE\n",
-                     (long long)g->id, g->name, g->stack_size, how,
+                     (long long)g->id,
+                     (g->flags & GH__G_NAMED) ? g->name : "", g->stack_size,
+                     how,
                      (long long)g->id, fn_name(g->fn, fbuf, sizeof(fbuf)));
     if (n > 0)
         (void)!write(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg));

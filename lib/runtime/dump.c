@@ -123,7 +123,8 @@ static int dump_one(FILE *f, const gh__g_t *g, int64_t now)
         fn = fbuf;
     }
     fprintf(f, "goroutine %lld [%s]: \"%s\" started at %s\n",
-            (long long)g->id, what, g->name, fn);
+            (long long)g->id, what, (g->flags & GH__G_NAMED) ? g->name : "",
+            fn);
     return 1;
 }
 
@@ -164,7 +165,7 @@ void gh_rt_stats(gh_rt_stats_t *st)
 {
     memset(st, 0, sizeof(*st));
     st->workers = gh_workers();
-    st->spawned = atomic_load(&gh__spawned);
+    st->spawned = gh__spawned_total();
     st->stacks_mapped = atomic_load(&gh__stacks_mapped);
     st->stacks_guarded = atomic_load(&gh__stacks_guarded);
     st->stack_bytes = atomic_load(&gh__stack_bytes);

@@ -54,6 +54,7 @@
 
 #define POLL_EVERY 64
 #define POLL_INTERVAL (50 * GH_MICROSECOND)
+#define SPIN_BEFORE_IDLE (20 * GH_MICROSECOND)
 #define ID_BATCH 64
 
 static gh__m_t **ms;
@@ -73,10 +74,12 @@ static pthread_key_t thread_g_key;
 static _Atomic int64_t next_id = 1;
 _Atomic int64_t gh__spawned;
 
-/* Global run queue. */
+/* Global run queue: a growable ring of pointers, so that taking a batch
+ * never walks goroutine records (each on its own page). */
 static pthread_mutex_t gq_mu = PTHREAD_MUTEX_INITIALIZER;
-static gh__g_t *gq_head, *gq_tail;
-static _Atomic int64_t gq_len;
+static gh__g_t **gq;          /* under gq_mu */
+static size_t gq_cap, gq_first; /* under gq_mu */
+static _Atomic int64_t gq_len; /* written under gq_mu; peeked without */
 
 /* Idle workers. */
 static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -174,16 +177,34 @@ static int thread_park(void (*unlock)(void *), void *arg)
 
 /* ---- run queues ---- */
 
-static void global_put_list(gh__g_t *first, gh__g_t *last, int n)
+/* Make room for more entries; gq_mu held. */
+static void gq_grow(size_t need)
 {
-    last->next = NULL;
+    size_t len = (size_t)atomic_load_explicit(&gq_len, memory_order_relaxed);
+    size_t ncap = gq_cap ? gq_cap : 1024;
+    gh__g_t **n;
+
+    while (ncap < need)
+        ncap *= 2;
+    if (!(n = malloc(ncap * sizeof(*n))))
+        gh__fatal("out of memory growing the global run queue to %zu", ncap);
+    for (size_t i = 0; i < len; i++)
+        n[i] = gq[(gq_first + i) % gq_cap];
+    free(gq);
+    gq = n;
+    gq_cap = ncap;
+    gq_first = 0;
+}
+
+static void global_put_batch(gh__g_t *const *gs, size_t n)
+{
     pthread_mutex_lock(&gq_mu);
-    if (gq_tail)
-        gq_tail->next = first;
-    else
-        gq_head = first;
-    gq_tail = last;
-    atomic_fetch_add(&gq_len, n);
+    size_t len = (size_t)atomic_load_explicit(&gq_len, memory_order_relaxed);
+    if (len + n > gq_cap)
+        gq_grow(len + n);
+    for (size_t i = 0; i < n; i++)
+        gq[(gq_first + len + i) % gq_cap] = gs[i];
+    atomic_store_explicit(&gq_len, (int64_t)(len + n), memory_order_release);
     pthread_mutex_unlock(&gq_mu);
 }
 
@@ -192,9 +213,8 @@ static void global_put_list(gh__g_t *first, gh__g_t *last, int n)
 static bool runq_spill(gh__m_t *m, gh__g_t *g, uint32_t h, uint32_t t)
 {
     uint32_t n = (t - h) / 2;
-    gh__g_t *first = NULL, *last = NULL;
 
-    gh__g_t *batch[GH__RUNQ_SIZE / 2];
+    gh__g_t *batch[GH__RUNQ_SIZE / 2 + 1];
     for (uint32_t i = 0; i < n; i++)
         batch[i] = atomic_load_explicit(&m->rq[(h + i) % GH__RUNQ_SIZE],
                                         memory_order_relaxed);
@@ -202,13 +222,8 @@ static bool runq_spill(gh__m_t *m, gh__g_t *g, uint32_t h, uint32_t t)
                                                  memory_order_release,
                                                  memory_order_relaxed))
         return false;
-    for (uint32_t i = 0; i < n; i++) {
-        batch[i]->next = i + 1 < n ? batch[i + 1] : g;
-        if (!first)
-            first = batch[i];
-    }
-    last = g;
-    global_put_list(first ? first : g, last, (int)n + 1);
+    batch[n] = g;
+    global_put_batch(batch, n + 1);
     return true;
 }
 
@@ -292,35 +307,27 @@ static gh__g_t *runq_steal(gh__m_t *thief, gh__m_t *victim)
 /* Take a batch from the global queue: one to run, the rest into m's ring. */
 static gh__g_t *global_get(gh__m_t *m)
 {
-    gh__g_t *g, *rest;
+    gh__g_t *batch[GH__RUNQ_SIZE / 2];
     int64_t n;
 
     if (atomic_load_explicit(&gq_len, memory_order_relaxed) == 0)
         return NULL;
     pthread_mutex_lock(&gq_mu);
     n = atomic_load_explicit(&gq_len, memory_order_relaxed);
-    if (n == 0) {
-        pthread_mutex_unlock(&gq_mu);
-        return NULL;
-    }
-    n = n / nworkers + 1 < n ? n / nworkers + 1 : n;
+    if (n > n / nworkers + 1)
+        n = n / nworkers + 1;
     if (n > GH__RUNQ_SIZE / 2)
         n = GH__RUNQ_SIZE / 2;
-    g = gq_head;
-    rest = g->next;
-    for (int64_t i = 1; i < n; i++)
-        rest = rest->next;
-    gq_head = rest;
-    if (!gq_head)
-        gq_tail = NULL;
-    atomic_fetch_sub(&gq_len, n);
-    pthread_mutex_unlock(&gq_mu);
-    for (gh__g_t *x = g->next; x != rest;) {
-        gh__g_t *nx = x->next;
-        runq_put(m, x);
-        x = nx;
+    for (int64_t i = 0; i < n; i++)
+        batch[i] = gq[(gq_first + (size_t)i) % gq_cap];
+    if (n > 0) {
+        gq_first = (gq_first + (size_t)n) % gq_cap;
+        atomic_fetch_sub_explicit(&gq_len, n, memory_order_relaxed);
     }
-    return g;
+    pthread_mutex_unlock(&gq_mu);
+    for (int64_t i = 1; i < n; i++)
+        runq_put(m, batch[i]);
+    return n > 0 ? batch[0] : NULL;
 }
 
 /* ---- idle workers ---- */
@@ -398,7 +405,9 @@ static void stop_spinning(gh__m_t *m)
 
 static void after_switch(gh__g_t *self)
 {
+#if GH_SANITIZE_ADDRESS
     gh__switch_done(self);
+#endif
     gh__m_t *m = gh__cur_m();
     if (m->post_fn) {
         void (*fn)(gh__m_t *, void *) = m->post_fn;
@@ -411,7 +420,12 @@ static void switch_to(gh__m_t *m, gh__g_t *from, gh__g_t *to, bool dying)
 {
     m->cur = to;
     atomic_store_explicit(&to->state, GH_G_RUNNING, memory_order_relaxed);
+#if GH_SANITIZE_ADDRESS || GH_SANITIZE_THREAD
     gh__switch(from, to, dying);
+#else
+    if (from->flags & GH__G_CANARY) /* the rest of gh__switch is a no-op */
+        gh__switch(from, to, dying);
+#endif
     gh__ctx_switch(&from->ctx, &to->ctx);
     after_switch(from);
 }
@@ -450,7 +464,9 @@ static void post_park(gh__m_t *m, void *p)
 
 static void post_exit(gh__m_t *m, void *arg)
 {
+#if GH_SANITIZE_THREAD
     gh__tsan_g_fini(arg);
+#endif
     gh__g_release(m, arg);
 }
 
@@ -496,7 +512,7 @@ void gh__ready(gh__g_t *g, int result)
     if (m)
         runq_put(m, g);
     else
-        global_put_list(g, g, 1);
+        global_put_batch(&g, 1);
     wakep();
 }
 
@@ -542,9 +558,39 @@ static void g_main(void *p)
     g_exit(g);
 }
 
-static int64_t new_id(void)
+/* Ids come from a shared counter in blocks, so that a worker spawning in a
+ * loop does not pay a locked add per goroutine. */
+static int64_t new_id(gh__m_t *m)
 {
-    return atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    if (!m)
+        return atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    if (m->id_next == m->id_end) {
+        m->id_next = atomic_fetch_add_explicit(&next_id, ID_BATCH,
+                                               memory_order_relaxed);
+        m->id_end = m->id_next + ID_BATCH;
+    }
+    return m->id_next++;
+}
+
+/* Goroutines started so far, for gh_rt_stats. */
+static void count_spawn(gh__m_t *m)
+{
+    if (m)
+        atomic_store_explicit(&m->spawned,
+                              atomic_load_explicit(&m->spawned,
+                                                   memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&gh__spawned, 1, memory_order_relaxed);
+}
+
+int64_t gh__spawned_total(void)
+{
+    int64_t n = atomic_load(&gh__spawned);
+
+    for (int i = 0; i < nworkers; i++)
+        n += atomic_load_explicit(&ms[i]->spawned, memory_order_relaxed);
+    return n;
 }
 
 int64_t gh_go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts)
@@ -563,24 +609,26 @@ int64_t gh_go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts)
     g = gh__g_alloc(m, ss);
     if (!g)
         return GH_ENOMEM;
-    g->id = new_id();
+    g->id = new_id(m);
     g->fn = fn;
     g->arg = arg;
     g->next = NULL;
     g->park_result = 0;
-    g->defer_top = NULL;
-    g->asan_fake = NULL;
-    g->is_thread = false;
-    g->name[0] = '\0';
+    g->flags &= ~(unsigned)GH__G_NAMED;
+    atomic_store_explicit(&g->wait, GH__W_NONE, memory_order_relaxed);
     if (opts && opts->name) {
         strncpy(g->name, opts->name, GH__NAME_MAX - 1);
         g->name[GH__NAME_MAX - 1] = '\0';
+        g->flags |= GH__G_NAMED;
     }
-    atomic_store_explicit(&g->wait, GH__W_NONE, memory_order_relaxed);
-    atomic_store_explicit(&g->since, 0, memory_order_relaxed);
+#if GH_SANITIZE_ADDRESS
+    g->asan_fake = NULL;
+#endif
+#if GH_SANITIZE_THREAD
     gh__tsan_g_init(g);
+#endif
     gh__g_prepare(g, g_main);
-    atomic_fetch_add_explicit(&gh__spawned, 1, memory_order_relaxed);
+    count_spawn(m);
     int64_t id = g->id; /* g may run and end before gh__ready returns */
     gh__ready(g, 0);
     return id;
@@ -602,7 +650,9 @@ const char *gh_self_name(void)
 {
     gh__m_t *m = gh__cur_m();
 
-    return (m && m->cur != &m->g0) ? m->cur->name : NULL;
+    if (!m || m->cur == &m->g0)
+        return NULL;
+    return (m->cur->flags & GH__G_NAMED) ? m->cur->name : "";
 }
 
 int gh_in_goroutine(void)
@@ -687,6 +737,26 @@ static bool work_anywhere(void)
     return false;
 }
 
+/*
+ * Before a worker blocks, it polls for a short while.  Goroutines that
+ * talk to each other across workers (a socket ping-pong, a request handed
+ * to a backend goroutine) hand work back within microseconds, and waking a
+ * thread out of epoll_wait costs more than that.  Bounded, and spent only
+ * right after the worker ran something, so an idle process still sleeps.
+ */
+static gh__g_t *spin_poll(gh__m_t *m)
+{
+    int64_t until = gh_now() + SPIN_BEFORE_IDLE;
+    gh__g_t *g;
+
+    do {
+        poll_nowait(m);
+        if ((g = runq_get(m)) || (g = global_get(m)) || (g = steal_work(m)))
+            return g;
+    } while (gh_now() < until);
+    return NULL;
+}
+
 /* Find a goroutine to run, blocking in the event loop when there is none.
  * Runs on g0 only. */
 static gh__g_t *find_runnable(gh__m_t *m)
@@ -720,6 +790,8 @@ static gh__g_t *find_runnable(gh__m_t *m)
             pthread_mutex_unlock(&idle_mu);
             atomic_fetch_sub(&nspinning, 1);
         }
+        if ((g = spin_poll(m)))
+            goto found;
         idle_push(m);
         /* Work added before we were listed would not have woken us. */
         if (work_anywhere()) {
