@@ -170,7 +170,7 @@ struct gh__m {
     /* Stack cache of finished goroutines (owner only). */
     gh__g_t *cache;
     int ncache;
-    int64_t last_trim;           /* gh_now() of the last idle trim */
+    int64_t last_trim;           /* wall ns of the last scavenger kick */
     void *trim_timer;            /* ev_timer * for a deferred trim */
     /* Cross-thread requests, drained by the owner from its async callback. */
     pthread_mutex_t inbox_mu;
@@ -222,9 +222,8 @@ extern size_t gh__stack_default;
 gh__g_t *gh__g_alloc(gh__m_t *m, size_t stack_size);
 /* Return a finished goroutine's stack (to m's cache when m != NULL). */
 void gh__g_release(gh__m_t *m, gh__g_t *g);
-/* Give the warm list and m's cached stacks beyond keep back to the OS
- * (m's thread only). */
-void gh__stack_trim(gh__m_t *m, int keep);
+/* Wake the scavenger thread, which gives the warm list back to the OS. */
+void gh__stack_scavenge(void);
 bool gh__stack_warm_pending(void);
 /* Move m's cached stacks beyond keep to the shared warm list (no system
  * call), so that other threads can reuse them (m's thread only). */

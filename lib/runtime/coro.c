@@ -28,12 +28,12 @@
  *    fatal message naming the goroutine.
  *  - Default-size stacks are never unmapped.  A finished goroutine's stack
  *    goes to its worker's cache, or past the cache limit to the global warm
- *    list; both are reused without a system call.  When a worker goes idle
- *    (at most once a second) it trims: stacks beyond a small cache, and the
- *    whole warm list, are handed back to the OS with madvise(MADV_DONTNEED),
- *    in as few calls as adjacent address ranges allow (each call costs a TLB
- *    shootdown on every CPU), and parked in the cold pool, where the record
- *    page reads as zeros (GH_G_DEAD) until the stack is reused.
+ *    list; both are reused without a system call.  A worker that goes idle
+ *    keeps a few cached stacks, moves the rest to the warm list and (at most
+ *    once a second) wakes the scavenger thread, which hands the warm list
+ *    back to the OS with madvise(MADV_DONTNEED) and parks it in the cold
+ *    pool, where the record page reads as zeros (GH_G_DEAD) until the stack
+ *    is reused.
  *  - Custom-size stacks are mapped per goroutine and unmapped when it ends.
  */
 #include "config.h"
@@ -449,28 +449,53 @@ static gh__g_t *warm_take(size_t max, size_t *n)
     return *n ? list : NULL;
 }
 
-/* Stacks being trimmed are in nobody's pool: trim in small batches so that
- * a concurrent spawner rarely finds the pools empty and maps new stacks. */
-#define TRIM_BATCH 256
+/*
+ * The scavenger: a background thread that hands the warm list back to the
+ * OS, so that no worker ever stalls in madvise.  It takes the list in large
+ * chunks and sorts each, so that neighbours from a slab go back in one call
+ * (each call costs a TLB shootdown on every CPU).  Stacks in a chunk are in
+ * nobody's pool meanwhile; a spawner that finds the pools empty then maps a
+ * few new ones, which is harmless.
+ */
+#define SCAVENGE_CHUNK 65536
 
-void gh__stack_trim(gh__m_t *m, int keep)
+static pthread_mutex_t scav_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t scav_cond = PTHREAD_COND_INITIALIZER;
+static bool scav_wanted, scav_running;
+
+static void *scavenger_main(void *unused)
 {
     gh__g_t *list;
     size_t n;
 
-    while (m->ncache > keep) {
-        list = NULL;
-        for (n = 0; n < TRIM_BATCH && m->ncache > keep; n++) {
-            gh__g_t *g = m->cache;
-            m->cache = g->next;
-            m->ncache--;
-            g->next = list;
-            list = g;
-        }
-        make_cold(list, n);
+    for (;;) {
+        pthread_mutex_lock(&scav_mu);
+        while (!scav_wanted)
+            pthread_cond_wait(&scav_cond, &scav_mu);
+        scav_wanted = false;
+        pthread_mutex_unlock(&scav_mu);
+        while ((list = warm_take(SCAVENGE_CHUNK, &n)))
+            make_cold(list, n);
     }
-    while ((list = warm_take(TRIM_BATCH, &n)))
-        make_cold(list, n);
+    return NULL;
+}
+
+void gh__stack_scavenge(void)
+{
+    pthread_t t;
+    sigset_t old;
+
+    pthread_mutex_lock(&scav_mu);
+    if (!scav_running) {
+        gh__block_signals(&old);
+        scav_running = pthread_create(&t, NULL, scavenger_main, NULL) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (scav_running)
+            pthread_detach(t);
+    }
+    scav_wanted = true;
+    pthread_cond_signal(&scav_cond);
+    pthread_mutex_unlock(&scav_mu);
 }
 
 /* ---- contexts ---- */

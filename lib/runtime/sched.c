@@ -670,29 +670,29 @@ static void trim_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     gh__m_t *m = t->data;
 
-    gh__stack_trim(m, TRIM_KEEP);
     m->last_trim = wall_ns(m);
+    gh__stack_scavenge();
 }
 
-/* Memory shrinks after a burst: an idle worker keeps a few warm stacks and
- * returns the rest, at most once a second (a deferred timer catches the
- * case where it goes idle for good just after a trim). */
+/* Memory shrinks after a burst: an idle worker keeps TRIM_KEEP warm stacks,
+ * moves the rest to the shared warm list, and wakes the scavenger thread to
+ * return that list to the OS, at most once a second (a deferred timer
+ * catches a worker that goes idle for good just after a kick). */
 static void idle_trim(gh__m_t *m)
 {
     ev_timer *t = m->trim_timer;
     int64_t now;
 
-    if (m->ncache <= TRIM_KEEP && !gh__stack_warm_pending())
+    gh__stack_spill(m, TRIM_KEEP);
+    if (!gh__stack_warm_pending() || ev_is_active(t))
         return;
     now = wall_ns(m);
     if (now - m->last_trim >= GH_SECOND) {
         trim_cb(m->loop, t, 0);
         return;
     }
-    if (!ev_is_active(t)) {
-        ev_timer_set(t, (double)(GH_SECOND - (now - m->last_trim)) / 1e9, 0.);
-        ev_timer_start(m->loop, t);
-    }
+    ev_timer_set(t, (double)(GH_SECOND - (now - m->last_trim)) / 1e9, 0.);
+    ev_timer_start(m->loop, t);
 }
 
 static void poll_nowait(gh__m_t *m)
@@ -799,7 +799,6 @@ static gh__g_t *find_runnable(gh__m_t *m)
                 stop_spinning(m);
             continue;
         }
-        gh__stack_spill(m, TRIM_KEEP);
         idle_trim(m);
         ev_run(m->loop, EVRUN_ONCE);
         idle_remove(m);
