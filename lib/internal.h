@@ -247,7 +247,6 @@ void gh__stats_count(gh_rt_stats_t *st);
 const char *gh__wait_name(int wait);
 
 /* ---- time and I/O (timer.c, netpoll.c) ---- */
-void gh__netpoll_m_init(gh__m_t *m);
 int gh__poll_thread(int fd, int events, int64_t deadline);
 
 /* ---- counters ---- */

@@ -74,11 +74,6 @@ static pfd_t *pfd_get(int fd, bool create)
     return &fresh[fd % CHUNK];
 }
 
-void gh__netpoll_m_init(gh__m_t *m)
-{
-    (void)m;
-}
-
 /* Stop w's watchers, clear its slots, ready its goroutine.  Owner only. */
 static void iowait_finish(iowait_t *w, int result)
 {

@@ -922,7 +922,6 @@ static gh__m_t *m_new(int id)
     wake->data = m;
     ev_async_start(m->loop, wake);
     m->wake = wake;
-    gh__netpoll_m_init(m);
     return m;
 fail:
     free(wake);
