@@ -85,6 +85,8 @@ typedef struct gh__ctx {
 
 /* Save the current context into *from and resume *to. */
 void gh__ctx_switch(gh__ctx_t *from, gh__ctx_t *to);
+/* Resume *to, saving nothing: for a goroutine that has ended. */
+GH__NORETURN void gh__ctx_jump(gh__ctx_t *to);
 /* Prepare *ctx so that switching to it calls entry(arg) on the given stack.
  * entry must never return. */
 void gh__ctx_make(gh__ctx_t *ctx, void *stack_lo, size_t size,

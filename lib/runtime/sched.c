@@ -541,12 +541,15 @@ void gh_yield(void)
 GH__NORETURN static void g_exit(gh__g_t *g)
 {
     gh__m_t *m = gh__cur_m();
+    gh__g_t *to = next_to_run(m);
 
     m->post_fn = post_exit;
     m->post_arg = g;
     atomic_store_explicit(&g->state, GH_G_DEAD, memory_order_relaxed);
-    switch_to(m, g, next_to_run(m), true);
-    gh__fatal("a finished goroutine was resumed");
+    m->cur = to;
+    atomic_store_explicit(&to->state, GH_G_RUNNING, memory_order_relaxed);
+    gh__switch(g, to, true);
+    gh__ctx_jump(&to->ctx); /* nothing of g needs saving */
 }
 
 static void g_main(void *p)

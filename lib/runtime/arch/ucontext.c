@@ -18,6 +18,12 @@ void gh__ctx_switch(gh__ctx_t *from, gh__ctx_t *to)
         gh__fatal("swapcontext failed");
 }
 
+void gh__ctx_jump(gh__ctx_t *to)
+{
+    setcontext(&to->uc);
+    gh__fatal("setcontext failed");
+}
+
 /* makecontext passes int arguments only: split the pointers in halves. */
 static void trampoline(unsigned int fhi, unsigned int flo, unsigned int ahi,
                        unsigned int alo)
