@@ -747,6 +747,64 @@ START_TEST(coro_stacks_are_reused_after_goroutines_end)
 }
 END_TEST
 
+/*
+ * Memory shrinks after a burst: N_REUSE goroutines parked at once hold at
+ * least a page each; once they end and the workers go idle, the runtime
+ * must hand (most of) those pages back to the OS.
+ */
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    fclose(f);
+    return kib;
+}
+
+START_TEST(coro_memory_is_returned_after_a_burst)
+{
+    long before, peak, after;
+    gh_rt_stats_t st;
+
+#if GH_SANITIZE_ADDRESS
+    /* ASan's shadow of every stack touched dominates RSS and is ASan's to
+     * keep or drop: RSS says nothing about the runtime here. */
+    return;
+#endif
+    ck_assert_int_gt(gh_go(count_one, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 1, 5 * GH_SECOND);
+    atomic_store(&done, 0);
+    before = rss_kib();
+    ck_assert_int_gt(before, 0);
+    atomic_store(&release_at, 0);
+    for (int i = 0; i < N_REUSE; i++)
+        ck_assert_int_gt(gh_go(gated, NULL), 0);
+    GH_TEST_WAIT_COUNT(&started, N_REUSE, 30 * GH_SECOND);
+    peak = rss_kib();
+    /* A parked goroutine costs at least its record's page. */
+    ck_assert_msg(peak - before >= N_REUSE * 4 / 2,
+                  "RSS grew only %ld KiB for %d parked goroutines",
+                  peak - before, N_REUSE);
+    atomic_store(&release_at, gh_now());
+    GH_TEST_WAIT_COUNT(&done, N_REUSE, 30 * GH_SECOND);
+    ck_assert(GH_TEST_WAIT_UNTIL((gh_rt_stats(&st), st.goroutines <= 1),
+                                 5 * GH_SECOND));
+    /* Idle workers wake the scavenger at most once a second. */
+    ck_assert_msg(GH_TEST_WAIT_UNTIL(
+                      (after = rss_kib(), after - before < (peak - before) / 4),
+                      gh_test_slack(5 * GH_SECOND)),
+                  "RSS %ld KiB before, %ld KiB with %d goroutines parked, "
+                  "still %ld KiB after they ended",
+                  before, peak, N_REUSE, after);
+}
+END_TEST
+
 static Suite *coro_suite(void)
 {
     Suite *s = suite_create("coro");
@@ -790,6 +848,7 @@ static Suite *coro_suite(void)
     tcase_add_test(tc,
                    coro_stack_overflow_without_guard_trips_canary_with_status_2);
     tcase_add_test(tc, coro_stacks_are_reused_after_goroutines_end);
+    tcase_add_test(tc, coro_memory_is_returned_after_a_burst);
     suite_add_tcase(s, tc);
 
     return s;

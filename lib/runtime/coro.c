@@ -33,7 +33,8 @@
  *    once a second) wakes the scavenger thread, which hands the warm list
  *    back to the OS with madvise(MADV_DONTNEED) and parks it in the cold
  *    pool, where the record page reads as zeros (GH_G_DEAD) until the stack
- *    is reused.
+ *    is reused.  A process too busy to idle kicks the scavenger when the
+ *    warm list passes WARM_BUSY_MAX stacks, to trim it to half that.
  *  - Custom-size stacks are mapped per goroutine and unmapped when it ends.
  */
 #include "config.h"
@@ -66,6 +67,8 @@ size_t gh__stack_default = 64 * 1024;
 _Atomic int64_t gh__stacks_mapped;
 _Atomic int64_t gh__stacks_guarded;
 _Atomic int64_t gh__stack_bytes;
+
+static void warm_grew(void);
 
 static size_t page_size;
 static long guard_budget;
@@ -406,6 +409,7 @@ void gh__g_release(gh__m_t *m, gh__g_t *g)
     warm = g;
     atomic_fetch_add_explicit(&nwarm, 1, memory_order_relaxed);
     pthread_mutex_unlock(&pool_mu);
+    warm_grew();
 }
 
 void gh__stack_spill(gh__m_t *m, int keep)
@@ -428,6 +432,7 @@ void gh__stack_spill(gh__m_t *m, int keep)
     warm = first;
     atomic_fetch_add_explicit(&nwarm, n, memory_order_relaxed);
     pthread_mutex_unlock(&pool_mu);
+    warm_grew();
 }
 
 /* Take up to max stacks off the warm list. */
@@ -461,26 +466,42 @@ static gh__g_t *warm_take(size_t max, size_t *n)
 
 static pthread_mutex_t scav_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t scav_cond = PTHREAD_COND_INITIALIZER;
-static bool scav_wanted, scav_running;
+static bool scav_wanted, scav_running; /* under scav_mu */
+static long scav_keep;                 /* warm stacks to leave; scav_mu */
+static _Atomic int64_t scav_last_busy; /* gh_now() of the last busy kick */
+
+/* A busy process may never idle: past this many warm stacks, the excess is
+ * returned anyway, at most every BUSY_KICK_GAP. */
+#define WARM_BUSY_MAX 4096
+#define BUSY_KICK_GAP (100 * GH_MILLISECOND)
 
 static void *scavenger_main(void *unused)
 {
     gh__g_t *list;
     size_t n;
+    long keep;
 
     for (;;) {
         pthread_mutex_lock(&scav_mu);
         while (!scav_wanted)
             pthread_cond_wait(&scav_cond, &scav_mu);
         scav_wanted = false;
+        keep = scav_keep;
         pthread_mutex_unlock(&scav_mu);
-        while ((list = warm_take(SCAVENGE_CHUNK, &n)))
+        for (;;) {
+            long excess = atomic_load(&nwarm) - keep;
+            if (excess <= 0 ||
+                !(list = warm_take(excess < SCAVENGE_CHUNK ? (size_t)excess
+                                                           : SCAVENGE_CHUNK,
+                                   &n)))
+                break;
             make_cold(list, n);
+        }
     }
     return NULL;
 }
 
-void gh__stack_scavenge(void)
+void gh__stack_scavenge(long keep)
 {
     pthread_t t;
     sigset_t old;
@@ -493,9 +514,26 @@ void gh__stack_scavenge(void)
         if (scav_running)
             pthread_detach(t);
     }
+    if (!scav_wanted || keep < scav_keep)
+        scav_keep = keep;
     scav_wanted = true;
     pthread_cond_signal(&scav_cond);
     pthread_mutex_unlock(&scav_mu);
+}
+
+/* Called after stacks were added to the warm list. */
+static void warm_grew(void)
+{
+    int64_t now, last;
+
+    if (atomic_load_explicit(&nwarm, memory_order_relaxed) <= WARM_BUSY_MAX)
+        return;
+    now = gh_now();
+    last = atomic_load_explicit(&scav_last_busy, memory_order_relaxed);
+    if (now - last < BUSY_KICK_GAP ||
+        !atomic_compare_exchange_strong(&scav_last_busy, &last, now))
+        return;
+    gh__stack_scavenge(WARM_BUSY_MAX / 2);
 }
 
 /* ---- contexts ---- */
