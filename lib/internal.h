@@ -138,6 +138,7 @@ struct gh__g {
     size_t stack_size;       /* usable bytes, struct included */
     _Atomic int64_t since;   /* wall-clock ns when it last parked */
     size_t allg_idx;         /* index in the all-stacks table (dump.c) */
+    unsigned vg_stack_id;    /* valgrind's id for the stack (custom ones) */
     char name[GH__NAME_MAX]; /* valid when flags & GH__G_NAMED */
     /* Thread g only: how a non-worker thread parks. */
     bool is_thread;           /* never set on a goroutine's record */

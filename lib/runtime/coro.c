@@ -53,6 +53,14 @@
 #if GH_SANITIZE_ADDRESS
 #include <sanitizer/common_interface_defs.h>
 #endif
+#if HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#define STACK_REGISTER(lo, hi) VALGRIND_STACK_REGISTER(lo, hi)
+#define STACK_DEREGISTER(id) VALGRIND_STACK_DEREGISTER(id)
+#else
+#define STACK_REGISTER(lo, hi) 0u
+#define STACK_DEREGISTER(id) ((void)(id))
+#endif
 #if GH_SANITIZE_THREAD
 #include <sanitizer/tsan_interface.h>
 #endif
@@ -152,6 +160,17 @@ static gh__g_t *g_at(char *lo, size_t usable, unsigned flags)
     return g;
 }
 
+/* Tell valgrind (when the program runs under it; a few instructions
+ * otherwise) that this is a stack, so switching to it is not reported as
+ * a wild stack-pointer change. */
+static gh__g_t *registered(gh__g_t *g)
+{
+    if (g)
+        g->vg_stack_id = STACK_REGISTER((char *)g->stack_lo,
+                                        (char *)g->stack_lo + g->stack_size);
+    return g;
+}
+
 static void *map_stack(size_t len)
 {
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -181,7 +200,7 @@ static gh__g_t *map_guarded(size_t usable, unsigned flags)
     }
     atomic_fetch_add(&gh__stacks_guarded, 1);
     atomic_fetch_add(&gh__stack_bytes, (int64_t)(usable + page_size));
-    return g_at(base + page_size, usable, flags | GH__G_GUARDED);
+    return registered(g_at(base + page_size, usable, flags | GH__G_GUARDED));
 }
 
 /* Carve a default-size stack from the current slab; pool_mu held. */
@@ -202,7 +221,7 @@ static gh__g_t *carve_slab(void)
     char *lo = slab_next;
     slab_next += sz;
     slab_left--;
-    return g_at(lo, sz, GH__G_CANARY);
+    return registered(g_at(lo, sz, GH__G_CANARY));
 }
 
 static gh__g_t *new_default_stack(void)
@@ -380,6 +399,7 @@ static void unmap_custom(gh__g_t *g)
     size_t len = g->stack_size + page_size;
 
     gh__allg_del(g);
+    STACK_DEREGISTER(g->vg_stack_id);
     atomic_fetch_sub(&gh__stacks_mapped, 1);
     atomic_fetch_sub(&gh__stacks_guarded, 1);
     atomic_fetch_sub(&gh__stack_bytes, (int64_t)len);
