@@ -495,10 +495,19 @@ int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg)
     return g->park_result;
 }
 
+/* Make goroutine g runnable from a thread whose worker (or NULL) is m. */
+static void ready_on(gh__m_t *m, gh__g_t *g)
+{
+    atomic_store_explicit(&g->state, GH_G_RUNNABLE, memory_order_relaxed);
+    if (m)
+        runq_put(m, g);
+    else
+        global_put_batch(&g, 1);
+    wakep();
+}
+
 void gh__ready(gh__g_t *g, int result)
 {
-    gh__m_t *m;
-
     g->park_result = result;
     if (g->is_thread) {
         pthread_mutex_lock(g->tmu);
@@ -507,13 +516,7 @@ void gh__ready(gh__g_t *g, int result)
         pthread_mutex_unlock(g->tmu);
         return;
     }
-    atomic_store_explicit(&g->state, GH_G_RUNNABLE, memory_order_relaxed);
-    m = gh__cur_m();
-    if (m)
-        runq_put(m, g);
-    else
-        global_put_batch(&g, 1);
-    wakep();
+    ready_on(gh__cur_m(), g);
 }
 
 void gh_yield(void)
@@ -632,8 +635,8 @@ int64_t gh_go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts)
 #endif
     gh__g_prepare(g, g_main);
     count_spawn(m);
-    int64_t id = g->id; /* g may run and end before gh__ready returns */
-    gh__ready(g, 0);
+    int64_t id = g->id; /* g may run and end before ready_on returns */
+    ready_on(m, g);
     return id;
 }
 
