@@ -225,9 +225,8 @@ extern size_t gh__stack_default;
 gh__g_t *gh__g_alloc(gh__m_t *m, size_t stack_size);
 /* Return a finished goroutine's stack (to m's cache when m != NULL). */
 void gh__g_release(gh__m_t *m, gh__g_t *g);
-/* Wake the scavenger thread, which gives the warm list back to the OS down
- * to keep stacks. */
-void gh__stack_scavenge(long keep);
+/* Wake the scavenger thread, which gives the warm list back to the OS. */
+void gh__stack_scavenge(void);
 bool gh__stack_warm_pending(void);
 /* Move m's cached stacks beyond keep to the shared warm list (no system
  * call), so that other threads can reuse them (m's thread only). */

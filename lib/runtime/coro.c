@@ -33,8 +33,8 @@
  *    once a second) wakes the scavenger thread, which hands the warm list
  *    back to the OS with madvise(MADV_DONTNEED) and parks it in the cold
  *    pool, where the record page reads as zeros (GH_G_DEAD) until the stack
- *    is reused.  A process too busy to idle kicks the scavenger when the
- *    warm list passes WARM_BUSY_MAX stacks, to trim it to half that.
+ *    is reused.  A process too busy to idle also trims stacks that stay
+ *    unused in a large warm list (see WARM_BUSY_MAX).
  *  - Custom-size stacks are mapped per goroutine and unmapped when it ends.
  */
 #include "config.h"
@@ -486,42 +486,71 @@ static gh__g_t *warm_take(size_t max, size_t *n)
 
 static pthread_mutex_t scav_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t scav_cond = PTHREAD_COND_INITIALIZER;
-static bool scav_wanted, scav_running; /* under scav_mu */
-static long scav_keep;                 /* warm stacks to leave; scav_mu */
+static bool scav_running;              /* under scav_mu */
+static bool scav_idle;                 /* an idle worker asked; scav_mu */
+static bool scav_busy;                 /* the warm list grew large; scav_mu */
 static _Atomic int64_t scav_last_busy; /* gh_now() of the last busy kick */
 
-/* A busy process may never idle: past this many warm stacks, the excess is
- * returned anyway, at most every BUSY_KICK_GAP. */
+/*
+ * A busy process may never idle: past WARM_BUSY_MAX warm stacks the
+ * scavenger is asked (at most once a second) to look again a second later
+ * and return the stacks that stayed unused all along (no fewer were warm
+ * at both looks), down to half the limit.  A burst that comes back within
+ * the second finds its stacks still warm.
+ */
 #define WARM_BUSY_MAX 4096
-#define BUSY_KICK_GAP (100 * GH_MILLISECOND)
+#define BUSY_DELAY_S 1
+
+/* Return warm stacks to the OS, at most n of them. */
+static void scavenge(long n)
+{
+    gh__g_t *list;
+    size_t got;
+
+    while (n > 0 &&
+           (list = warm_take(n < SCAVENGE_CHUNK ? (size_t)n : SCAVENGE_CHUNK,
+                             &got))) {
+        make_cold(list, got);
+        n -= (long)got;
+    }
+}
+
+/* After a busy kick: wait a second (or for an idle request), then say how
+ * many stacks stayed warm throughout, beyond what is kept.  scav_mu held. */
+static long busy_excess(void)
+{
+    struct timespec until;
+    long n0 = atomic_load(&nwarm), n1;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += BUSY_DELAY_S;
+    while (!scav_idle &&
+           pthread_cond_timedwait(&scav_cond, &scav_mu, &until) == 0)
+        ;
+    n1 = atomic_load(&nwarm);
+    return (n0 < n1 ? n0 : n1) - WARM_BUSY_MAX / 2;
+}
 
 static void *scavenger_main(void *unused)
 {
-    gh__g_t *list;
-    size_t n;
-    long keep;
+    long n;
 
+    pthread_mutex_lock(&scav_mu);
     for (;;) {
-        pthread_mutex_lock(&scav_mu);
-        while (!scav_wanted)
+        while (!scav_idle && !scav_busy)
             pthread_cond_wait(&scav_cond, &scav_mu);
-        scav_wanted = false;
-        keep = scav_keep;
+        n = scav_idle ? 0 : busy_excess();
+        if (scav_idle)
+            n = atomic_load(&nwarm); /* an idle worker: return them all */
+        scav_idle = scav_busy = false;
         pthread_mutex_unlock(&scav_mu);
-        for (;;) {
-            long excess = atomic_load(&nwarm) - keep;
-            if (excess <= 0 ||
-                !(list = warm_take(excess < SCAVENGE_CHUNK ? (size_t)excess
-                                                           : SCAVENGE_CHUNK,
-                                   &n)))
-                break;
-            make_cold(list, n);
-        }
+        scavenge(n);
+        pthread_mutex_lock(&scav_mu);
     }
     return NULL;
 }
 
-void gh__stack_scavenge(long keep)
+static void scav_kick(bool idle)
 {
     pthread_t t;
     sigset_t old;
@@ -534,11 +563,17 @@ void gh__stack_scavenge(long keep)
         if (scav_running)
             pthread_detach(t);
     }
-    if (!scav_wanted || keep < scav_keep)
-        scav_keep = keep;
-    scav_wanted = true;
+    if (idle)
+        scav_idle = true;
+    else
+        scav_busy = true;
     pthread_cond_signal(&scav_cond);
     pthread_mutex_unlock(&scav_mu);
+}
+
+void gh__stack_scavenge(void)
+{
+    scav_kick(true);
 }
 
 /* Called after stacks were added to the warm list. */
@@ -550,10 +585,10 @@ static void warm_grew(void)
         return;
     now = gh_now();
     last = atomic_load_explicit(&scav_last_busy, memory_order_relaxed);
-    if (now - last < BUSY_KICK_GAP ||
+    if (now - last < BUSY_DELAY_S * GH_SECOND ||
         !atomic_compare_exchange_strong(&scav_last_busy, &last, now))
         return;
-    gh__stack_scavenge(WARM_BUSY_MAX / 2);
+    scav_kick(false);
 }
 
 /* ---- contexts ---- */

@@ -677,7 +677,7 @@ static void trim_cb(struct ev_loop *loop, ev_timer *t, int revents)
     gh__m_t *m = t->data;
 
     m->last_trim = wall_ns(m);
-    gh__stack_scavenge(0);
+    gh__stack_scavenge();
 }
 
 /* Memory shrinks after a burst: an idle worker keeps TRIM_KEEP warm stacks,
