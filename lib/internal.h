@@ -120,6 +120,15 @@ enum gh__gflags {
 typedef struct gh__g gh__g_t;
 typedef struct gh__m gh__m_t;
 
+/* A timer in a worker's heap (timer.c); lives in the waiter's frame. */
+#define GH__TIMER_IDLE SIZE_MAX
+typedef struct gh__timer {
+    int64_t when;     /* gh_now() deadline */
+    size_t idx;       /* slot in the owner's heap, GH__TIMER_IDLE if none */
+    void (*fn)(gh__m_t *m, struct gh__timer *t); /* runs on the owner */
+    void *data;
+} gh__timer_t;
+
 /* The fields a spawn and a switch touch come first and fill one cache line
  * (with the asm switch): a goroutine that runs and ends touches that line,
  * the switch frame below it and its own frames. */
@@ -175,6 +184,12 @@ struct gh__m {
     int ncache;
     int64_t last_trim;           /* wall ns of the last scavenger kick */
     void *trim_timer;            /* ev_timer * for a deferred trim */
+    /* Timers (timer.c), owner only. */
+    gh__timer_t **theap;         /* binary min-heap on when */
+    size_t tlen, tcap;
+    int tfd;                     /* timerfd armed to the heap's minimum */
+    void *tfd_io;                /* ev_io * watching tfd */
+    int64_t tfd_armed;           /* what tfd is armed to, GH_FOREVER if not */
     /* Cross-thread requests, drained by the owner from its async callback. */
     pthread_mutex_t inbox_mu;
     struct gh__req *inbox;
@@ -250,6 +265,15 @@ void gh__stats_count(gh_rt_stats_t *st);
 const char *gh__wait_name(int wait);
 
 /* ---- time and I/O (timer.c, netpoll.c) ---- */
+int gh__timers_init(gh__m_t *m);
+/* Add t to m's heap (m's thread only); 0 or GH_ENOMEM. */
+int gh__timer_start(gh__m_t *m, gh__timer_t *t);
+/* Remove t if it is queued (m's thread only). */
+void gh__timer_stop(gh__m_t *m, gh__timer_t *t);
+/* Fire every due timer of m. */
+void gh__timers_run(gh__m_t *m);
+/* Arm m's timerfd to its earliest deadline, before blocking. */
+void gh__timers_arm(gh__m_t *m);
 int gh__poll_thread(int fd, int events, int64_t deadline);
 
 /* ---- counters ---- */

@@ -3,7 +3,7 @@
  *
  * Every call tries the system call first.  On EAGAIN the goroutine records
  * an iowait (on its own stack: nothing is allocated) in the descriptor's
- * slot, arms a one-shot ev_io (and an ev_timer for its deadline) on the loop
+ * slot, arms a one-shot ev_io (and a timer for its deadline) on the loop
  * of the worker it runs on, and parks.  Whichever fires first stops both
  * watchers, clears the slot and readies the goroutine; both callbacks run on
  * that same worker, so the two cannot race.  Watchers are only ever touched
@@ -46,11 +46,11 @@ typedef struct pfd {
 
 struct iowait {
     ev_io io;      /* owned by m's thread */
-    ev_timer tm;   /* the deadline; owned by m's thread */
+    gh__timer_t tm; /* the deadline, in m's timer heap */
     gh__g_t *g;    /* the parked goroutine */
     gh__m_t *m;    /* the worker whose loop holds the watchers */
     pfd_t *pfd;
-    bool timed;    /* tm is armed */
+
 };
 
 static pfd_t *_Atomic chunks[NCHUNKS];
@@ -81,8 +81,7 @@ static void iowait_finish(iowait_t *w, int result)
     gh__g_t *g = w->g;
 
     ev_io_stop(loop, &w->io);
-    if (w->timed)
-        ev_timer_stop(loop, &w->tm);
+    gh__timer_stop(w->m, &w->tm);
     gh__lock(&w->pfd->mu);
     if (w->pfd->rd == w)
         w->pfd->rd = NULL;
@@ -100,7 +99,7 @@ static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
     iowait_finish(gh__container_of(io, iowait_t, io), ready ? ready : GH_EIO);
 }
 
-static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+static void deadline_fire(gh__m_t *m, gh__timer_t *t)
 {
     iowait_finish(gh__container_of(t, iowait_t, tm), GH_ETIMEDOUT);
 }
@@ -175,19 +174,20 @@ int gh_wait_fd(int fd, int events, int64_t deadline)
     w.g = m->cur;
     w.m = m;
     w.pfd = p;
-    w.timed = deadline != GH_FOREVER;
-    if ((rc = pfd_claim(p, &w, events)) < 0)
+    /* The timer cannot fire before this goroutine parks: timers run only
+     * when this worker polls. */
+    w.tm = (gh__timer_t){.when = deadline, .idx = GH__TIMER_IDLE,
+                         .fn = deadline_fire};
+    if (deadline != GH_FOREVER && gh__timer_start(m, &w.tm) < 0)
+        return GH_ENOMEM;
+    if ((rc = pfd_claim(p, &w, events)) < 0) {
+        gh__timer_stop(m, &w.tm);
         return rc;
+    }
     ev_io_init(&w.io, io_cb, fd,
                ((events & GH_IO_READ) ? EV_READ : 0) |
                    ((events & GH_IO_WRITE) ? EV_WRITE : 0));
     ev_io_start(m->loop, &w.io);
-    if (w.timed) {
-        ev_now_update(m->loop);
-        ev_timer_init(&w.tm, deadline_cb,
-                      (double)(deadline - gh_now()) / 1e9, 0.);
-        ev_timer_start(m->loop, &w.tm);
-    }
     return gh__park((events & GH_IO_READ) ? GH__W_IO_READ : GH__W_IO_WRITE,
                     NULL, NULL);
 }

@@ -705,6 +705,7 @@ static void poll_nowait(gh__m_t *m)
 {
     m->last_poll = gh_now();
     ev_run(m->loop, EVRUN_NOWAIT);
+    gh__timers_run(m);
 }
 
 /* The periodic poll of a busy worker: every POLL_EVERY switches, but a
@@ -806,7 +807,9 @@ static gh__g_t *find_runnable(gh__m_t *m)
             continue;
         }
         idle_trim(m);
+        gh__timers_arm(m);
         ev_run(m->loop, EVRUN_ONCE);
+        gh__timers_run(m);
         idle_remove(m);
         /* A worker woken by wakep() is spinning: it may steal. */
     }
@@ -928,6 +931,8 @@ static gh__m_t *m_new(int id)
     wake->data = m;
     ev_async_start(m->loop, wake);
     m->wake = wake;
+    if (gh__timers_init(m) < 0)
+        goto fail;
     return m;
 fail:
     free(wake);
