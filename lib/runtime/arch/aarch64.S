@@ -36,22 +36,8 @@ gh__ctx_switch:
         str     x9, [sp, #160]
         mov     x9, sp
         str     x9, [x0]
-        ldr     x9, [x1]
-        mov     sp, x9
-        ldr     x9, [sp, #160]
-        msr     fpcr, x9
-        ldp     x19, x20, [sp, #0]
-        ldp     x21, x22, [sp, #16]
-        ldp     x23, x24, [sp, #32]
-        ldp     x25, x26, [sp, #48]
-        ldp     x27, x28, [sp, #64]
-        ldp     x29, x30, [sp, #80]
-        ldp     d8, d9, [sp, #96]
-        ldp     d10, d11, [sp, #112]
-        ldp     d12, d13, [sp, #128]
-        ldp     d14, d15, [sp, #144]
-        add     sp, sp, #176
-        ret
+        mov     x0, x1
+        b       gh__ctx_jump            /* restore the other context */
         .size   gh__ctx_switch, .-gh__ctx_switch
 
 /* gh__ctx_jump(to): resume *to without saving anything (an ended
