@@ -908,11 +908,12 @@ static void *worker_main(void *p)
     return NULL;
 }
 
-static gh__m_t *m_new(int id)
+static gh__m_t *m_new(int id, int *err)
 {
     gh__m_t *m = calloc(1, sizeof(*m));
     ev_async *wake = calloc(1, sizeof(*wake));
 
+    *err = GH_ENOMEM;
     if (!m || !wake)
         goto fail;
     m->id = id;
@@ -931,8 +932,8 @@ static gh__m_t *m_new(int id)
     wake->data = m;
     ev_async_start(m->loop, wake);
     m->wake = wake;
-    if (gh__timers_init(m) < 0)
-        goto fail;
+    if ((*err = gh__timers_init(m)) < 0)
+        goto fail; /* e.g. GH_EMFILE: no descriptor for the timerfd */
     return m;
 fail:
     free(wake);
@@ -973,10 +974,9 @@ static void rt_init(void)
         return;
     }
     for (int i = 0; i < cfg_workers; i++)
-        if (!(ms[i] = m_new(i))) {
-            start_err = GH_ENOMEM;
+        if (!(ms[i] = m_new(i, &start_err)))
             return;
-        }
+    start_err = 0;
     nworkers = cfg_workers;
     gh__block_signals(&old);
     for (int i = 0; i < nworkers; i++)

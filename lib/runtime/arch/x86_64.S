@@ -41,19 +41,9 @@ gh__ctx_switch:
         je      1f
         ldmxcsr (%rsp)
 1:      cmpw    4(%rsp), %dx
-        je      2f
+        je      .Lrestore
         fldcw   4(%rsp)
-2:      addq    $8, %rsp
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %rbx
-        popq    %rbp
-        /* pop+jmp rather than ret: ret always mispredicts here (the return
-         * stack buffer expects the caller of this call, not the other
-         * context's), an indirect jump is often predicted. */
-        ret
+        jmp     .Lrestore
         .cfi_endproc
         .size   gh__ctx_switch, .-gh__ctx_switch
 
@@ -70,6 +60,7 @@ gh__ctx_jump:
         movq    (%rdi), %rsp
         ldmxcsr (%rsp)
         fldcw   4(%rsp)
+.Lrestore:                              /* gh__ctx_switch ends here too */
         addq    $8, %rsp
         popq    %r15
         popq    %r14
