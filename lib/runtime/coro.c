@@ -318,6 +318,8 @@ gh__g_t *gh__g_alloc(gh__m_t *m, size_t stack_size)
         g = m->cache;
         m->cache = g->next;
         m->ncache--;
+        if (m->cache) /* the next spawn's record, while this one is set up */
+            __builtin_prefetch(m->cache, 1);
         return g;
     }
     g = pool_take();
