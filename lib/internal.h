@@ -34,9 +34,7 @@
 #include <ucontext.h>
 #endif
 
-#define GH__UNUSED __attribute__((unused))
 #define GH__NORETURN __attribute__((noreturn))
-#define GH__LIKELY(x) __builtin_expect(!!(x), 1)
 #define GH__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define gh__container_of(ptr, type, member)                                \
     ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -221,8 +219,6 @@ gh__m_t *gh__cur_m(void);
 gh__g_t *gh__cur_g(void);
 /* Start the runtime if it is not running.  Returns 0 or GH_E*. */
 int gh__rt_start(void);
-int gh__nworkers(void);
-gh__m_t *gh__m_at(int i);
 /* Park the caller with a wait reason; after its context is saved,
  * unlock(arg) runs (unlock may be NULL).  Returns the g's park_result. */
 int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg);
@@ -261,8 +257,6 @@ void gh__tsan_g_fini(gh__g_t *g);
 /* ---- the table of all stacks (dump.c) ---- */
 void gh__allg_add(gh__g_t *g);
 void gh__allg_del(gh__g_t *g);
-void gh__stats_count(gh_rt_stats_t *st);
-const char *gh__wait_name(int wait);
 
 /* ---- time and I/O (timer.c, netpoll.c) ---- */
 int gh__timers_init(gh__m_t *m);

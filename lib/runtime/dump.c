@@ -70,7 +70,7 @@ static const char *const wait_names[GH__W_MAX] = {
     [GH__W_SYNC] = "sync wait",
 };
 
-const char *gh__wait_name(int wait)
+static const char *wait_name(int wait)
 {
     return wait >= 0 && wait < GH__W_MAX && wait_names[wait]
                ? wait_names[wait]
@@ -110,7 +110,7 @@ static int dump_one(FILE *f, const gh__g_t *g, int64_t now)
         int64_t since = atomic_load_explicit(&g->since, memory_order_relaxed);
         fmt_duration(dur, sizeof(dur), now - since);
         snprintf(what, sizeof(what), "%s, %s",
-                 gh__wait_name(atomic_load_explicit(&g->wait,
+                 wait_name(atomic_load_explicit(&g->wait,
                                                     memory_order_relaxed)),
                  dur);
     } else
@@ -149,7 +149,7 @@ int gh_dump(int fd)
     return n;
 }
 
-void gh__stats_count(gh_rt_stats_t *st)
+static void count_states(gh_rt_stats_t *st)
 {
     pthread_mutex_lock(&allg_mu);
     for (size_t i = 0; i < allg_len; i++) {
@@ -170,7 +170,7 @@ void gh_rt_stats(gh_rt_stats_t *st)
     st->stacks_guarded = atomic_load(&gh__stacks_guarded);
     st->stack_bytes = atomic_load(&gh__stack_bytes);
     st->blocking_threads = atomic_load(&gh__blocking_threads);
-    gh__stats_count(st);
+    count_states(st);
 }
 
 /* ---- SIGQUIT ---- */

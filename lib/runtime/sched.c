@@ -5,14 +5,16 @@
  * Each worker (gh__m) runs its scheduler loop on its own thread stack ("g0")
  * and switches into goroutines.  Switching out of a goroutine goes straight
  * to the next runnable one when the worker's run queue has one, and through
- * g0 otherwise (or every 64th switch, so that g0 polls the event loop and the
- * global queue: runnable goroutines cannot starve I/O, and a fixed-size
- * non-blocking poll cannot starve the run queue).
+ * g0 otherwise (or every 64th switch, so that g0 checks the global queue
+ * and, if 50 us have passed since the last poll, polls the event loop and
+ * the timers: runnable goroutines cannot starve I/O, and a non-blocking
+ * poll cannot starve the run queue).
  *
  * Run queues (Go's design).  A bounded ring per worker: only the owner pushes
  * at the tail; the owner and thieves take from the head with a CAS.  A full
- * ring spills half of itself to the global queue (mutex + list), which also
- * receives goroutines readied by threads that are not workers.
+ * ring spills half of itself to the global queue (a mutex-guarded ring of
+ * pointers), which also receives goroutines readied by threads that are not
+ * workers.
  *
  * Idle workers and wake-ups.  A worker that finds nothing to run (local,
  * global, its own poll, stealing) puts itself on the idle list, checks every
@@ -93,16 +95,6 @@ __attribute__((noinline)) gh__m_t *gh__cur_m(void)
     /* Keep the compiler from caching the TLS address across a switch. */
     __asm__ volatile("" ::: "memory");
     return m;
-}
-
-int gh__nworkers(void)
-{
-    return nworkers;
-}
-
-gh__m_t *gh__m_at(int i)
-{
-    return ms[i];
 }
 
 /* ---- thread g: how a thread that is not a worker waits ---- */
