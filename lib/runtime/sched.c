@@ -359,7 +359,12 @@ static void wakep(void)
     int zero = 0;
     gh__m_t *w;
 
-    if (atomic_load_explicit(&nidle, memory_order_seq_cst) == 0)
+    /* Dekker with idle_push + work_anywhere: our caller's queue store must
+     * be visible before we read nidle, or an idler that was just listing
+     * itself and we could both miss each other (x86 reorders a store with
+     * a later load; a release store is a plain mov). */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&nidle, memory_order_relaxed) == 0)
         return;
     if (atomic_load_explicit(&nspinning, memory_order_relaxed) != 0 ||
         !atomic_compare_exchange_strong(&nspinning, &zero, 1))
@@ -491,10 +496,13 @@ int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg)
 static void ready_on(gh__m_t *m, gh__g_t *g)
 {
     atomic_store_explicit(&g->state, GH_G_RUNNABLE, memory_order_relaxed);
-    if (m)
+    if (m) {
         runq_put(m, g);
-    else
+        if (nworkers == 1)
+            return; /* the only worker is this one, and it is awake */
+    } else {
         global_put_batch(&g, 1);
+    }
     wakep();
 }
 
