@@ -122,10 +122,17 @@ typedef struct gh__m gh__m_t;
 #define GH__TIMER_IDLE SIZE_MAX
 typedef struct gh__timer {
     int64_t when;     /* gh_now() deadline */
-    size_t idx;       /* slot in the owner's heap, GH__TIMER_IDLE if none */
+    size_t idx;       /* slot in the owner's heap, GH__TIMER_IDLE if none;
+                       * under the owner's tlock */
     void (*fn)(gh__m_t *m, struct gh__timer *t); /* runs on the owner */
     void *data;
+    gh__m_t *m;       /* the owner: set by gh__timer_start */
 } gh__timer_t;
+
+/* Defer/panic records (panic.c). */
+struct gh__frame;
+struct gh__defer;
+struct gh__panic;
 
 /* The fields a spawn and a switch touch come first and fill one cache line
  * (with the asm switch): a goroutine that runs and ends touches that line,
@@ -147,6 +154,11 @@ struct gh__g {
     size_t allg_idx;         /* index in the all-stacks table (dump.c) */
     unsigned vg_stack_id;    /* valgrind's id for the stack (custom ones) */
     char name[GH__NAME_MAX]; /* valid when flags & GH__G_NAMED */
+    /* Defer and panic (panic.c); owner goroutine only; reset at spawn. */
+    struct gh__defer *defers; /* the root frame's deferred calls, LIFO */
+    struct gh__frame *frame;  /* innermost gh_call() frame, NULL: root */
+    struct gh__panic *panic;  /* the panic being unwound, innermost */
+    const void *creator;      /* return address in gh_go()'s caller */
     /* Thread g only: how a non-worker thread parks. */
     bool is_thread;           /* never set on a goroutine's record */
     bool woken;               /* guarded by tmu */
@@ -182,9 +194,12 @@ struct gh__m {
     int ncache;
     int64_t last_trim;           /* wall ns of the last scavenger kick */
     void *trim_timer;            /* ev_timer * for a deferred trim */
-    /* Timers (timer.c), owner only. */
-    gh__timer_t **theap;         /* binary min-heap on when */
-    size_t tlen, tcap;
+    /* Timers (timer.c).  The heap is under tlock: the owner adds and
+     * fires, but any thread may add a timer or stop one it started. */
+    gh__lock_t tlock;
+    gh__timer_t **theap;         /* binary min-heap on when; tlock */
+    size_t tlen, tcap;           /* tlock */
+    gh__timer_t *_Atomic tfiring; /* the timer whose fn runs right now */
     int tfd;                     /* timerfd armed to the heap's minimum */
     void *tfd_io;                /* ev_io * watching tfd */
     int64_t tfd_armed;           /* what tfd is armed to, GH_FOREVER if not */
@@ -224,6 +239,18 @@ int gh__rt_start(void);
 int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg);
 /* Make a parked goroutine (or thread g) runnable.  Any thread. */
 void gh__ready(gh__g_t *g, int result);
+/* Thread g only: gh__park() that also gives up at deadline.  When the
+ * deadline passes, expire(earg) is called; if it returns true the caller
+ * has claimed the wait (nobody will ready it) and GH_ETIMEDOUT is returned;
+ * otherwise a waker has claimed it and the thread waits for gh__ready(). */
+int gh__thread_park_until(void (*unlock)(void *), void *arg,
+                          int64_t deadline, bool (*expire)(void *),
+                          void *earg);
+/* A worker for a timer started by a thread that is not one (round robin);
+ * starts the runtime.  NULL if it cannot start. */
+gh__m_t *gh__any_m(void);
+/* A fast per-thread random number (xorshift); never 0 for bound 0. */
+uint32_t gh__rand(void);
 /* Post a request to worker m's inbox and wake it.  Any thread. */
 void gh__m_post(gh__m_t *m, gh__req_t *req);
 /* Block asynchronous signals in a runtime-owned thread (old may be NULL). */
@@ -260,10 +287,12 @@ void gh__allg_del(gh__g_t *g);
 
 /* ---- time and I/O (timer.c, netpoll.c) ---- */
 int gh__timers_init(gh__m_t *m);
-/* Add t to m's heap (m's thread only); 0 or GH_ENOMEM. */
+/* Add t (t->when, t->fn set) to m's heap; any thread.  0 or GH_ENOMEM. */
 int gh__timer_start(gh__m_t *m, gh__timer_t *t);
-/* Remove t if it is queued (m's thread only). */
-void gh__timer_stop(gh__m_t *m, gh__timer_t *t);
+/* Remove t from its owner's heap; any thread.  On return t's fn is not
+ * running (unless the caller is that fn) and will not run.  Returns true
+ * if t was removed before it fired. */
+bool gh__timer_stop(gh__timer_t *t);
 /* Fire every due timer of m. */
 void gh__timers_run(gh__m_t *m);
 /* Arm m's timerfd to its earliest deadline, before blocking. */
@@ -277,6 +306,13 @@ extern _Atomic int64_t gh__stacks_mapped;
 extern _Atomic int64_t gh__stacks_guarded;
 extern _Atomic int64_t gh__stack_bytes;
 extern _Atomic int64_t gh__blocking_threads;
+
+/* ---- defer and panic (panic.c) ---- */
+/* Run the root frame's deferred calls at goroutine exit. */
+void gh__defers_run_exit(gh__g_t *g);
+/* End the calling goroutine now, as if its function had returned (but
+ * without running g->defers): for a panic recovered at the root frame. */
+GH__NORETURN void gh__g_exit_current(void);
 
 /* ---- misc ---- */
 GH__NORETURN void gh__fatal(const char *fmt, ...)

@@ -2,7 +2,8 @@
  * gohttpd.h - the umbrella header of libgohttpd.
  *
  * Include this one header to use the runtime (goroutines, the scheduler,
- * timers, goroutine-aware I/O) from any C program:
+ * timers, goroutine-aware I/O, channels and select, sync, contexts,
+ * defer/panic/recover) from any C program:
  *
  *     #include <gohttpd.h>
  *     cc prog.c $(pkg-config --cflags --libs gohttpd)
@@ -17,5 +18,6 @@
 #include "gohttpd/error.h"
 #include "gohttpd/rt.h"
 #include "gohttpd/net.h"
+#include "gohttpd/panic.h"
 
 #endif /* GOHTTPD_H */

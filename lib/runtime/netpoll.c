@@ -81,7 +81,7 @@ static void iowait_finish(iowait_t *w, int result)
     gh__g_t *g = w->g;
 
     ev_io_stop(loop, &w->io);
-    gh__timer_stop(w->m, &w->tm);
+    gh__timer_stop(&w->tm);
     gh__lock(&w->pfd->mu);
     if (w->pfd->rd == w)
         w->pfd->rd = NULL;
@@ -181,7 +181,7 @@ int gh_wait_fd(int fd, int events, int64_t deadline)
     if (deadline != GH_FOREVER && gh__timer_start(m, &w.tm) < 0)
         return GH_ENOMEM;
     if ((rc = pfd_claim(p, &w, events)) < 0) {
-        gh__timer_stop(m, &w.tm);
+        gh__timer_stop(&w.tm);
         return rc;
     }
     ev_io_init(&w.io, io_cb, fd,

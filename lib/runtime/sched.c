@@ -40,6 +40,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <sched.h>
 #include <signal.h>
@@ -62,6 +63,7 @@
 static gh__m_t **ms;
 static int nworkers;
 static int cfg_workers;
+static bool cfg_stack_set; /* gh_set_stack_size was called */
 static _Atomic int started;
 static int start_err;
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
@@ -165,6 +167,46 @@ static int thread_park(void (*unlock)(void *), void *arg)
         pthread_cond_wait(g->tcond, g->tmu);
     pthread_mutex_unlock(g->tmu);
     return g->park_result;
+}
+
+int gh__thread_park_until(void (*unlock)(void *), void *arg,
+                          int64_t deadline, bool (*expire)(void *),
+                          void *earg)
+{
+    gh__g_t *g = thread_g();
+    struct timespec ts = {
+        .tv_sec = (time_t)(deadline / GH_SECOND),
+        .tv_nsec = (long)(deadline % GH_SECOND),
+    };
+    int rc = 0;
+
+    pthread_mutex_lock(g->tmu);
+    g->woken = false;
+    pthread_mutex_unlock(g->tmu);
+    if (unlock)
+        unlock(arg);
+    pthread_mutex_lock(g->tmu);
+    while (!g->woken) {
+        if (deadline == GH_FOREVER) {
+            pthread_cond_wait(g->tcond, g->tmu);
+            continue;
+        }
+        if (pthread_cond_timedwait(g->tcond, g->tmu, &ts) != ETIMEDOUT)
+            continue;
+        /* The waker claims the wait before it readies us, under its own
+         * lock: whoever claims first wins, and a lost claim means a
+         * gh__ready() is on its way. */
+        pthread_mutex_unlock(g->tmu);
+        bool mine = expire(earg);
+        pthread_mutex_lock(g->tmu);
+        if (mine) {
+            rc = GH_ETIMEDOUT;
+            break;
+        }
+        deadline = GH_FOREVER;
+    }
+    pthread_mutex_unlock(g->tmu);
+    return rc ? rc : g->park_result;
 }
 
 /* ---- run queues ---- */
@@ -555,12 +597,23 @@ GH__NORETURN static void g_exit(gh__g_t *g)
     gh__ctx_jump(&to->ctx); /* nothing of g needs saving */
 }
 
+void gh__g_exit_current(void)
+{
+    gh__m_t *m = gh__cur_m();
+
+    if (!m || m->cur == &m->g0)
+        gh__fatal("gh__g_exit_current outside a goroutine");
+    g_exit(m->cur);
+}
+
 static void g_main(void *p)
 {
     gh__g_t *g = p;
 
     after_switch(NULL);
     g->fn(g->arg);
+    if (GH__UNLIKELY(g->defers != NULL))
+        gh__defers_run_exit(g);
     g_exit(g);
 }
 
@@ -599,7 +652,9 @@ int64_t gh__spawned_total(void)
     return n;
 }
 
-int64_t gh_go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts)
+/* creator: the return address in the caller of gh_go, for panic reports. */
+static inline __attribute__((always_inline)) int64_t
+go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts, const void *creator)
 {
     size_t ss = opts ? opts->stack_size : 0;
     gh__m_t *m;
@@ -620,6 +675,10 @@ int64_t gh_go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts)
     g->arg = arg;
     g->next = NULL;
     g->park_result = 0;
+    g->defers = NULL;
+    g->frame = NULL;
+    g->panic = NULL;
+    g->creator = creator;
     g->flags &= ~(unsigned)GH__G_NAMED;
     atomic_store_explicit(&g->wait, GH__W_NONE, memory_order_relaxed);
     if (opts && opts->name) {
@@ -640,9 +699,14 @@ int64_t gh_go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts)
     return id;
 }
 
+int64_t gh_go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts)
+{
+    return go_with(fn, arg, opts, __builtin_return_address(0));
+}
+
 int64_t gh_go(gh_go_fn fn, void *arg)
 {
-    return gh_go_with(fn, arg, NULL);
+    return go_with(fn, arg, NULL, __builtin_return_address(0));
 }
 
 int64_t gh_self_id(void)
@@ -956,17 +1020,15 @@ static int default_workers(void)
 static void rt_init(void)
 {
     sigset_t old;
-    long long ss;
-    const char *e;
 
+    /* A call (gh_set_workers, gh_set_stack_size) wins over the
+     * environment, which wins over the defaults. */
     if (!cfg_workers)
         cfg_workers = (int)gh__env_long("GH_WORKERS", default_workers(), 1,
                                         1024);
-    if ((e = getenv("GH_STACK_SIZE")) && *e) {
-        ss = gh__parse_size(e);
-        if (ss >= 16 * 1024 && ss <= (1LL << 30))
-            gh__stack_default = (size_t)ss;
-    }
+    if (!cfg_stack_set)
+        gh__stack_default = (size_t)gh__env_long(
+            "GH_STACK_SIZE", (long)gh__stack_default, 16 * 1024, 1L << 30);
     gh__stack_init();
     ms = calloc((size_t)cfg_workers, sizeof(*ms));
     if (!ms) {
@@ -992,6 +1054,30 @@ int gh__rt_start(void)
     return start_err;
 }
 
+gh__m_t *gh__any_m(void)
+{
+    static _Atomic unsigned next;
+
+    if (gh__rt_start() < 0)
+        return NULL;
+    return ms[atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) %
+              (unsigned)nworkers];
+}
+
+uint32_t gh__rand(void)
+{
+    static __thread uint64_t s;
+    uint64_t x = s;
+
+    if (GH__UNLIKELY(x == 0))
+        x = (uint64_t)gh_now() ^ (uint64_t)(uintptr_t)&s ^ 0x9e3779b97f4a7c15u;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    s = x;
+    return (uint32_t)(x >> 32);
+}
+
 int gh_set_workers(int n)
 {
     if (n < 1 || n > 1024)
@@ -1009,6 +1095,7 @@ int gh_set_stack_size(size_t bytes)
     if (atomic_load(&started))
         return GH_EBUSY;
     gh__stack_default = bytes;
+    cfg_stack_set = true;
     return 0;
 }
 

@@ -3,9 +3,13 @@
  * timer heap.
  *
  * Every worker keeps its own binary min-heap of gh__timer records (sleeps,
- * I/O deadlines).  A record lives on the stack of the goroutine that waits,
- * so sleeping allocates nothing but a heap slot.  Only the owning worker
- * touches its heap.  Due timers fire when the worker polls (every 64
+ * I/O and select deadlines, channel timers).  A record lives on the stack
+ * of the goroutine that waits, so sleeping allocates nothing but a heap
+ * slot.  Only the owner fires its timers, but the heap is under a lock so
+ * that a goroutine that resumed on another worker can stop the timer it
+ * started (and a thread outside the runtime can start one): stopping waits
+ * while the timer's fn runs (tfiring), so that the record can die as soon
+ * as gh__timer_stop returns.  Due timers fire when the worker polls (every 64
  * switches at most every 50 us while busy, and whenever it runs out of
  * work).  Before the worker blocks in its event loop it arms a timerfd to
  * the earliest deadline with nanosecond precision: libev's own timers wake
@@ -15,6 +19,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -81,47 +86,89 @@ static void sift_down(gh__m_t *m, size_t i)
 
 int gh__timer_start(gh__m_t *m, gh__timer_t *t)
 {
+    bool first;
+
+    gh__lock(&m->tlock);
     if (m->tlen == m->tcap) {
         size_t ncap = m->tcap ? m->tcap * 2 : 256;
         gh__timer_t **n = realloc(m->theap, ncap * sizeof(*n));
-        if (!n)
+        if (!n) {
+            gh__unlock(&m->tlock);
             return GH_ENOMEM;
+        }
         m->theap = n;
         m->tcap = ncap;
     }
+    t->m = m;
     heap_set(m, m->tlen++, t);
     sift_up(m, t->idx);
+    first = t->idx == 0;
+    gh__unlock(&m->tlock);
+    /* The owner arms its timerfd before it blocks; a timer added by another
+     * thread that is now the earliest must wake it to re-arm. */
+    if (first && gh__cur_m() != m)
+        ev_async_send(m->loop, (ev_async *)m->wake);
     return 0;
 }
 
-void gh__timer_stop(gh__m_t *m, gh__timer_t *t)
+/* Remove t from m's heap; tlock held. */
+static bool heap_remove(gh__m_t *m, gh__timer_t *t)
 {
     size_t i = t->idx;
 
     if (i == GH__TIMER_IDLE)
-        return;
+        return false;
     t->idx = GH__TIMER_IDLE;
     if (i == --m->tlen)
-        return;
+        return true;
     heap_set(m, i, m->theap[m->tlen]);
     if (i > 0 && m->theap[i]->when < m->theap[(i - 1) / 2]->when)
         sift_up(m, i);
     else
         sift_down(m, i);
+    return true;
+}
+
+bool gh__timer_stop(gh__timer_t *t)
+{
+    gh__m_t *m = t->m;
+    bool removed;
+
+    if (!m)
+        return false; /* never started */
+    gh__lock(&m->tlock);
+    removed = heap_remove(m, t);
+    gh__unlock(&m->tlock);
+    if (removed || gh__cur_m() == m)
+        return removed;
+    /* It fired or is firing on its owner: wait until its fn has returned,
+     * so the caller may free the record.  Timer functions are short and
+     * never wait for anything a timer's stopper could hold. */
+    while (atomic_load_explicit(&m->tfiring, memory_order_acquire) == t)
+        sched_yield();
+    return false;
 }
 
 void gh__timers_run(gh__m_t *m)
 {
     int64_t now;
 
-    if (m->tlen == 0)
+    gh__lock(&m->tlock);
+    if (m->tlen == 0) {
+        gh__unlock(&m->tlock);
         return;
+    }
     now = gh_now();
     while (m->tlen > 0 && m->theap[0]->when <= now) {
         gh__timer_t *t = m->theap[0];
-        gh__timer_stop(m, t);
+        heap_remove(m, t);
+        atomic_store_explicit(&m->tfiring, t, memory_order_relaxed);
+        gh__unlock(&m->tlock);
         t->fn(m, t);
+        atomic_store_explicit(&m->tfiring, NULL, memory_order_release);
+        gh__lock(&m->tlock);
     }
+    gh__unlock(&m->tlock);
 }
 
 /* ---- the timerfd that wakes a blocked worker ---- */
@@ -153,8 +200,12 @@ int gh__timers_init(gh__m_t *m)
 
 void gh__timers_arm(gh__m_t *m)
 {
-    int64_t when = m->tlen ? m->theap[0]->when : GH_FOREVER;
     struct itimerspec its = {{0, 0}, {0, 0}};
+    int64_t when;
+
+    gh__lock(&m->tlock);
+    when = m->tlen ? m->theap[0]->when : GH_FOREVER;
+    gh__unlock(&m->tlock);
 
     if (when == m->tfd_armed)
         return;

@@ -70,10 +70,14 @@ gh__ctx_jump:
         .type   gh__ctx_trampoline, %function
         .p2align 4
 gh__ctx_trampoline:
+        .cfi_startproc
+        /* The outermost frame: unwinders (backtrace, gdb) stop here. */
+        .cfi_undefined x30
         mov     x29, #0
         mov     x0, x20
         blr     x19
         brk     #0
+        .cfi_endproc
         .size   gh__ctx_trampoline, .-gh__ctx_trampoline
 
         .section .note.GNU-stack,"",%progbits
