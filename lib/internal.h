@@ -314,6 +314,11 @@ void gh__defers_run_exit(gh__g_t *g);
  * without running g->defers): for a panic recovered at the root frame. */
 GH__NORETURN void gh__g_exit_current(void);
 
+/* ---- channels (chan.c, select.c) ---- */
+/* Close ch and wake its waiters, without the panics of gh_chan_close():
+ * returns false if it was already closed.  For contexts (ctx.c). */
+bool gh__chan_close(gh_chan_t *ch);
+
 /* ---- misc ---- */
 GH__NORETURN void gh__fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

@@ -18,6 +18,7 @@
 #include "gohttpd/error.h"
 #include "gohttpd/rt.h"
 #include "gohttpd/net.h"
+#include "gohttpd/chan.h"
 #include "gohttpd/panic.h"
 
 #endif /* GOHTTPD_H */

@@ -1,0 +1,322 @@
+/*
+ * select.c - gh_select(), and send/receive with a deadline.
+ *
+ * The algorithm is Go's, in three passes:
+ *
+ * 1. Lock every distinct channel of the select, in address order (so two
+ *    selects over the same channels cannot deadlock), and look at all the
+ *    cases.  Among those ready, pick one uniformly at random with reservoir
+ *    sampling (the k-th ready case replaces the choice with probability
+ *    1/k), perform it, unlock, ready the peer, return.  No allocation: the
+ *    lock order is kept in each case's private part.
+ * 2. If none is ready (and the caller may wait), link one wait record per
+ *    case into its channel's queue, all sharing one gh__sel on this stack,
+ *    arm the deadline timer, and park.  The channels are unlocked only after
+ *    the park has saved our context (gh__park's unlock hook), so no peer
+ *    can claim a record before we are really parked.
+ * 3. Peers on different channels may find our records at the same time:
+ *    the CAS on sel->done (chan_impl.h) lets exactly one of them, or the
+ *    deadline timer, win, and only the winner readies us.  Once running
+ *    again we stop the timer (which waits if it is firing on another
+ *    worker, so the gh__sel may die), and unlink the records nobody
+ *    claimed, taking each channel's lock in turn.
+ *
+ * The unlock hook reads the cases array while it unlocks; that is safe
+ * because we cannot get past pass 3 before it has dropped the last lock
+ * (pass 3 needs each channel's lock but the winner's, and the winner's
+ * peer needed that one to claim us), and it reads nothing after that.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "chan_impl.h"
+
+/* A case's private part. */
+typedef struct casepriv {
+    gh__chwait_t w;     /* the wait record for this case */
+    uint32_t lockord;   /* position i holds the i-th case in lock order */
+} casepriv_t;
+
+_Static_assert(sizeof(casepriv_t) <= GH__CASE_PRIV,
+               "gh_case_t's private part is too small");
+
+static inline casepriv_t *priv(gh_case_t *c)
+{
+    return (casepriv_t *)(void *)c->_w._;
+}
+
+static inline gh_chan_t *ord_chan(gh_case_t *cs, size_t i)
+{
+    return cs[priv(&cs[i])->lockord].ch;
+}
+
+/* ---- lock order ---- */
+
+static inline uintptr_t key(gh_case_t *cs, uint32_t i)
+{
+    return (uintptr_t)cs[i].ch;
+}
+
+static void sift(gh_case_t *cs, size_t root, size_t n)
+{
+    uint32_t v = priv(&cs[root])->lockord;
+
+    for (;;) {
+        size_t c = 2 * root + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && key(cs, priv(&cs[c + 1])->lockord) >
+                             key(cs, priv(&cs[c])->lockord))
+            c++;
+        if (key(cs, v) >= key(cs, priv(&cs[c])->lockord))
+            break;
+        priv(&cs[root])->lockord = priv(&cs[c])->lockord;
+        root = c;
+    }
+    priv(&cs[root])->lockord = v;
+}
+
+/* Sort the cases by channel address into the lockord slots (heapsort for
+ * many cases: no allocation, no quadratic worst case). */
+static void sort_lockorder(gh_case_t *cs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        priv(&cs[i])->lockord = (uint32_t)i;
+    if (n <= 8) {
+        for (size_t i = 1; i < n; i++) {
+            uint32_t v = priv(&cs[i])->lockord;
+            size_t j = i;
+            for (; j > 0 && key(cs, priv(&cs[j - 1])->lockord) > key(cs, v);
+                 j--)
+                priv(&cs[j])->lockord = priv(&cs[j - 1])->lockord;
+            priv(&cs[j])->lockord = v;
+        }
+        return;
+    }
+    for (size_t i = n / 2; i-- > 0;)
+        sift(cs, i, n);
+    for (size_t end = n - 1; end > 0; end--) {
+        uint32_t t = priv(&cs[0])->lockord;
+        priv(&cs[0])->lockord = priv(&cs[end])->lockord;
+        priv(&cs[end])->lockord = t;
+        sift(cs, 0, end);
+    }
+}
+
+static void lock_all(gh_case_t *cs, size_t n)
+{
+    gh_chan_t *prev = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        gh_chan_t *ch = ord_chan(cs, i);
+        if (ch && ch != prev)
+            gh__lock(&ch->mu);
+        prev = ch;
+    }
+}
+
+struct lockset {
+    gh_case_t *cs;
+    size_t n;
+};
+
+/* Unlock in lock order; reads nothing of cs after the last unlock. */
+static void unlock_all_cb(void *arg)
+{
+    struct lockset *ls = arg;
+    gh_case_t *cs = ls->cs;
+    size_t n = ls->n;
+    gh_chan_t *ch = NULL, *next;
+
+    for (size_t i = 0; i < n; i++) {
+        next = ord_chan(cs, i);
+        if (next == ch)
+            continue;
+        if (ch)
+            gh__unlock(&ch->mu);
+        ch = next;
+    }
+    if (ch)
+        gh__unlock(&ch->mu);
+}
+
+static void unlock_all(gh_case_t *cs, size_t n)
+{
+    struct lockset ls = {cs, n};
+
+    unlock_all_cb(&ls);
+}
+
+/* ---- the passes ---- */
+
+static bool case_ready(gh_case_t *c)
+{
+    if (!c->ch)
+        return false;
+    return c->op == GH_CASE_RECV ? gh__chan_recv_ready(c->ch)
+                                 : gh__chan_send_ready(c->ch);
+}
+
+/* Pass 1 (everything locked): a uniformly random ready case, or -1. */
+static long pick_ready(gh_case_t *cs, size_t n)
+{
+    long pick = -1;
+    uint32_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!case_ready(&cs[i]))
+            continue;
+        k++;
+        if (k == 1 || gh__rand() % k == 0)
+            pick = (long)i;
+    }
+    return pick;
+}
+
+/* Perform ready case c (locked); returns 0 or GH_ECLOSED. */
+static int perform(gh_case_t *c, gh__g_t **wake)
+{
+    int rc;
+
+    if (c->op == GH_CASE_RECV) {
+        rc = gh__chan_recv_locked(c->ch, c->val, wake);
+        c->ok = rc == 0;
+        return 0;
+    }
+    rc = gh__chan_send_locked(c->ch, c->val, wake);
+    return rc == GH_ECLOSED ? GH_ECLOSED : 0;
+}
+
+static void sel_timeout(gh__m_t *m, gh__timer_t *t)
+{
+    gh__sel_t *sel = gh__container_of(t, gh__sel_t, tm);
+    gh__g_t *g = sel->g; /* sel may die once we have readied g */
+    uint32_t undecided = 0;
+
+    if (atomic_compare_exchange_strong_explicit(
+            &sel->done, &undecided, GH__SEL_TIMEOUT, memory_order_acq_rel,
+            memory_order_acquire))
+        gh__ready(g, 0);
+}
+
+static bool sel_expire(void *arg)
+{
+    gh__sel_t *sel = arg;
+    uint32_t undecided = 0;
+
+    return atomic_compare_exchange_strong_explicit(
+        &sel->done, &undecided, GH__SEL_TIMEOUT, memory_order_acq_rel,
+        memory_order_acquire);
+}
+
+/* Pass 2: queue a record per case and park (everything locked on entry,
+ * unlocked on return).  Returns sel.done. */
+static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
+{
+    gh__m_t *m = gh__cur_m();
+    gh__sel_t sel = {.g = m && m->cur != &m->g0 ? m->cur : gh__cur_g()};
+    struct lockset ls = {cs, n};
+    bool timed = false;
+
+    for (size_t i = 0; i < n; i++) {
+        gh__chwait_t *w = &priv(&cs[i])->w;
+        *w = (gh__chwait_t){.sel = &sel, .elem = cs[i].val,
+                            .idx = (uint32_t)i};
+        if (!cs[i].ch)
+            continue;
+        gh__waitq_push(cs[i].op == GH_CASE_RECV ? &cs[i].ch->recvq
+                                                : &cs[i].ch->sendq,
+                       w);
+    }
+    if (sel.g->is_thread) {
+        gh__thread_park_until(unlock_all_cb, &ls, deadline, sel_expire,
+                              &sel);
+    } else {
+        if (deadline != GH_FOREVER) {
+            /* Fires only once we have parked: timers run on m's g0. */
+            sel.tm = (gh__timer_t){.when = deadline, .idx = GH__TIMER_IDLE,
+                                   .fn = sel_timeout};
+            timed = gh__timer_start(m, &sel.tm) == 0;
+            /* Without memory for a heap slot, wait without a deadline. */
+        }
+        gh__park(n == 1 ? (cs[0].op == GH_CASE_RECV ? GH__W_CHAN_RECV
+                                                    : GH__W_CHAN_SEND)
+                        : GH__W_SELECT,
+                 unlock_all_cb, &ls);
+        if (timed)
+            gh__timer_stop(&sel.tm);
+    }
+    /* Pass 3: unlink the records nobody claimed.  The winner's record was
+     * unlinked by the peer that claimed it; the others need their
+     * channel's lock, one at a time (we hold no other). */
+    uint32_t done = atomic_load_explicit(&sel.done, memory_order_acquire);
+    for (size_t i = 0; i < n; i++) {
+        gh_chan_t *ch = cs[i].ch;
+        if (!ch || i + 1 == done)
+            continue;
+        gh__lock(&ch->mu);
+        gh__waitq_unlink(cs[i].op == GH_CASE_RECV ? &ch->recvq : &ch->sendq,
+                         &priv(&cs[i])->w);
+        gh__unlock(&ch->mu);
+    }
+    return done;
+}
+
+int gh_select(gh_case_t *cs, size_t n, int64_t deadline)
+{
+    gh__g_t *wake = NULL;
+    uint32_t done;
+    long pick;
+
+    if (n > UINT32_MAX - 1 || (n && !cs))
+        return GH_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (cs[i].op != GH_CASE_RECV && cs[i].op != GH_CASE_SEND)
+            return GH_EINVAL;
+    sort_lockorder(cs, n);
+    lock_all(cs, n);
+    if ((pick = pick_ready(cs, n)) >= 0) {
+        int rc = perform(&cs[pick], &wake);
+        unlock_all(cs, n);
+        if (rc == GH_ECLOSED)
+            gh_panic("send on closed channel");
+        if (wake)
+            gh__ready(wake, 0);
+        return (int)pick;
+    }
+    if (deadline == GH_NOWAIT || (deadline != GH_FOREVER &&
+                                  deadline <= gh_now())) {
+        unlock_all(cs, n);
+        return deadline == GH_NOWAIT ? GH_EAGAIN : GH_ETIMEDOUT;
+    }
+    done = wait_cases(cs, n, deadline);
+    if (done == GH__SEL_TIMEOUT)
+        return GH_ETIMEDOUT;
+    gh_case_t *c = &cs[done - 1];
+    if (c->op == GH_CASE_SEND) {
+        if (!priv(c)->w.ok)
+            gh_panic("send on closed channel");
+    } else {
+        c->ok = priv(c)->w.ok;
+    }
+    return (int)(done - 1);
+}
+
+int gh_chan_send_until(gh_chan_t *ch, const void *elem, int64_t deadline)
+{
+    gh_case_t c = GH_SEND(ch, elem);
+    int rc = gh_select(&c, 1, deadline == GH_NOWAIT ? 1 : deadline);
+
+    return rc < 0 ? rc : 0;
+}
+
+int gh_chan_recv_until(gh_chan_t *ch, void *elem, int64_t deadline)
+{
+    gh_case_t c = GH_RECV(ch, elem);
+    int rc = gh_select(&c, 1, deadline == GH_NOWAIT ? 1 : deadline);
+
+    if (rc < 0)
+        return rc;
+    return c.ok ? 0 : GH_ECLOSED;
+}

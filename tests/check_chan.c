@@ -1,0 +1,762 @@
+/*
+ * check_chan.c - channels: rendezvous, buffering, FIFO order, close, nil
+ * channels, try operations, plain threads, and timers on channels.
+ */
+#include "check_gh.h"
+
+#include <pthread.h>
+
+#define T_MS GH_MILLISECOND
+
+/* Run fn(arg) in a goroutine and wait for it to return. */
+struct in_g {
+    void (*fn)(void *);
+    void *arg;
+    atomic_long done;
+};
+
+static void in_g_main(void *p)
+{
+    struct in_g *ig = p;
+    ig->fn(ig->arg);
+    atomic_store(&ig->done, 1);
+}
+
+static void run_in_goroutine(void (*fn)(void *), void *arg)
+{
+    struct in_g ig = {fn, arg, 0};
+    ck_assert_int_gt(gh_go(in_g_main, &ig), 0);
+    ck_assert_msg(gh_test_wait_count(&ig.done, 1, 20 * GH_SECOND),
+                  "goroutine did not finish");
+}
+
+/* ---- rendezvous ---- */
+
+struct flagged {
+    gh_chan_t *ch;
+    atomic_long flag;
+    long v;
+};
+
+static void send_then_flag(void *p)
+{
+    struct flagged *f = p;
+    gh_chan_send(f->ch, &f->v);
+    atomic_store(&f->flag, 1);
+}
+
+START_TEST(chan_unbuffered_send_blocks_until_recv)
+{
+    struct flagged f = {.ch = gh_chan_new(sizeof(long), 0), .v = 42};
+    long got = 0;
+
+    gh_go(send_then_flag, &f);
+    gh_sleep(30 * T_MS);
+    ck_assert_int_eq(atomic_load(&f.flag), 0);
+    ck_assert_int_eq(gh_chan_recv(f.ch, &got), 0);
+    ck_assert_int_eq(got, 42);
+    ck_assert(gh_test_wait_count(&f.flag, 1, GH_SECOND));
+    gh_chan_free(f.ch);
+}
+END_TEST
+
+static void recv_then_flag(void *p)
+{
+    struct flagged *f = p;
+    gh_chan_recv(f->ch, &f->v);
+    atomic_store(&f->flag, 1);
+}
+
+START_TEST(chan_unbuffered_recv_blocks_until_send)
+{
+    struct flagged f = {.ch = gh_chan_new(sizeof(long), 0)};
+    long v = 7;
+
+    gh_go(recv_then_flag, &f);
+    gh_sleep(30 * T_MS);
+    ck_assert_int_eq(atomic_load(&f.flag), 0);
+    gh_chan_send(f.ch, &v);
+    ck_assert(gh_test_wait_count(&f.flag, 1, GH_SECOND));
+    ck_assert_int_eq(f.v, 7);
+    gh_chan_free(f.ch);
+}
+END_TEST
+
+/* One producer, one consumer: every value arrives, in order. */
+#define ORDER_N 100000
+
+struct order {
+    gh_chan_t *ch;
+    atomic_long done;
+    long bad;
+};
+
+static void order_producer(void *p)
+{
+    struct order *o = p;
+    for (long i = 0; i < ORDER_N; i++)
+        gh_chan_send(o->ch, &i);
+    gh_chan_close(o->ch);
+}
+
+static void order_consumer(void *p)
+{
+    struct order *o = p;
+    long v, want = 0;
+    GH_RANGE(o->ch, v) {
+        if (v != want)
+            o->bad++;
+        want++;
+    }
+    if (want != ORDER_N)
+        o->bad += 1000000;
+    atomic_store(&o->done, 1);
+}
+
+static void order_run(int workers, size_t cap)
+{
+    struct order o = {.ch = gh_chan_new(sizeof(long), cap)};
+
+    gh_test_set_workers(workers);
+    gh_go(order_consumer, &o);
+    gh_go(order_producer, &o);
+    ck_assert(gh_test_wait_count(&o.done, 1, 20 * GH_SECOND));
+    ck_assert_int_eq(o.bad, 0);
+    gh_chan_free(o.ch);
+}
+
+START_TEST(chan_unbuffered_keeps_order_on_one_worker)
+{
+    order_run(1, 0);
+}
+END_TEST
+
+START_TEST(chan_unbuffered_keeps_order_across_workers)
+{
+    order_run(2, 0);
+}
+END_TEST
+
+START_TEST(chan_buffered_keeps_order_across_workers)
+{
+    order_run(2, 64);
+}
+END_TEST
+
+/* ---- buffering ---- */
+
+START_TEST(chan_buffered_fills_then_would_block)
+{
+    gh_chan_t *ch = gh_chan_new(sizeof(int), 4);
+
+    ck_assert_uint_eq(gh_chan_cap(ch), 4);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(gh_chan_try_send(ch, &i), 0);
+        ck_assert_uint_eq(gh_chan_len(ch), (size_t)i + 1);
+    }
+    int x = 99;
+    ck_assert_int_eq(gh_chan_try_send(ch, &x), GH_EAGAIN);
+    for (int i = 0; i < 4; i++) {
+        int v = -1;
+        ck_assert_int_eq(gh_chan_try_recv(ch, &v), 0);
+        ck_assert_int_eq(v, i);
+    }
+    ck_assert_int_eq(gh_chan_try_recv(ch, &x), GH_EAGAIN);
+    ck_assert_uint_eq(gh_chan_len(ch), 0);
+    gh_chan_free(ch);
+}
+END_TEST
+
+START_TEST(chan_unbuffered_try_ops_need_a_peer)
+{
+    gh_chan_t *ch = gh_chan_new(sizeof(int), 0);
+    int v = 1;
+
+    ck_assert_int_eq(gh_chan_try_send(ch, &v), GH_EAGAIN);
+    ck_assert_int_eq(gh_chan_try_recv(ch, &v), GH_EAGAIN);
+    ck_assert_uint_eq(gh_chan_cap(ch), 0);
+    gh_chan_free(ch);
+}
+END_TEST
+
+/* ---- FIFO among blocked peers (one worker, so arrival order is ours) -- */
+
+#define NPEERS 10
+
+struct fifo {
+    gh_chan_t *ch;
+    atomic_long started;
+    atomic_long finished;
+    long got[NPEERS];
+    long order[NPEERS];
+    atomic_long seq;
+};
+
+struct peer {
+    struct fifo *f;
+    long id;
+};
+
+static void fifo_sender(void *p)
+{
+    struct peer *pe = p;
+    atomic_fetch_add(&pe->f->started, 1);
+    gh_chan_send(pe->f->ch, &pe->id);
+    atomic_fetch_add(&pe->f->finished, 1);
+}
+
+static void fifo_receiver(void *p)
+{
+    struct peer *pe = p;
+    long v;
+    atomic_fetch_add(&pe->f->started, 1);
+    gh_chan_recv(pe->f->ch, &v);
+    pe->f->got[pe->id] = v;
+    atomic_fetch_add(&pe->f->finished, 1);
+}
+
+/* Start the peers one at a time, each parked before the next starts. */
+static void start_in_order(struct fifo *f, struct peer *pe, gh_go_fn fn)
+{
+    for (long i = 0; i < NPEERS; i++) {
+        pe[i] = (struct peer){f, i};
+        gh_go(fn, &pe[i]);
+        ck_assert(gh_test_wait_count(&f->started, i + 1, GH_SECOND));
+        gh_sleep(2 * T_MS); /* it parks right after counting */
+    }
+}
+
+START_TEST(chan_blocked_senders_are_served_in_arrival_order)
+{
+    struct fifo f = {.ch = gh_chan_new(sizeof(long), 0)};
+    struct peer pe[NPEERS];
+
+    gh_test_set_workers(1);
+    start_in_order(&f, pe, fifo_sender);
+    for (long i = 0; i < NPEERS; i++) {
+        long v = -1;
+        gh_chan_recv(f.ch, &v);
+        ck_assert_int_eq(v, i);
+    }
+    ck_assert(gh_test_wait_count(&f.finished, NPEERS, GH_SECOND));
+    gh_chan_free(f.ch);
+}
+END_TEST
+
+START_TEST(chan_blocked_receivers_are_served_in_arrival_order)
+{
+    struct fifo f = {.ch = gh_chan_new(sizeof(long), 0)};
+    struct peer pe[NPEERS];
+
+    gh_test_set_workers(1);
+    start_in_order(&f, pe, fifo_receiver);
+    for (long i = 0; i < NPEERS; i++)
+        gh_chan_send(f.ch, &i);
+    ck_assert(gh_test_wait_count(&f.finished, NPEERS, GH_SECOND));
+    for (long i = 0; i < NPEERS; i++)
+        ck_assert_int_eq(f.got[i], i);
+    gh_chan_free(f.ch);
+}
+END_TEST
+
+/* A full buffer with senders waiting: buffered values come first, then the
+ * senders' values in their arrival order. */
+START_TEST(chan_full_buffer_then_blocked_senders_stay_fifo)
+{
+    struct fifo f = {.ch = gh_chan_new(sizeof(long), 3)};
+    struct peer pe[NPEERS];
+
+    gh_test_set_workers(1);
+    for (long i = 100; i < 103; i++)
+        gh_chan_send(f.ch, &i);
+    start_in_order(&f, pe, fifo_sender);
+    for (long i = 100; i < 103; i++) {
+        long v;
+        gh_chan_recv(f.ch, &v);
+        ck_assert_int_eq(v, i);
+    }
+    for (long i = 0; i < NPEERS; i++) {
+        long v;
+        gh_chan_recv(f.ch, &v);
+        ck_assert_int_eq(v, i);
+    }
+    ck_assert(gh_test_wait_count(&f.finished, NPEERS, GH_SECOND));
+    gh_chan_free(f.ch);
+}
+END_TEST
+
+/* ---- close ---- */
+
+START_TEST(chan_close_drains_buffer_then_gives_zero)
+{
+    gh_chan_t *ch = gh_chan_new(sizeof(long), 4);
+    long v;
+
+    for (v = 1; v <= 3; v++)
+        gh_chan_send(ch, &v);
+    gh_chan_close(ch);
+    for (long i = 1; i <= 3; i++) {
+        ck_assert_int_eq(gh_chan_recv(ch, &v), 0);
+        ck_assert_int_eq(v, i);
+    }
+    v = 12345;
+    ck_assert_int_eq(gh_chan_recv(ch, &v), GH_ECLOSED);
+    ck_assert_int_eq(v, 0);
+    v = 12345;
+    ck_assert_int_eq(gh_chan_try_recv(ch, &v), GH_ECLOSED);
+    ck_assert_int_eq(v, 0);
+    gh_chan_free(ch);
+}
+END_TEST
+
+struct closer_wait {
+    gh_chan_t *ch;
+    atomic_long started;
+    atomic_long closed_seen;
+};
+
+static void wait_recv_closed(void *p)
+{
+    struct closer_wait *c = p;
+    long v = 77;
+    atomic_fetch_add(&c->started, 1);
+    if (gh_chan_recv(c->ch, &v) == GH_ECLOSED && v == 0)
+        atomic_fetch_add(&c->closed_seen, 1);
+}
+
+START_TEST(chan_close_wakes_every_blocked_receiver)
+{
+    struct closer_wait c = {.ch = gh_chan_new(sizeof(long), 0)};
+
+    for (int i = 0; i < 8; i++)
+        gh_go(wait_recv_closed, &c);
+    ck_assert(gh_test_wait_count(&c.started, 8, GH_SECOND));
+    gh_sleep(10 * T_MS);
+    gh_chan_close(c.ch);
+    ck_assert(gh_test_wait_count(&c.closed_seen, 8, 2 * GH_SECOND));
+    gh_chan_free(c.ch);
+}
+END_TEST
+
+/* Misuse panics: run in a child, which must die with status 2. */
+static void send_on_closed(void *arg)
+{
+    gh_chan_t *ch = gh_chan_new(sizeof(int), 1);
+    int v = 1;
+    gh_chan_close(ch);
+    gh_chan_send(ch, &v);
+}
+
+static void close_twice(void *arg)
+{
+    gh_chan_t *ch = gh_chan_new(sizeof(int), 1);
+    gh_chan_close(ch);
+    gh_chan_close(ch);
+}
+
+static void close_nil(void *arg)
+{
+    gh_chan_close(NULL);
+}
+
+static void blocked_sender_sees_close_g(void *p)
+{
+    gh_chan_t *ch = p;
+    int v = 1;
+    gh_chan_send(ch, &v); /* panics once the close wakes it */
+}
+
+static void blocked_sender_sees_close(void *arg)
+{
+    gh_chan_t *ch = gh_chan_new(sizeof(int), 0);
+    gh_go(blocked_sender_sees_close_g, ch);
+    gh_sleep(20 * T_MS);
+    gh_chan_close(ch);
+    gh_sleep(5 * GH_SECOND); /* the panic ends the process first */
+}
+
+static void expect_panic(void (*fn)(void *), const char *msg)
+{
+    struct gh_test_child c;
+    char buf[64];
+
+    gh_test_run_child(fn, NULL, 10 * GH_SECOND, &c);
+    ck_assert_msg(c.exited && c.exit_code == 2, "child: %s; stderr: %s",
+                  gh_test_child_str(&c, buf, sizeof buf), c.err);
+    ck_assert_msg(strstr(c.err, msg) != NULL, "stderr lacks '%s': %s", msg,
+                  c.err);
+}
+
+START_TEST(chan_send_on_closed_channel_panics)
+{
+    expect_panic(send_on_closed, "send on closed channel");
+}
+END_TEST
+
+START_TEST(chan_close_of_closed_channel_panics)
+{
+    expect_panic(close_twice, "close of closed channel");
+}
+END_TEST
+
+START_TEST(chan_close_of_nil_channel_panics)
+{
+    expect_panic(close_nil, "close of nil channel");
+}
+END_TEST
+
+START_TEST(chan_close_makes_blocked_sender_panic)
+{
+    expect_panic(blocked_sender_sees_close, "send on closed channel");
+}
+END_TEST
+
+/* The same misuse, recovered by a deferred call: the panic is an ordinary
+ * one and leaves the channel usable. */
+struct recovered {
+    const char *msg;
+    char copy[128];
+};
+
+static void keep_message(void *p)
+{
+    struct recovered *r = p;
+    r->msg = gh_recover();
+    if (r->msg)
+        snprintf(r->copy, sizeof r->copy, "%s", r->msg);
+}
+
+static void send_closed_guarded(void *p)
+{
+    gh_chan_t *ch = p;
+    int v = 1;
+    static struct recovered r;
+    gh_defer(keep_message, &r);
+    gh_chan_send(ch, &v);
+}
+
+static struct recovered rec;
+
+static void close_twice_guarded(void *p)
+{
+    gh_defer(keep_message, &rec);
+    gh_chan_close(p);
+}
+
+START_TEST(chan_misuse_panics_can_be_recovered)
+{
+    gh_chan_t *ch = gh_chan_new(sizeof(int), 2);
+    int v = 3;
+
+    gh_chan_send(ch, &v);
+    gh_chan_close(ch);
+    ck_assert_int_eq(gh_call(send_closed_guarded, ch), GH_EPANIC);
+    ck_assert_int_eq(gh_call(close_twice_guarded, ch), GH_EPANIC);
+    ck_assert_str_eq(rec.copy, "close of closed channel");
+    /* The channel's lock was released before the panic. */
+    ck_assert_int_eq(gh_chan_recv(ch, &v), 0);
+    ck_assert_int_eq(v, 3);
+    ck_assert_int_eq(gh_chan_recv(ch, &v), GH_ECLOSED);
+    gh_chan_free(ch);
+}
+END_TEST
+
+/* ---- nil channels ---- */
+
+static void recv_nil_forever(void *p)
+{
+    struct flagged *f = p;
+    gh_chan_recv(NULL, &f->v);
+    atomic_store(&f->flag, 1);
+}
+
+START_TEST(chan_nil_blocks_forever_and_is_never_ready)
+{
+    struct flagged f = {0};
+    int v = 0;
+
+    gh_go(recv_nil_forever, &f);
+    gh_sleep(50 * T_MS);
+    ck_assert_int_eq(atomic_load(&f.flag), 0);
+    ck_assert_int_eq(gh_chan_try_send(NULL, &v), GH_EAGAIN);
+    ck_assert_int_eq(gh_chan_try_recv(NULL, &v), GH_EAGAIN);
+    ck_assert_uint_eq(gh_chan_len(NULL), 0);
+    ck_assert_uint_eq(gh_chan_cap(NULL), 0);
+    gh_chan_free(NULL);
+}
+END_TEST
+
+/* ---- element sizes ---- */
+
+START_TEST(chan_rejects_bad_sizes)
+{
+    errno = 0;
+    ck_assert_ptr_null(gh_chan_new(GH_CHAN_ELEM_MAX + 1, 0));
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_ptr_null(gh_chan_new(1024, (size_t)1 << 40));
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+struct big {
+    char bytes[1000];
+};
+
+static void send_big(void *p)
+{
+    gh_chan_t *ch = p;
+    struct big b;
+    for (int i = 0; i < 3; i++) {
+        memset(b.bytes, 'a' + i, sizeof b.bytes);
+        gh_chan_send(ch, &b);
+    }
+}
+
+START_TEST(chan_copies_whole_elements)
+{
+    gh_chan_t *ch = gh_chan_new(sizeof(struct big), 1);
+    struct big b;
+
+    gh_go(send_big, ch);
+    for (int i = 0; i < 3; i++) {
+        gh_chan_recv(ch, &b);
+        for (size_t k = 0; k < sizeof b.bytes; k++)
+            ck_assert_int_eq(b.bytes[k], 'a' + i);
+    }
+    gh_chan_free(ch);
+}
+END_TEST
+
+static void signal_zero_size(void *p)
+{
+    gh_chan_t *ch = p;
+    for (int i = 0; i < 5; i++)
+        gh_chan_send(ch, NULL);
+    gh_chan_close(ch);
+}
+
+START_TEST(chan_zero_size_elements_signal)
+{
+    gh_chan_t *ch = gh_chan_new(0, 0);
+    int n = 0;
+
+    gh_go(signal_zero_size, ch);
+    while (gh_chan_recv(ch, NULL) == 0)
+        n++;
+    ck_assert_int_eq(n, 5);
+    ck_assert_uint_eq(gh_chan_elem_size(ch), 0);
+    gh_chan_free(ch);
+}
+END_TEST
+
+/* ---- plain threads ---- */
+
+struct thr {
+    gh_chan_t *in, *out;
+    long sum;
+};
+
+static void *thread_sender(void *p)
+{
+    struct thr *t = p;
+    for (long i = 1; i <= 1000; i++)
+        gh_chan_send(t->in, &i);
+    gh_chan_close(t->in);
+    return NULL;
+}
+
+static void g_sum_and_reply(void *p)
+{
+    struct thr *t = p;
+    long v, sum = 0;
+    GH_RANGE(t->in, v) sum += v;
+    gh_chan_send(t->out, &sum);
+}
+
+START_TEST(chan_foreign_thread_sends_goroutine_receives)
+{
+    struct thr t = {gh_chan_new(sizeof(long), 0), gh_chan_new(sizeof(long), 0),
+                    0};
+    pthread_t th;
+
+    gh_go(g_sum_and_reply, &t);
+    ck_assert_int_eq(pthread_create(&th, NULL, thread_sender, &t), 0);
+    /* The test thread itself waits on the reply: a second plain thread. */
+    ck_assert_int_eq(gh_chan_recv(t.out, &t.sum), 0);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(t.sum, 500500);
+    gh_chan_free(t.in);
+    gh_chan_free(t.out);
+}
+END_TEST
+
+/* ---- many producers and consumers ---- */
+
+#define MPMC_PER 20000
+
+struct mpmc {
+    gh_chan_t *ch;
+    gh_chan_t *sums;
+    atomic_long producers_left;
+};
+
+static void mpmc_producer(void *p)
+{
+    struct mpmc *m = p;
+    for (long i = 1; i <= MPMC_PER; i++)
+        gh_chan_send(m->ch, &i);
+    if (atomic_fetch_sub(&m->producers_left, 1) == 1)
+        gh_chan_close(m->ch);
+}
+
+static void mpmc_consumer(void *p)
+{
+    struct mpmc *m = p;
+    long v, sum = 0;
+    GH_RANGE(m->ch, v) sum += v;
+    gh_chan_send(m->sums, &sum);
+}
+
+static void mpmc_run(size_t cap)
+{
+    struct mpmc m = {gh_chan_new(sizeof(long), cap),
+                     gh_chan_new(sizeof(long), 0), 4};
+    long total = 0, s;
+
+    for (int i = 0; i < 4; i++) {
+        gh_go(mpmc_consumer, &m);
+        gh_go(mpmc_producer, &m);
+    }
+    for (int i = 0; i < 4; i++) {
+        gh_chan_recv(m.sums, &s);
+        total += s;
+    }
+    ck_assert_int_eq(total, 4L * MPMC_PER * (MPMC_PER + 1) / 2);
+    gh_chan_free(m.ch);
+    gh_chan_free(m.sums);
+}
+
+START_TEST(chan_many_producers_consumers_lose_nothing_unbuffered)
+{
+    mpmc_run(0);
+}
+END_TEST
+
+START_TEST(chan_many_producers_consumers_lose_nothing_buffered)
+{
+    mpmc_run(8);
+}
+END_TEST
+
+/* ---- timers on channels ---- */
+
+static void after_in_g(void *arg)
+{
+    int64_t t0 = gh_now(), when = 0;
+    gh_chan_t *ch = gh_after(20 * T_MS);
+    ck_assert_ptr_nonnull(ch);
+    ck_assert_int_eq(gh_chan_recv(ch, &when), 0);
+    ck_assert_int_ge(when - t0, 20 * T_MS);
+    ck_assert_int_ge(gh_now() - t0, 20 * T_MS);
+    ck_assert_int_lt(gh_now() - t0, gh_test_slack(500 * T_MS));
+    gh_chan_free(ch);
+}
+
+START_TEST(chan_after_delivers_once_after_the_delay)
+{
+    run_in_goroutine(after_in_g, NULL);
+    after_in_g(NULL); /* and from a plain thread */
+}
+END_TEST
+
+START_TEST(chan_after_freed_before_firing_never_fires)
+{
+    for (int i = 0; i < 100; i++) {
+        gh_chan_t *ch = gh_after(i % 2 ? 5 * T_MS : 0);
+        ck_assert_ptr_nonnull(ch);
+        gh_chan_free(ch); /* the timer must not touch it afterwards */
+    }
+    gh_sleep(20 * T_MS);
+}
+END_TEST
+
+static void ticker_in_g(void *arg)
+{
+    gh_ticker_t *tk = gh_ticker_new(10 * T_MS);
+    int64_t t0 = gh_now(), prev = t0, tick;
+
+    ck_assert_ptr_nonnull(tk);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(gh_chan_recv(gh_ticker_chan(tk), &tick), 0);
+        ck_assert_int_ge(tick - prev, 5 * T_MS); /* phase kept, no bursts */
+        prev = tick;
+    }
+    ck_assert_int_ge(gh_now() - t0, 50 * T_MS);
+    ck_assert_int_eq(gh_ticker_reset(tk, 50 * T_MS), 0);
+    t0 = gh_now();
+    (void)gh_chan_try_recv(gh_ticker_chan(tk), &tick); /* a stale tick */
+    ck_assert_int_eq(gh_chan_recv(gh_ticker_chan(tk), &tick), 0);
+    ck_assert_int_ge(gh_now() - t0, 40 * T_MS);
+    ck_assert_int_eq(gh_ticker_reset(tk, 0), GH_EINVAL);
+    gh_ticker_stop(tk);
+}
+
+START_TEST(chan_ticker_ticks_on_period_and_resets)
+{
+    run_in_goroutine(ticker_in_g, NULL);
+}
+END_TEST
+
+START_TEST(chan_ticker_drops_ticks_for_a_slow_reader)
+{
+    gh_ticker_t *tk = gh_ticker_new(2 * T_MS);
+    int64_t tick;
+
+    ck_assert_ptr_null(gh_ticker_new(0));
+    gh_sleep(30 * T_MS);
+    ck_assert_uint_le(gh_chan_len(gh_ticker_chan(tk)), 1);
+    ck_assert_int_eq(gh_chan_recv(gh_ticker_chan(tk), &tick), 0);
+    gh_ticker_stop(tk);
+}
+END_TEST
+
+static Suite *chan_suite(void)
+{
+    Suite *s = suite_create("chan");
+    TCase *tc = tcase_create("core");
+
+    gh_test_tcase_setup(tc, 30);
+    tcase_add_test(tc, chan_unbuffered_send_blocks_until_recv);
+    tcase_add_test(tc, chan_unbuffered_recv_blocks_until_send);
+    tcase_add_test(tc, chan_unbuffered_keeps_order_on_one_worker);
+    tcase_add_test(tc, chan_unbuffered_keeps_order_across_workers);
+    tcase_add_test(tc, chan_buffered_keeps_order_across_workers);
+    tcase_add_test(tc, chan_buffered_fills_then_would_block);
+    tcase_add_test(tc, chan_unbuffered_try_ops_need_a_peer);
+    tcase_add_test(tc, chan_blocked_senders_are_served_in_arrival_order);
+    tcase_add_test(tc, chan_blocked_receivers_are_served_in_arrival_order);
+    tcase_add_test(tc, chan_full_buffer_then_blocked_senders_stay_fifo);
+    tcase_add_test(tc, chan_close_drains_buffer_then_gives_zero);
+    tcase_add_test(tc, chan_close_wakes_every_blocked_receiver);
+    tcase_add_test(tc, chan_send_on_closed_channel_panics);
+    tcase_add_test(tc, chan_close_of_closed_channel_panics);
+    tcase_add_test(tc, chan_close_of_nil_channel_panics);
+    tcase_add_test(tc, chan_close_makes_blocked_sender_panic);
+    tcase_add_test(tc, chan_misuse_panics_can_be_recovered);
+    tcase_add_test(tc, chan_nil_blocks_forever_and_is_never_ready);
+    tcase_add_test(tc, chan_rejects_bad_sizes);
+    tcase_add_test(tc, chan_copies_whole_elements);
+    tcase_add_test(tc, chan_zero_size_elements_signal);
+    tcase_add_test(tc, chan_foreign_thread_sends_goroutine_receives);
+    tcase_add_test(tc, chan_many_producers_consumers_lose_nothing_unbuffered);
+    tcase_add_test(tc, chan_many_producers_consumers_lose_nothing_buffered);
+    tcase_add_test(tc, chan_after_delivers_once_after_the_delay);
+    tcase_add_test(tc, chan_after_freed_before_firing_never_fires);
+    tcase_add_test(tc, chan_ticker_ticks_on_period_and_resets);
+    tcase_add_test(tc, chan_ticker_drops_ticks_for_a_slow_reader);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+GH_CHECK_MAIN(chan_suite)
