@@ -19,6 +19,7 @@
 #include "gohttpd/rt.h"
 #include "gohttpd/net.h"
 #include "gohttpd/chan.h"
+#include "gohttpd/sync.h"
 #include "gohttpd/panic.h"
 
 #endif /* GOHTTPD_H */
