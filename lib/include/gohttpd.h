@@ -20,6 +20,7 @@
 #include "gohttpd/net.h"
 #include "gohttpd/chan.h"
 #include "gohttpd/sync.h"
+#include "gohttpd/ctx.h"
 #include "gohttpd/panic.h"
 
 #endif /* GOHTTPD_H */
