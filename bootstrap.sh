@@ -20,7 +20,7 @@ srcdir=$(cd "$(dirname "$0")" && pwd)
 packages="build-essential autoconf automake libtool pkg-config
           libev-dev libssl-dev check node-llhttp
           curl
-          libasan8 libubsan1 libtsan2"
+          libasan8 libubsan1 libtsan2 groff-base"
 
 missing=
 if command -v dpkg-query >/dev/null 2>&1; then

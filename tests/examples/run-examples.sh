@@ -5,10 +5,16 @@
 # built and checked against the same files, so the .expected files cannot
 # drift from Go's behaviour.
 #
-#   hello   output compared line for line
-#   tasks   goroutines interleave, so: the sorted lines must match, each
-#           "Task N started" must come before "Task N completed", and
-#           "Main function is done!" must be the last line
+#   hello, channels, pipeline
+#               output compared line for line
+#   tasks       goroutines interleave, so: the sorted lines must match, each
+#               "Task N started" must come before "Task N completed", and
+#               "Main function is done!" must be the last line
+#   workerpool  which worker takes which job varies, so: with worker numbers
+#               masked the sorted lines must match, every job must be
+#               started and then finished by the same worker (1-3), no
+#               worker may hold two jobs at once, and the sum line must be
+#               the last
 #
 # Environment (set by AM_TESTS_ENVIRONMENT; defaults work from the top of
 # an in-tree build): top_srcdir, top_builddir.  Writes only under a mktemp
@@ -19,7 +25,7 @@ top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 exdir_src=$top_srcdir/tests/examples
 exdir_bin=$top_builddir/tests/examples
-examples="hello tasks"
+examples="hello channels tasks workerpool pipeline"
 timeout_s=60
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/run-examples.XXXXXX") || exit 1
@@ -38,6 +44,14 @@ run_with_timeout() {
         timeout "$timeout_s" "$@"
     else
         "$@"
+    fi
+}
+
+# check_last OUTPUT-FILE LABEL LINE: the output must end with LINE.
+check_last() {
+    last=$(tail -n 1 "$1")
+    if [ "$last" != "$3" ]; then
+        fail "$2: last line is \"$last\", not \"$3\""
     fi
 }
 
@@ -61,10 +75,41 @@ check() {
                      "\"Task $i completed\" (line $c)"
             fi
         done
-        last=$(tail -n 1 "$out")
-        if [ "$last" != "Main function is done!" ]; then
-            fail "$label: last line is \"$last\", not \"Main function is done!\""
+        check_last "$out" "$label" "Main function is done!"
+        ;;
+    workerpool)
+        mask='s/^worker [0-9][0-9]* /worker N /'
+        sed "$mask" "$expected" | sort >"$tmp/exp.sorted"
+        sed "$mask" "$out" | sort >"$tmp/out.sorted"
+        if ! cmp -s "$tmp/exp.sorted" "$tmp/out.sorted"; then
+            fail "$label: lines differ from $name.expected" \
+                 "(sorted, worker numbers masked):"
+            diff -u "$tmp/exp.sorted" "$tmp/out.sorted"
+            return
         fi
+        # Each job: started, then finished, by one worker that holds no
+        # other job meanwhile.
+        if ! awk '
+            function bad(msg) { print msg; err = 1 }
+            $1 == "worker" && $3 == "started" {
+                if ($2 < 1 || $2 > 3) bad("no worker " $2 ": " $0)
+                if (busy[$2] != "")
+                    bad("worker " $2 " started job " $5 \
+                        " while busy with job " busy[$2])
+                busy[$2] = $5
+                next
+            }
+            $1 == "worker" && $3 == "finished" {
+                if (busy[$2] != $5)
+                    bad("worker " $2 " finished job " $5 \
+                        " that it had not started")
+                busy[$2] = ""
+            }
+            END { exit err }' "$out" >"$tmp/awk.out"; then
+            fail "$label: jobs not started and finished in order:"
+            cat "$tmp/awk.out"
+        fi
+        check_last "$out" "$label" "sum of results: 30"
         ;;
     *)
         if ! cmp -s "$expected" "$out"; then
