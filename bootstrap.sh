@@ -14,7 +14,8 @@ set -eu
 
 srcdir=$(cd "$(dirname "$0")" && pwd)
 
-# build: compiler, autotools, libraries.  tests: curl.  sanitizer builds with
+# build: compiler, autotools, libraries.  tests: curl, groff (man lint).
+# sanitizer builds with
 # gcc: the ASan, UBSan and TSan runtimes (libgcc-12-dev, pulled in by
 # build-essential, has the link-time libraries).
 packages="build-essential autoconf automake libtool pkg-config
