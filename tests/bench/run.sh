@@ -6,18 +6,27 @@
 #
 # Every benchmark runs ROUNDS times, interleaved (C, Go, C, Go, ...), so
 # both see the same machine noise; the table shows the median of each side,
-# the ratio C/Go and whether the C median meets the target.  "make bench"
-# runs this script; it can also be run by hand from the build directory.
+# the ratio C/Go and whether the C median meets the target; a last row
+# checks that no result with 2 workers is over 2x the one with 1.  "make
+# bench" runs this script; it can also be run by hand from the build
+# directory.
 #
 # Environment:
 #   BENCH_BUILDDIR  where the bench_* programs are (default: .), and where the
 #                   Go programs, bench.log and bench-results.txt are written
 #   BENCH_SRCDIR    tests/bench in the source tree (default: this script's dir)
 #   GO              the go command (default: go); Go columns say n/a without it
-#   BENCH_QUICK=1   same as --quick: smaller N, 2 rounds, 2 s idle test
-#   BENCH_ROUNDS    rounds per benchmark (default 5; 3 for park1m and idle)
+#   BENCH_QUICK=1   same as --quick: smaller N, 2 rounds, 2 s idle test,
+#                   the sieve up to the 2000th prime instead of the 10,000th
+#   BENCH_ROUNDS    rounds per benchmark (default 5; 3 for park1m, idle and
+#                   the sieve)
 #   BENCH_ONLY      space-separated subset of: yield spawn spawn2 spawn_b1k spawn_b100
 #                   park100k park1m sleep10k pingpong idle
+#                   chan.w1 chan.w2 select.w1 select.w2 sieve.w1 sieve.w2
+#                   mutex.w1 mutex.w2
+#                   ring.1k.w1 ring.10k.w1 ring.100k.w1 (and .w2 for each);
+#                   a name up to a dot stands for all its variants, so
+#                   "ring" is all six ring runs and "ring.1k" both of 1k's
 #   BENCH_STRICT=1  exit 1 when a target is missed (default: only on crashes)
 #
 # Programs print "key value" lines.  Raw output of every run, and the stderr
@@ -55,10 +64,18 @@ trap 'exit 130' INT TERM
 
 if [ "$quick" = 1 ]; then
     n_yield=1000000 n_spawn=100000 n_pingpong=20000 idle_s=2
+    n_chan=100000 n_msgs=1000000 n_sieve=2000 n_mutex=1000000
     rounds_long=${rounds:-1} rounds=${rounds:-2}
 else
     n_yield=10000000 n_spawn=1000000 n_pingpong=200000 idle_s=10
+    n_chan=1000000 n_msgs=10000000 n_sieve=10000 n_mutex=10000000
     rounds_long=${rounds:-3} rounds=${rounds:-5}
+fi
+# The sieve's targets are for the 10,000th prime: a quick run only reports.
+if [ "$n_sieve" = 10000 ]; then
+    sieve_label=sieve10k sieve_t1='<=5' sieve_t2='<=3'
+else
+    sieve_label=sieve$n_sieve sieve_t1=- sieve_t2=-
 fi
 
 : >"$log"
@@ -72,7 +89,8 @@ have_go=0
 if command -v "$GO" >/dev/null 2>&1; then
     have_go=1
     gotmp=$(mktemp -d "$builddir/.gobuild.XXXXXX") || exit 2
-    for p in yield spawn park sleep pingpong idle; do
+    for p in yield spawn park sleep pingpong idle chan select ring sieve \
+        mutex; do
         if ! env GOCACHE="$gotmp/cache" GOPATH="$gotmp/path" GO111MODULE=off \
             GOENV=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local GOTELEMETRY=off \
             "$GO" build -o "$builddir/go_$p" "$srcdir/go/$p.go" \
@@ -100,11 +118,27 @@ park1m    $rounds_long 300 bench_park     go_park     -n 1000000
 sleep10k  $rounds      120 bench_sleep    go_sleep    -n 10000
 pingpong  $rounds      300 bench_pingpong go_pingpong -n $n_pingpong
 idle      $rounds_long 120 bench_idle     go_idle     -w 8 -s $idle_s
+chan.w1   $rounds      300 bench_chan     go_chan     -w 1 -n $n_chan -m $n_msgs
+chan.w2   $rounds      300 bench_chan     go_chan     -w 2 -n $n_chan -m $n_msgs
+select.w1 $rounds      120 bench_select   go_select   -w 1 -n $n_chan
+select.w2 $rounds      120 bench_select   go_select   -w 2 -n $n_chan
+ring.1k.w1 $rounds     120 bench_ring     go_ring     -w 1 -n 1000 -h 1000000
+ring.1k.w2 $rounds     120 bench_ring     go_ring     -w 2 -n 1000 -h 1000000
+ring.10k.w1 $rounds    120 bench_ring     go_ring     -w 1 -n 10000 -h 1000000
+ring.10k.w2 $rounds    120 bench_ring     go_ring     -w 2 -n 10000 -h 1000000
+ring.100k.w1 $rounds   120 bench_ring     go_ring     -w 1 -n 100000 -h 1000000
+ring.100k.w2 $rounds   120 bench_ring     go_ring     -w 2 -n 100000 -h 1000000
+sieve.w1  $rounds_long 300 bench_sieve    go_sieve    -w 1 -n $n_sieve
+sieve.w2  $rounds_long 300 bench_sieve    go_sieve    -w 2 -n $n_sieve
+mutex.w1  $rounds      120 bench_mutex    go_mutex    -w 1 -n $n_mutex
+mutex.w2  $rounds      120 bench_mutex    go_mutex    -w 2 -n $n_mutex
 EOF
 }
 
 # The table rows: NAME KEY UNIT TARGET (<=x, <x, or - for information only)
-# LABEL.  NAME is the benchmark above whose output holds KEY.
+# LABEL.  NAME is the benchmark above whose output holds KEY.  Two labels
+# that differ only in "(1w" and "(2w" form a pair for the check that 2
+# workers are never more than 2x slower than 1.
 row_list() {
     cat <<'EOF'
 yield     yield_ns         ns/yield <=15   yield
@@ -125,12 +159,40 @@ sleep10k  sleep_wall_ms    ms       -      sleep10k_wall
 pingpong  pingpong_ns      ns/rt    -      pingpong
 idle      idle_cpu_ms      ms       <10    idle_cpu
 idle      idle_ctxsw       switches -      idle_ctxsw
+chan.w1   chan_unbuf_ns    ns/rt    <=80   chan_unbuf(1w)
+chan.w2   chan_unbuf_ns    ns/rt    <=200  chan_unbuf(2w)
+chan.w1   chan_buf1_ns     ns/msg   -      chan_buf1/1(1w)
+chan.w2   chan_buf1_ns     ns/msg   <=30   chan_buf1/1(2w)
+chan.w1   chan_buf4_ns     ns/msg   -      chan_buf4/4(1w)
+chan.w2   chan_buf4_ns     ns/msg   <=25   chan_buf4/4(2w)
+select.w1 select_ns        ns/rt    <=100  select2(1w)
+select.w2 select_ns        ns/rt    -      select2(2w)
+ring.1k.w1 ring_ns         ns/hop   <=50   ring1k(1w)
+ring.1k.w2 ring_ns         ns/hop   -      ring1k(2w)
+ring.10k.w1 ring_ns        ns/hop   <=120  ring10k(1w)
+ring.10k.w2 ring_ns        ns/hop   -      ring10k(2w)
+ring.100k.w1 ring_ns       ns/hop   <=200  ring100k(1w)
+ring.100k.w2 ring_ns       ns/hop   -      ring100k(2w)
+EOF
+    # The sieve's rows depend on its size.
+    cat <<EOF
+sieve.w1  sieve_s          s        $sieve_t1 $sieve_label(1w)
+sieve.w2  sieve_s          s        $sieve_t2 $sieve_label(2w)
+sieve.w1  sieve_prime      prime    -      ${sieve_label}_prime
+EOF
+    cat <<'EOF'
+mutex.w1  mutex_ns         ns/op    -      mutex8g(1w)
+mutex.w2  mutex_ns         ns/op    <=12   mutex8g(2w)
 EOF
 }
 
+# selected NAME: whether BENCH_ONLY asks for NAME, by its full name or by
+# a part of it that ends before a dot (ring.1k.w2: ring, ring.1k).
 selected() {
     [ -z "$only" ] && return 0
-    for o in $only; do [ "$o" = "$1" ] && return 0; done
+    for o in $only; do
+        case $1 in "$o" | "$o".*) return 0 ;; esac
+    done
     return 1
 }
 
@@ -200,6 +262,45 @@ values() {
     [ -f "$1" ] && awk -v k="$2" '$2 == k { printf "%s ", $3 } $2 == "FAIL" { printf "FAIL " }' "$1"
 }
 
+# scaling_check: one more row, for the rule that no result with 2 workers
+# may be worse than with 1 by more than 2x.  Its medians are the worst
+# 2w/1w ratio of either side over the pairs of rows in $tmp/medians
+# ("LABEL C GO"); it names the worst pair, or every pair that breaks the
+# rule.  Nothing when no pair was run.
+scaling_check() {
+    [ -f "$tmp/medians" ] || return 0
+    awk '
+        function num(x) { return x ~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/ }
+        { c[$1] = $2; g[$1] = $3; order[n++] = $1 }
+        END {
+            for (i = 0; i < n; i++) {
+                l2 = order[i]
+                if (index(l2, "(2w") == 0) continue
+                l1 = l2; sub(/\(2w/, "(1w", l1)
+                if (!(l1 in c)) continue
+                pairs++
+                if (num(c[l1]) && num(c[l2]) && c[l1] + 0 > 0) {
+                    r = c[l2] / c[l1]
+                    if (!nc || r > cw) { cw = r; worst = l2 }
+                    if (r > 2) bad = bad " " l2
+                    nc++
+                }
+                if (num(g[l1]) && num(g[l2]) && g[l1] + 0 > 0) {
+                    r = g[l2] / g[l1]
+                    if (!ng || r > gw) gw = r
+                    ng++
+                }
+            }
+            if (!pairs) exit
+            cs = nc ? sprintf("%.2f", cw) : "n/a"
+            gs = ng ? sprintf("%.2f", gw) : "n/a"
+            if (!nc) res = "FAIL"
+            else if (bad != "") res = "MISS:" bad
+            else res = "pass (worst " worst ")"
+            printf "%-22s %-9s %12s %12s %8s %8s  %s\n", "2w_vs_1w_worst", "x", cs, gs, "-", "<=2", res
+        }' "$tmp/medians"
+}
+
 missed=0
 {
     printf '%-22s %-9s %12s %12s %8s %8s  %s\n' \
@@ -210,6 +311,7 @@ missed=0
         g=$(median "$tmp/$name.Go" "$key")
         [ $have_go = 1 ] || g=n/a
         echo "# $label C: $(values "$tmp/$name.C" "$key")| Go: $(values "$tmp/$name.Go" "$key")" >>"$log"
+        echo "$label $c $g" >>"$tmp/medians"
         late=$(median "$tmp/$name.C" park_late)
         awk -v c="$c" -v g="$g" -v t="$target" -v late="$late" \
             -v label="$label" -v unit="$unit" '
@@ -227,6 +329,7 @@ missed=0
                 printf "%-22s %-9s %12s %12s %8s %8s  %s\n", label, unit, c, g, ratio, t, res
             }'
     done
+    scaling_check
 } >"$tmp/table"
 
 {
