@@ -69,6 +69,16 @@ static inline void gh__unlock(gh__lock_t *l)
         gh__unlock_slow(l);
 }
 
+/* A spin-wait hint to the CPU. */
+static inline void gh__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 /* ---- context switch (lib/runtime/arch/) ---- */
 
 #if GH_CTX_UCONTEXT
@@ -184,6 +194,10 @@ struct gh__m {
     _Atomic uint32_t rq_head;
     _Atomic uint32_t rq_tail;
     gh__g_t *_Atomic rq[GH__RUNQ_SIZE];
+    /* The goroutine this worker readied last: it runs next, so a
+     * ping-pong stays on one worker and in its cache.  Owner sets and
+     * takes it; an idle thief takes it only after a short grace. */
+    gh__g_t *_Atomic runnext;
     uint32_t tick;               /* schedule count; drives fair polling */
     int64_t last_poll;           /* gh_now() of the last ev_run (owner) */
     /* Work to do right after the next switch completes (owner only). */

@@ -22,15 +22,6 @@
 
 #define SPINS 100
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 static void futex_wait(_Atomic int *w, int val)
 {
     syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
@@ -46,12 +37,15 @@ void gh__lock_slow(gh__lock_t *l)
     int c;
 
     for (int i = 0; i < SPINS; i++) {
-        c = 0;
-        if (atomic_compare_exchange_weak_explicit(&l->v, &c, 1,
-                                                  memory_order_acquire,
-                                                  memory_order_relaxed))
+        /* Read until it looks free, then try: a failing CAS would take
+         * the cache line away from the holder in the middle of its
+         * critical section. */
+        c = atomic_load_explicit(&l->v, memory_order_relaxed);
+        if (c == 0 && atomic_compare_exchange_weak_explicit(
+                          &l->v, &c, 1, memory_order_acquire,
+                          memory_order_relaxed))
             return;
-        cpu_relax();
+        gh__cpu_relax();
     }
     c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
     while (c != 0) {

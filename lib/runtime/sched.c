@@ -59,6 +59,9 @@
 #define POLL_INTERVAL (50 * GH_MICROSECOND)
 #define SPIN_BEFORE_IDLE (20 * GH_MICROSECOND)
 #define ID_BATCH 64
+#define RUNNEXT_YIELD 16
+/* How long a thief leaves a busy worker's runnext alone (pause loops). */
+#define RUNNEXT_GRACE 200
 
 static gh__m_t **ms;
 static int nworkers;
@@ -293,14 +296,56 @@ static gh__g_t *runq_get(gh__m_t *m)
     }
 }
 
-static bool runq_empty(gh__m_t *m)
+static bool ring_empty(gh__m_t *m)
 {
     return atomic_load_explicit(&m->rq_head, memory_order_acquire) ==
            atomic_load_explicit(&m->rq_tail, memory_order_acquire);
 }
 
+static bool runq_empty(gh__m_t *m)
+{
+    return ring_empty(m) &&
+           !atomic_load_explicit(&m->runnext, memory_order_acquire);
+}
+
+static gh__g_t *take_runnext(gh__m_t *m)
+{
+    gh__g_t *g = atomic_load_explicit(&m->runnext, memory_order_relaxed);
+
+    if (g && atomic_compare_exchange_strong_explicit(
+                 &m->runnext, &g, NULL, memory_order_acq_rel,
+                 memory_order_relaxed))
+        return g;
+    return NULL;
+}
+
+/* The owner's next goroutine: runnext, except every RUNNEXT_YIELD-th
+ * time when the ring goes first, so that two goroutines handing work to
+ * each other cannot starve the rest of the queue. */
+static gh__g_t *local_get(gh__m_t *m)
+{
+    gh__g_t *g;
+
+    if (m->tick % RUNNEXT_YIELD != 0 && (g = take_runnext(m)))
+        return g;
+    if ((g = runq_get(m)))
+        return g;
+    return take_runnext(m);
+}
+
 /* Steal half of victim's ring into thief's (empty) ring; return one of
  * them to run now, or NULL. */
+/* Take a victim's runnext, after giving its owner a moment to run it
+ * itself (it usually does within a microsecond, in a ping-pong). */
+static gh__g_t *steal_runnext(gh__m_t *victim)
+{
+    if (!atomic_load_explicit(&victim->runnext, memory_order_relaxed))
+        return NULL;
+    for (int i = 0; i < RUNNEXT_GRACE; i++)
+        gh__cpu_relax();
+    return take_runnext(victim);
+}
+
 static gh__g_t *runq_steal(gh__m_t *thief, gh__m_t *victim)
 {
     uint32_t tt = atomic_load_explicit(&thief->rq_tail, memory_order_relaxed);
@@ -314,7 +359,7 @@ static gh__g_t *runq_steal(gh__m_t *thief, gh__m_t *victim)
         n = t - h;
         n -= n / 2;
         if (n == 0)
-            return NULL;
+            return steal_runnext(victim);
         if (n > GH__RUNQ_SIZE / 2)
             continue; /* head and tail read at different times: retry */
         for (uint32_t i = 0; i < n; i++) {
@@ -475,7 +520,7 @@ static gh__g_t *next_to_run(gh__m_t *m)
 {
     gh__g_t *g;
 
-    if ((++m->tick % POLL_EVERY) != 0 && (g = runq_get(m)))
+    if ((++m->tick % POLL_EVERY) != 0 && (g = local_get(m)))
         return g;
     return &m->g0;
 }
@@ -535,13 +580,19 @@ int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg)
 }
 
 /* Make goroutine g runnable from a thread whose worker (or NULL) is m. */
-static void ready_on(gh__m_t *m, gh__g_t *g)
+static void ready_on(gh__m_t *m, gh__g_t *g, bool next)
 {
     atomic_store_explicit(&g->state, GH_G_RUNNABLE, memory_order_relaxed);
     if (m) {
-        runq_put(m, g);
-        if (nworkers == 1)
-            return; /* the only worker is this one, and it is awake */
+        if (nworkers == 1) {
+            runq_put(m, g); /* the ring is cheaper, nobody steals */
+            return;         /* and the only worker is awake */
+        }
+        if (next)
+            g = atomic_exchange_explicit(&m->runnext, g,
+                                         memory_order_acq_rel);
+        if (g)
+            runq_put(m, g); /* the one it displaced goes to the ring */
     } else {
         global_put_batch(&g, 1);
     }
@@ -558,7 +609,7 @@ void gh__ready(gh__g_t *g, int result)
         pthread_mutex_unlock(g->tmu);
         return;
     }
-    ready_on(gh__cur_m(), g);
+    ready_on(gh__cur_m(), g, true);
 }
 
 void gh_yield(void)
@@ -695,7 +746,7 @@ go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts, const void *creator)
     gh__g_prepare(g, g_main);
     count_spawn(m);
     int64_t id = g->id; /* g may run and end before ready_on returns */
-    ready_on(m, g);
+    ready_on(m, g, false);
     return id;
 }
 
@@ -822,7 +873,7 @@ static gh__g_t *spin_poll(gh__m_t *m)
 
     do {
         poll_nowait(m);
-        if ((g = runq_get(m)) || (g = global_get(m)) || (g = steal_work(m)))
+        if ((g = local_get(m)) || (g = global_get(m)) || (g = steal_work(m)))
             return g;
     } while (gh_now() < until);
     return NULL;
@@ -841,10 +892,10 @@ static gh__g_t *find_runnable(gh__m_t *m)
             goto found;
     }
     for (;;) {
-        if ((g = runq_get(m)) || (g = global_get(m)))
+        if ((g = local_get(m)) || (g = global_get(m)))
             goto found;
         poll_nowait(m);
-        if ((g = runq_get(m)))
+        if ((g = local_get(m)))
             goto found;
         if (!m->spinning && 2 * atomic_load(&nspinning) <
                                 nworkers - atomic_load(&nidle)) {

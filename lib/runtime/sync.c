@@ -170,15 +170,6 @@ static void ready_chain(waiter_t *w)
     }
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 /* ---- Mutex ---- */
 
 #define MUTEX_WOKEN 1u
@@ -252,13 +243,14 @@ static bool can_spin(int round)
         return true;
     return gh_workers() > 1 &&
            atomic_load_explicit(&m->rq_head, memory_order_relaxed) ==
-               atomic_load_explicit(&m->rq_tail, memory_order_relaxed);
+               atomic_load_explicit(&m->rq_tail, memory_order_relaxed) &&
+           !atomic_load_explicit(&m->runnext, memory_order_relaxed);
 }
 
 static void spin(void)
 {
     for (int i = 0; i < SPIN_PAUSES; i++)
-        cpu_relax();
+        gh__cpu_relax();
 }
 
 /* The state a lock attempt that saw old tries to install. */
