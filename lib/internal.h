@@ -120,7 +120,8 @@ enum gh__gflags {
     GH__G_GUARDED = 1,  /* the stack has a PROT_NONE guard page below it */
     GH__G_CUSTOM = 2,   /* non-default size: unmapped at exit, not cached */
     GH__G_CANARY = 4,   /* no guard page: a canary is checked on switch-out */
-    GH__G_NAMED = 8     /* name[] holds a name (per goroutine, not stack) */
+    GH__G_NAMED = 8,    /* name[] holds a name (per goroutine, not stack) */
+    GH__G_THREAD = 16   /* a thread g (is_thread), tested on the hot line */
 };
 
 #define GH__NAME_MAX 32

@@ -137,6 +137,7 @@ static gh__g_t *thread_g(void)
     if (!g || !g->tmu || !g->tcond)
         gh__fatal("out of memory creating a thread record");
     g->is_thread = true;
+    g->flags = GH__G_THREAD;
     pthread_mutex_init(g->tmu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -602,7 +603,7 @@ static void ready_on(gh__m_t *m, gh__g_t *g, bool next)
 void gh__ready(gh__g_t *g, int result)
 {
     g->park_result = result;
-    if (g->is_thread) {
+    if (g->flags & GH__G_THREAD) {
         pthread_mutex_lock(g->tmu);
         g->woken = true;
         pthread_cond_signal(g->tcond);

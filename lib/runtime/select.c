@@ -32,18 +32,9 @@
 
 #include "chan_impl.h"
 
-/* A case's private part. */
-typedef struct casepriv {
-    gh__chwait_t w;     /* the wait record for this case */
-    uint32_t lockord;   /* position i holds the i-th case in lock order */
-} casepriv_t;
-
-_Static_assert(sizeof(casepriv_t) <= GH__CASE_PRIV,
-               "gh_case_t's private part is too small");
-
-static inline casepriv_t *priv(gh_case_t *c)
+static inline gh__chwait_t *priv(gh_case_t *c)
 {
-    return (casepriv_t *)(void *)c->_w._;
+    return gh__case_wait(c);
 }
 
 static inline gh_chan_t *ord_chan(gh_case_t *cs, size_t i)
@@ -220,16 +211,18 @@ static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
     bool timed = false;
 
     for (size_t i = 0; i < n; i++) {
-        gh__chwait_t *w = &priv(&cs[i])->w;
-        *w = (gh__chwait_t){.sel = &sel, .elem = cs[i].val,
-                            .idx = (uint32_t)i};
+        gh__chwait_t *w = priv(&cs[i]);
+        w->sel = &sel; /* lockord stays: unlock_all_cb needs it */
+        w->idx = (uint32_t)i;
+        w->ok = false;
+        w->queued = false;
         if (!cs[i].ch)
             continue;
         gh__waitq_push(cs[i].op == GH_CASE_RECV ? &cs[i].ch->recvq
                                                 : &cs[i].ch->sendq,
                        w);
     }
-    if (sel.g->is_thread) {
+    if (sel.g->flags & GH__G_THREAD) {
         gh__thread_park_until(unlock_all_cb, &ls, deadline, sel_expire,
                               &sel);
     } else {
@@ -257,7 +250,7 @@ static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
             continue;
         gh__lock(&ch->mu);
         gh__waitq_unlink(cs[i].op == GH_CASE_RECV ? &ch->recvq : &ch->sendq,
-                         &priv(&cs[i])->w);
+                         priv(&cs[i]));
         gh__unlock(&ch->mu);
     }
     return done;
@@ -295,10 +288,10 @@ int gh_select(gh_case_t *cs, size_t n, int64_t deadline)
         return GH_ETIMEDOUT;
     gh_case_t *c = &cs[done - 1];
     if (c->op == GH_CASE_SEND) {
-        if (!priv(c)->w.ok)
+        if (!priv(c)->ok)
             gh_panic("send on closed channel");
     } else {
-        c->ok = priv(c)->w.ok;
+        c->ok = priv(c)->ok;
     }
     return (int)(done - 1);
 }

@@ -132,7 +132,7 @@ enum gh_case_op {
 };
 
 /** Bytes of each case reserved for the runtime's wait record. */
-#define GH__CASE_PRIV 56
+#define GH__CASE_PRIV 40
 
 /**
  * One case of a select.  Build them with GH_RECV()/GH_SEND() in an array
@@ -145,8 +145,9 @@ typedef struct gh_case {
     bool ok;        /**< out, receive: true if a value came, false if closed */
     void *val;      /**< send: the element; receive: where to store it */
     struct {
-        _Alignas(16) unsigned char _[GH__CASE_PRIV];
-    } _w;           /**< private: the wait record */
+        _Alignas(8) unsigned char _[GH__CASE_PRIV];
+    } _w;           /**< private: the wait record (64 bytes a case in all,
+                     *   so that building a few on the stack stays cheap) */
 } gh_case_t;
 
 /** A receive case: `case v, ok := <-ch:` (ptr may be NULL). */
