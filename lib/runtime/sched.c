@@ -157,22 +157,6 @@ gh__g_t *gh__cur_g(void)
     return thread_g();
 }
 
-static int thread_park(void (*unlock)(void *), void *arg)
-{
-    gh__g_t *g = thread_g();
-
-    pthread_mutex_lock(g->tmu);
-    g->woken = false;
-    pthread_mutex_unlock(g->tmu);
-    if (unlock)
-        unlock(arg);
-    pthread_mutex_lock(g->tmu);
-    while (!g->woken)
-        pthread_cond_wait(g->tcond, g->tmu);
-    pthread_mutex_unlock(g->tmu);
-    return g->park_result;
-}
-
 int gh__thread_park_until(void (*unlock)(void *), void *arg,
                           int64_t deadline, bool (*expire)(void *),
                           void *earg)
@@ -211,6 +195,11 @@ int gh__thread_park_until(void (*unlock)(void *), void *arg,
     }
     pthread_mutex_unlock(g->tmu);
     return rc ? rc : g->park_result;
+}
+
+static int thread_park(void (*unlock)(void *), void *arg)
+{
+    return gh__thread_park_until(unlock, arg, GH_FOREVER, NULL, NULL);
 }
 
 /* ---- run queues ---- */
