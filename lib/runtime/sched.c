@@ -40,6 +40,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <ev.h>
 #include <sched.h>
@@ -629,6 +630,7 @@ GH__NORETURN static void g_exit(gh__g_t *g)
     gh__m_t *m = gh__cur_m();
     gh__g_t *to = next_to_run(m);
 
+    assert(!g->defers && !g->frame && !g->panic);
     m->post_fn = post_exit;
     m->post_arg = g;
     atomic_store_explicit(&g->state, GH_G_DEAD, memory_order_relaxed);
@@ -716,9 +718,8 @@ go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts, const void *creator)
     g->arg = arg;
     g->next = NULL;
     g->park_result = 0;
-    g->defers = NULL;
-    g->frame = NULL;
-    g->panic = NULL;
+    /* defers, frame and panic are NULL: zero on a fresh stack, and a
+     * goroutine only ends with them empty (g_exit asserts it). */
     g->creator = creator;
     g->flags &= ~(unsigned)GH__G_NAMED;
     atomic_store_explicit(&g->wait, GH__W_NONE, memory_order_relaxed);
