@@ -118,9 +118,12 @@ static inline void copy_elem(const gh_chan_t *ch, void *dst, const void *src)
     }
 }
 
-static inline unsigned char *slot(const gh_chan_t *ch, size_t i)
+/* Slot i, for i < 2 * cap (head + len at most): no division. */
+static inline unsigned char *slot(const gh_chan_t *ch, uint32_t i)
 {
-    return ch->buf + (i % ch->cap) * ch->esize;
+    if (i >= ch->cap)
+        i -= ch->cap;
+    return ch->buf + (size_t)i * ch->esize;
 }
 
 int gh__chan_send_locked(gh_chan_t *ch, const void *elem, gh__g_t **wake)
@@ -159,7 +162,8 @@ int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__g_t **wake)
         } else {
             ch->len--;
         }
-        ch->head = (ch->head + 1) % ch->cap;
+        if (++ch->head == ch->cap)
+            ch->head = 0;
         return 0;
     }
     if ((w = waitq_claim(&ch->sendq))) {
@@ -191,17 +195,19 @@ bool gh__chan_recv_ready(gh_chan_t *ch)
 gh_chan_t *gh_chan_new(size_t elem_size, size_t cap)
 {
     gh_chan_t *ch;
-    size_t off = (sizeof(*ch) + 15) & ~(size_t)15;
+    size_t off = (sizeof(*ch) + 63) & ~(size_t)63, size;
 
-    if (elem_size > GH_CHAN_ELEM_MAX ||
+    if (elem_size > GH_CHAN_ELEM_MAX || cap > BUF_MAX ||
         (elem_size && cap > BUF_MAX / elem_size)) {
         errno = EINVAL;
         return NULL;
     }
-    if (!(ch = calloc(1, off + elem_size * cap)))
+    size = (off + elem_size * cap + 63) & ~(size_t)63;
+    if (!(ch = aligned_alloc(64, size)))
         return NULL;
+    memset(ch, 0, off);
     ch->esize = (uint32_t)elem_size;
-    ch->cap = cap;
+    ch->cap = (uint32_t)cap;
     ch->buf = (unsigned char *)ch + off;
     return ch;
 }

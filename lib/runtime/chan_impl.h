@@ -61,17 +61,22 @@ typedef struct gh__waitq {
     gh__chwait_t *head, *tail; /* FIFO; ch->mu */
 } gh__waitq_t;
 
+/* Everything a send or receive touches fits the first cache line (the
+ * struct is 64-byte aligned): under contention between two workers each
+ * operation moves one line, not two.  The buffer starts on a line of its
+ * own. */
 struct gh_chan {
     gh__lock_t mu;           /* guards everything below */
     bool closed;
     uint32_t esize;          /* element size, constant */
-    size_t cap;              /* buffer slots, constant */
-    size_t len;              /* buffered elements */
-    size_t head;             /* slot of the oldest buffered element */
+    uint32_t cap;            /* buffer slots, constant */
+    uint32_t len;            /* buffered elements */
+    uint32_t head;           /* slot of the oldest buffered element */
+    unsigned char *buf;      /* cap * esize bytes after the struct */
     gh__waitq_t recvq;       /* blocked receivers */
     gh__waitq_t sendq;       /* blocked senders */
+    /* Second line: rarely touched. */
     void *timer;             /* gh_after()'s timer, freed with the channel */
-    unsigned char *buf;      /* cap * esize bytes right after the struct */
 };
 
 /* Operations on a locked channel (ch->mu held).  They never block and
