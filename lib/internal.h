@@ -266,6 +266,8 @@ int gh__thread_park_until(void (*unlock)(void *), void *arg,
 gh__m_t *gh__any_m(void);
 /* A fast per-thread random number (xorshift); never 0 for bound 0. */
 uint32_t gh__rand(void);
+/* Nothing queued on m (ring and runnext); a racy peek from any thread. */
+bool gh__runq_empty(gh__m_t *m);
 /* Post a request to worker m's inbox and wake it.  Any thread. */
 void gh__m_post(gh__m_t *m, gh__req_t *req);
 /* Block asynchronous signals in a runtime-owned thread (old may be NULL). */
@@ -280,10 +282,11 @@ gh__g_t *gh__g_alloc(gh__m_t *m, size_t stack_size);
 void gh__g_release(gh__m_t *m, gh__g_t *g);
 /* Wake the scavenger thread, which gives the warm list back to the OS. */
 void gh__stack_scavenge(void);
+/* A racy peek: is the warm list non-empty? */
 bool gh__stack_warm_pending(void);
 /* Move m's cached stacks beyond keep to the shared warm list (no system
  * call), so that other threads can reuse them (m's thread only). */
-void gh__stack_spill(gh__m_t *m, int keep); /* racy peek: is the warm list non-empty? */
+void gh__stack_spill(gh__m_t *m, int keep);
 /* Prepare g to start fn(arg) on its stack. */
 void gh__g_prepare(gh__g_t *g, void (*entry)(void *));
 void gh__stack_init(void);

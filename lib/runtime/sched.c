@@ -293,7 +293,7 @@ static bool ring_empty(gh__m_t *m)
            atomic_load_explicit(&m->rq_tail, memory_order_acquire);
 }
 
-static bool runq_empty(gh__m_t *m)
+bool gh__runq_empty(gh__m_t *m)
 {
     return ring_empty(m) &&
            !atomic_load_explicit(&m->runnext, memory_order_acquire);
@@ -845,7 +845,7 @@ static bool work_anywhere(void)
     if (atomic_load(&gq_len) > 0)
         return true;
     for (int i = 0; i < nworkers; i++)
-        if (!runq_empty(ms[i]))
+        if (!gh__runq_empty(ms[i]))
             return true;
     return false;
 }

@@ -32,17 +32,18 @@
 
 #include "chan_impl.h"
 
-static inline gh__chwait_t *priv(gh_case_t *c)
+/* ---- lock order ---- */
+
+/* Slot i of the lock order, which is spread over the cases' records. */
+static inline uint32_t *ord(gh_case_t *cs, size_t i)
 {
-    return gh__case_wait(c);
+    return &gh__case_wait(&cs[i])->lockord;
 }
 
 static inline gh_chan_t *ord_chan(gh_case_t *cs, size_t i)
 {
-    return cs[priv(&cs[i])->lockord].ch;
+    return cs[*ord(cs, i)].ch;
 }
-
-/* ---- lock order ---- */
 
 static inline uintptr_t key(gh_case_t *cs, uint32_t i)
 {
@@ -51,21 +52,20 @@ static inline uintptr_t key(gh_case_t *cs, uint32_t i)
 
 static void sift(gh_case_t *cs, size_t root, size_t n)
 {
-    uint32_t v = priv(&cs[root])->lockord;
+    uint32_t v = *ord(cs, root);
 
     for (;;) {
         size_t c = 2 * root + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && key(cs, priv(&cs[c + 1])->lockord) >
-                             key(cs, priv(&cs[c])->lockord))
+        if (c + 1 < n && key(cs, *ord(cs, c + 1)) > key(cs, *ord(cs, c)))
             c++;
-        if (key(cs, v) >= key(cs, priv(&cs[c])->lockord))
+        if (key(cs, v) >= key(cs, *ord(cs, c)))
             break;
-        priv(&cs[root])->lockord = priv(&cs[c])->lockord;
+        *ord(cs, root) = *ord(cs, c);
         root = c;
     }
-    priv(&cs[root])->lockord = v;
+    *ord(cs, root) = v;
 }
 
 /* Sort the cases by channel address into the lockord slots (heapsort for
@@ -73,24 +73,23 @@ static void sift(gh_case_t *cs, size_t root, size_t n)
 static void sort_lockorder(gh_case_t *cs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        priv(&cs[i])->lockord = (uint32_t)i;
+        *ord(cs, i) = (uint32_t)i;
     if (n <= 8) {
         for (size_t i = 1; i < n; i++) {
-            uint32_t v = priv(&cs[i])->lockord;
+            uint32_t v = *ord(cs, i);
             size_t j = i;
-            for (; j > 0 && key(cs, priv(&cs[j - 1])->lockord) > key(cs, v);
-                 j--)
-                priv(&cs[j])->lockord = priv(&cs[j - 1])->lockord;
-            priv(&cs[j])->lockord = v;
+            for (; j > 0 && key(cs, *ord(cs, j - 1)) > key(cs, v); j--)
+                *ord(cs, j) = *ord(cs, j - 1);
+            *ord(cs, j) = v;
         }
         return;
     }
     for (size_t i = n / 2; i-- > 0;)
         sift(cs, i, n);
     for (size_t end = n - 1; end > 0; end--) {
-        uint32_t t = priv(&cs[0])->lockord;
-        priv(&cs[0])->lockord = priv(&cs[end])->lockord;
-        priv(&cs[end])->lockord = t;
+        uint32_t t = *ord(cs, 0);
+        *ord(cs, 0) = *ord(cs, end);
+        *ord(cs, end) = t;
         sift(cs, 0, end);
     }
 }
@@ -211,7 +210,7 @@ static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
     bool timed = false;
 
     for (size_t i = 0; i < n; i++) {
-        gh__chwait_t *w = priv(&cs[i]);
+        gh__chwait_t *w = gh__case_wait(&cs[i]);
         w->sel = &sel; /* lockord stays: unlock_all_cb needs it */
         w->idx = (uint32_t)i;
         w->ok = false;
@@ -250,7 +249,7 @@ static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
             continue;
         gh__lock(&ch->mu);
         gh__waitq_unlink(cs[i].op == GH_CASE_RECV ? &ch->recvq : &ch->sendq,
-                         priv(&cs[i]));
+                         gh__case_wait(&cs[i]));
         gh__unlock(&ch->mu);
     }
     return done;
@@ -288,10 +287,10 @@ int gh_select(gh_case_t *cs, size_t n, int64_t deadline)
         return GH_ETIMEDOUT;
     gh_case_t *c = &cs[done - 1];
     if (c->op == GH_CASE_SEND) {
-        if (!priv(c)->ok)
+        if (!gh__case_wait(c)->ok)
             gh_panic("send on closed channel");
     } else {
-        c->ok = priv(c)->ok;
+        c->ok = gh__case_wait(c)->ok;
     }
     return (int)(done - 1);
 }

@@ -241,10 +241,7 @@ static bool can_spin(int round)
     m = gh__cur_m();
     if (!m || m->cur == &m->g0)
         return true;
-    return gh_workers() > 1 &&
-           atomic_load_explicit(&m->rq_head, memory_order_relaxed) ==
-               atomic_load_explicit(&m->rq_tail, memory_order_relaxed) &&
-           !atomic_load_explicit(&m->runnext, memory_order_relaxed);
+    return gh_workers() > 1 && gh__runq_empty(m);
 }
 
 static void spin(void)
