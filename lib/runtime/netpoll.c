@@ -30,28 +30,24 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "runtime/netpoll.h"
 
 #define CHUNK 1024
 #define NCHUNKS 1024
 
-typedef struct iowait iowait_t;
+typedef gh__iowait_t iowait_t;
 
-typedef struct pfd {
+typedef struct gh__pfd {
     gh__lock_t mu;      /* guards the fields below */
-    iowait_t *rd;       /* the goroutine waiting to read, if any */
-    iowait_t *wr;       /* the goroutine waiting to write, if any */
+    iowait_t *rd;       /* the goroutine (or fdwatch) waiting to read */
+    iowait_t *wr;       /* the goroutine (or fdwatch) waiting to write */
+    iowait_t *dormant;  /* a fired GH__FDWATCH_KEEP watch whose ev_io is
+                         * still started on its loop */
     bool closing;       /* gh_close() in progress: refuse new waits */
+    uint32_t gen;       /* gh_close() calls so far */
+    gh__m_t *last_m;    /* the loop that last watched fd ... */
+    uint32_t last_gen;  /* ... and the gen then */
 } pfd_t;
-
-struct iowait {
-    ev_io io;      /* owned by m's thread */
-    gh__timer_t tm; /* the deadline, in m's timer heap */
-    gh__g_t *g;    /* the parked goroutine */
-    gh__m_t *m;    /* the worker whose loop holds the watchers */
-    pfd_t *pfd;
-
-};
 
 static pfd_t *_Atomic chunks[NCHUNKS];
 
@@ -79,24 +75,58 @@ static void iowait_finish(iowait_t *w, int result)
 {
     struct ev_loop *loop = w->m->loop;
     gh__g_t *g = w->g;
+    /* A kept watch that saw its descriptor ready stays started: the
+     * connection will most likely watch again from this worker, and
+     * libev then needs no epoll_ctl at all. */
+    bool keep = w->keep && result > 0;
 
-    ev_io_stop(loop, &w->io);
+    if (!keep)
+        ev_io_stop(loop, &w->io);
     gh__timer_stop(&w->tm);
     gh__lock(&w->pfd->mu);
     if (w->pfd->rd == w)
         w->pfd->rd = NULL;
     if (w->pfd->wr == w)
         w->pfd->wr = NULL;
+    if (keep)
+        w->pfd->dormant = w;
     gh__unlock(&w->pfd->mu);
-    gh__ready(g, result);
+    w->dormant = keep;
+    w->ignored = 0;
+    if (w->fn)
+        w->fn(w, result); /* an fdwatch: nobody is parked */
+    else
+        gh__ready(g, result);
 }
+
+/* Owner only: stop a dormant watch's ev_io for good. */
+static void dormant_stop(iowait_t *w)
+{
+    gh__lock(&w->pfd->mu);
+    if (w->pfd->dormant == w)
+        w->pfd->dormant = NULL;
+    gh__unlock(&w->pfd->mu);
+    ev_io_stop(w->m->loop, &w->io);
+    w->dormant = false;
+}
+
+/* Level-triggered readiness keeps coming while the new owner of the bytes
+ * has not read them yet; after a few reports it is probably busy with a
+ * long request, and the watch stops rather than wake the loop for nothing. */
+#define DORMANT_IGNORE 64
 
 static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
+    iowait_t *w = gh__container_of(io, iowait_t, io);
     int ready = ((revents & EV_READ) ? GH_IO_READ : 0) |
                 ((revents & EV_WRITE) ? GH_IO_WRITE : 0);
 
-    iowait_finish(gh__container_of(io, iowait_t, io), ready ? ready : GH_EIO);
+    if (w->dormant) {
+        if (++w->ignored >= DORMANT_IGNORE)
+            dormant_stop(w);
+        return;
+    }
+    iowait_finish(w, ready ? ready : GH_EIO);
 }
 
 static void deadline_fire(gh__m_t *m, gh__timer_t *t)
@@ -132,12 +162,20 @@ int gh__poll_thread(int fd, int events, int64_t deadline)
     return r & events ? r & events : events;
 }
 
-/* Claim fd's slots for w; 0 or GH_ECLOSED / GH_EBUSY. */
-static int pfd_claim(pfd_t *p, iowait_t *w, int events)
+/*
+ * Claim fd's slots for w; 0 or GH_ECLOSED / GH_EBUSY.  *again is set when
+ * w's loop watched this same descriptor last and nobody has gh_close()d it
+ * since: libev's epoll registration from then is still valid (libev drops
+ * it lazily), and forcing a fresh one would cost a failing epoll_ctl.
+ */
+static int pfd_claim(pfd_t *p, iowait_t *w, int events, bool *again)
 {
     int rc = 0;
 
     gh__lock(&p->mu);
+    *again = p->last_m == w->m && p->last_gen == p->gen;
+    p->last_m = w->m;
+    p->last_gen = p->gen;
     if (p->closing)
         rc = GH_ECLOSED;
     else if (((events & GH_IO_READ) && p->rd) ||
@@ -153,43 +191,206 @@ static int pfd_claim(pfd_t *p, iowait_t *w, int events)
     return rc;
 }
 
-int gh_wait_fd(int fd, int events, int64_t deadline)
+/* Arm w (g or fn set by the caller) for fd on m's loop.  0 or GH_E*. */
+static int iowait_arm(gh__m_t *m, iowait_t *w, int fd, int events,
+                      int64_t deadline)
 {
-    gh__m_t *m = gh__cur_m();
-    iowait_t w;
     pfd_t *p;
+    bool again;
     int rc;
 
+    if (!(p = pfd_get(fd, true)))
+        return fd >= CHUNK * NCHUNKS ? GH_EBADF : GH_ENOMEM;
+    w->m = m;
+    w->pfd = p;
+    w->dormant = false;
+    /* The timer cannot fire before the caller is done: timers run only
+     * when this worker polls. */
+    w->tm = (gh__timer_t){.when = deadline, .idx = GH__TIMER_IDLE,
+                          .fn = deadline_fire};
+    if (deadline != GH_FOREVER && gh__timer_start(m, &w->tm) < 0)
+        return GH_ENOMEM;
+    if ((rc = pfd_claim(p, w, events, &again)) < 0) {
+        gh__timer_stop(&w->tm);
+        return rc;
+    }
+    ev_io_init(&w->io, io_cb, fd,
+               ((events & GH_IO_READ) ? EV_READ : 0) |
+                   ((events & GH_IO_WRITE) ? EV_WRITE : 0));
+    /* Only descriptors closed with gh_close() bump gen, so only waiters
+     * that promise that (fdwatches, gh__wait_fd_owned) skip libev's
+     * re-registration. */
+    if (again && w->owned)
+        w->io.events &= ~EV__IOFDSET;
+    ev_io_start(m->loop, &w->io);
+    return 0;
+}
+
+static int check_events(int fd, int events)
+{
     if (fd < 0)
         return GH_EBADF;
     if (!(events & (GH_IO_READ | GH_IO_WRITE)) ||
         (events & ~(GH_IO_READ | GH_IO_WRITE)))
         return GH_EINVAL;
+    return 0;
+}
+
+static int wait_fd(int fd, int events, int64_t deadline, bool owned)
+{
+    gh__m_t *m = gh__cur_m();
+    iowait_t w;
+    int rc;
+
+    if ((rc = check_events(fd, events)) < 0)
+        return rc;
     if (!m || m->cur == &m->g0)
         return gh__poll_thread(fd, events, deadline);
     if (deadline != GH_FOREVER && deadline <= gh_now())
         return GH_ETIMEDOUT;
-    if (!(p = pfd_get(fd, true)))
-        return fd >= CHUNK * NCHUNKS ? GH_EBADF : GH_ENOMEM;
     w.g = m->cur;
-    w.m = m;
-    w.pfd = p;
-    /* The timer cannot fire before this goroutine parks: timers run only
-     * when this worker polls. */
-    w.tm = (gh__timer_t){.when = deadline, .idx = GH__TIMER_IDLE,
-                         .fn = deadline_fire};
-    if (deadline != GH_FOREVER && gh__timer_start(m, &w.tm) < 0)
-        return GH_ENOMEM;
-    if ((rc = pfd_claim(p, &w, events)) < 0) {
-        gh__timer_stop(&w.tm);
+    w.fn = NULL;
+    w.keep = false;
+    w.owned = owned;
+    if ((rc = iowait_arm(m, &w, fd, events, deadline)) < 0)
         return rc;
-    }
-    ev_io_init(&w.io, io_cb, fd,
-               ((events & GH_IO_READ) ? EV_READ : 0) |
-                   ((events & GH_IO_WRITE) ? EV_WRITE : 0));
-    ev_io_start(m->loop, &w.io);
     return gh__park((events & GH_IO_READ) ? GH__W_IO_READ : GH__W_IO_WRITE,
                     NULL, NULL);
+}
+
+int gh_wait_fd(int fd, int events, int64_t deadline)
+{
+    return wait_fd(fd, events, deadline, false);
+}
+
+int gh__wait_fd_owned(int fd, int events, int64_t deadline)
+{
+    return wait_fd(fd, events, deadline, true);
+}
+
+static bool fdwatch_disarm(iowait_t *w);
+
+/* Re-arm w, dormant on this worker's loop: its ev_io is still started,
+ * so only the slot and the deadline need setting.  0 or GH_E*. */
+static int fdwatch_rearm(gh__m_t *m, iowait_t *w, int events,
+                         int64_t deadline)
+{
+    pfd_t *p = w->pfd;
+    int rc = 0;
+
+    w->tm = (gh__timer_t){.when = deadline, .idx = GH__TIMER_IDLE,
+                          .fn = deadline_fire};
+    if (deadline != GH_FOREVER && gh__timer_start(m, &w->tm) < 0)
+        return GH_ENOMEM;
+    gh__lock(&p->mu);
+    if (p->closing)
+        rc = GH_ECLOSED;
+    else if (p->rd)
+        rc = GH_EBUSY;
+    else {
+        p->rd = w;
+        p->dormant = NULL;
+    }
+    gh__unlock(&p->mu);
+    if (rc < 0) {
+        gh__timer_stop(&w->tm);
+        return rc;
+    }
+    w->dormant = false;
+    return 0;
+}
+
+int gh__fdwatch_start(gh__iowait_t *w, int fd, int events, int64_t deadline,
+                      void (*fn)(gh__iowait_t *w, int result), unsigned flags)
+{
+    gh__m_t *m = gh__cur_m();
+    int rc;
+
+    if ((rc = check_events(fd, events)) < 0)
+        return rc;
+    if (!m || !fn)
+        return GH_EINVAL;
+    w->g = NULL;
+    w->fn = fn;
+    w->owned = true;
+    if (flags & GH__FDWATCH_KEEP) {
+        /* A kept watch is dormant only while started on its own loop,
+         * and only that loop's thread reads w->dormant. */
+        if (w->keep && w->m == m && w->dormant) {
+            if (w->io.fd == fd && events == GH_IO_READ)
+                return fdwatch_rearm(m, w, events, deadline);
+            fdwatch_disarm(w);
+        } else if (w->keep && w->m && w->m != m) {
+            gh__fdwatch_stop(w); /* dormant over there, maybe */
+            /* That parked: this goroutine may run on another worker now,
+             * and only the current worker's loop may be touched. */
+            m = gh__cur_m();
+        }
+    }
+    w->keep = (flags & GH__FDWATCH_KEEP) != 0;
+    return iowait_arm(m, w, fd, events, deadline);
+}
+
+/* On w's worker: stop w if it still holds its slot.  True if it did. */
+static bool fdwatch_disarm(iowait_t *w)
+{
+    pfd_t *p = w->pfd;
+    bool ours;
+
+    bool dormant;
+
+    gh__lock(&p->mu);
+    ours = p->rd == w || p->wr == w;
+    dormant = p->dormant == w;
+    if (p->rd == w)
+        p->rd = NULL;
+    if (p->wr == w)
+        p->wr = NULL;
+    if (dormant)
+        p->dormant = NULL;
+    gh__unlock(&p->mu);
+    if (ours || dormant)
+        ev_io_stop(w->m->loop, &w->io);
+    if (ours)
+        gh__timer_stop(&w->tm);
+    w->dormant = false;
+    return ours;
+}
+
+typedef struct stop_req {
+    gh__req_t req;
+    iowait_t *w;
+    gh__lock_t mu;   /* held by the stopper until it has parked */
+    gh__g_t *g;      /* the stopper */
+    bool stopped;
+} stop_req_t;
+
+static void stop_fn(gh__m_t *m, gh__req_t *r)
+{
+    stop_req_t *sr = (stop_req_t *)r;
+
+    sr->stopped = fdwatch_disarm(sr->w);
+    gh__lock(&sr->mu);
+    gh__ready(sr->g, 0);
+    gh__unlock(&sr->mu);
+}
+
+bool gh__fdwatch_stop(gh__iowait_t *w)
+{
+    stop_req_t sr;
+
+    /* Callbacks and requests run on the owner's thread, one at a time: on
+     * that thread, or after its acknowledgement, fn is not running. */
+    if (gh__cur_m() == w->m)
+        return fdwatch_disarm(w);
+    sr = (stop_req_t){.req = {NULL, stop_fn}, .w = w,
+                      .mu = GH__LOCK_INIT, .g = gh__cur_g()};
+    gh__lock(&sr.mu);
+    gh__m_post(w->m, &sr.req);
+    gh__park(GH__W_CLOSE, gh__lock_unlock_cb, &sr.mu);
+    gh__lock(&sr.mu); /* stop_fn may still be inside sr.mu */
+    gh__unlock(&sr.mu);
+    return sr.stopped;
 }
 
 /* ---- closing ---- */
@@ -219,9 +420,12 @@ static void cancel_fn(gh__m_t *m, gh__req_t *r)
      * finished, its goroutine may have returned and w is gone. */
     gh__lock(&cr->pfd->mu);
     ours = cr->pfd->rd == w || cr->pfd->wr == w;
+    bool dormant = cr->pfd->dormant == w;
     gh__unlock(&cr->pfd->mu);
     if (ours)
         iowait_finish(w, GH_ECLOSED);
+    else if (dormant)
+        dormant_stop(w); /* fired already: nobody to tell */
     gh__lock(&c->mu);
     if (--c->pending == 0)
         gh__ready(c->g, 0);
@@ -231,7 +435,8 @@ static void cancel_fn(gh__m_t *m, gh__req_t *r)
 /* Wake fd's waiters with GH_ECLOSED and wait until their workers let go. */
 static void cancel_waiters(pfd_t *p)
 {
-    cancel_req_t reqs[2];
+    cancel_req_t reqs[3];
+    gh__m_t *owners[3];
     closer_t c;
     int n = 0;
 
@@ -239,15 +444,15 @@ static void cancel_waiters(pfd_t *p)
     gh__lock(&c.mu);
     gh__lock(&p->mu);
     p->closing = true;
-    iowait_t *ws[2] = {p->rd, p->wr != p->rd ? p->wr : NULL};
-    for (int i = 0; i < 2; i++) {
+    iowait_t *ws[3] = {p->rd, p->wr != p->rd ? p->wr : NULL,
+                       p->dormant != p->rd ? p->dormant : NULL};
+    for (int i = 0; i < 3; i++) {
         if (!ws[i])
             continue;
         reqs[n] = (cancel_req_t){{NULL, cancel_fn}, ws[i], p, &c};
+        owners[n] = ws[i]->m;
         n++;
     }
-    gh__m_t *owners[2] = {n > 0 ? reqs[0].w->m : NULL,
-                          n > 1 ? reqs[1].w->m : NULL};
     gh__unlock(&p->mu);
     c.pending = n;
     c.g = gh__cur_g();
@@ -261,6 +466,7 @@ static void cancel_waiters(pfd_t *p)
     gh__unlock(&c.mu);
     gh__lock(&p->mu);
     p->closing = false;
+    p->gen++;
     gh__unlock(&p->mu);
 }
 
