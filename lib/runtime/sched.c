@@ -57,7 +57,11 @@
 #endif
 
 #define POLL_EVERY 64
-#define POLL_INTERVAL (50 * GH_MICROSECOND)
+#define POLL_INTERVAL (250 * GH_MICROSECOND)
+/* A worker with more than POLL_BACKLOG goroutines queued only runs its
+ * timers, and polls its sockets at least every POLL_MAX_DELAY. */
+#define POLL_BACKLOG 32
+#define POLL_MAX_DELAY (10 * GH_MILLISECOND)
 #define SPIN_BEFORE_IDLE (20 * GH_MICROSECOND)
 #define ID_BATCH 64
 #define RUNNEXT_YIELD 16
@@ -819,8 +823,21 @@ static void poll_nowait(gh__m_t *m)
  * that short goroutines switching fast do not pay epoll_wait every time. */
 static void poll_if_due(gh__m_t *m)
 {
-    if (gh_now() - m->last_poll >= POLL_INTERVAL)
-        poll_nowait(m);
+    int64_t since = gh_now() - m->last_poll;
+    uint32_t queued =
+        atomic_load_explicit(&m->rq_tail, memory_order_relaxed) -
+        atomic_load_explicit(&m->rq_head, memory_order_relaxed);
+
+    if (since < POLL_INTERVAL)
+        return;
+    /* A long queue is mostly goroutines the last poll readied: polling
+     * again only makes libev report their sockets (level-triggered) once
+     * more before they had a chance to read them. */
+    if (queued > POLL_BACKLOG && since < POLL_MAX_DELAY) {
+        gh__timers_run(m);
+        return;
+    }
+    poll_nowait(m);
 }
 
 static gh__g_t *steal_work(gh__m_t *m)
@@ -903,7 +920,9 @@ static gh__g_t *find_runnable(gh__m_t *m)
             pthread_mutex_unlock(&idle_mu);
             atomic_fetch_sub(&nspinning, 1);
         }
-        if ((g = spin_poll(m)))
+        /* Alone, no other worker can hand work back: only the loop
+         * can, and blocking in it costs no more than polling it. */
+        if (nworkers > 1 && (g = spin_poll(m)))
             goto found;
         idle_push(m);
         /* Work added before we were listed would not have woken us. */
