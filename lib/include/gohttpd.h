@@ -22,5 +22,6 @@
 #include "gohttpd/sync.h"
 #include "gohttpd/ctx.h"
 #include "gohttpd/panic.h"
+#include "gohttpd/http.h"
 
 #endif /* GOHTTPD_H */

@@ -69,7 +69,8 @@ extern "C" {
     X(ECANCELED, -ECANCELED, "operation canceled")                         \
     X(ECLOSED, -4000, "use of closed channel or descriptor")               \
     X(EDEADLINE, -4001, "deadline exceeded")                               \
-    X(EPANIC, -4002, "goroutine panicked")
+    X(EPANIC, -4002, "goroutine panicked")                                 \
+    X(ESENT, -4003, "response already sent")
 
 /** The error codes, as an enum: GH_EAGAIN, GH_ETIMEDOUT, GH_ECLOSED, ... */
 enum gh_errno {

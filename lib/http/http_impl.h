@@ -1,0 +1,228 @@
+/*
+ * http_impl.h - the HTTP server's internal objects (never installed).
+ *
+ *   gh_server    options, listeners, the list of open connections and the
+ *                counters.  Its lock (mu) guards the connection list and
+ *                the connections' states; everything else is set before
+ *                gh_server_start() or is atomic.
+ *   gh__conn     one accepted connection: small and on the heap, because it
+ *                outlives its goroutines.  While a request is in progress a
+ *                goroutine owns it (state ACTIVE); between requests, with no
+ *                bytes pending, it is IDLE: no goroutine, no buffer, only an
+ *                fdwatch on the socket, whose callback starts a fresh
+ *                goroutine when the next request's first byte arrives.
+ *   gh__session  what a connection goroutine keeps on its stack while it
+ *                runs: the input buffer, the parser, the output batch.
+ *   gh_req, gh_resp  one request and its response, in the session.
+ *
+ * The transport is reached only through the connection's ops (conn.c), so
+ * TLS can replace plain TCP without touching the HTTP code.
+ */
+#ifndef GH_HTTP_IMPL_H
+#define GH_HTTP_IMPL_H
+
+#include <netinet/in.h>
+#include <sys/uio.h>
+
+#include "internal.h"
+#include "runtime/netpoll.h"
+#include "http/parse.h"
+
+typedef struct gh__conn gh__conn_t;
+
+/** A transport.  Every call may park; deadlines are absolute. */
+typedef struct gh__conn_ops {
+    ssize_t (*read)(gh__conn_t *c, void *buf, size_t len, int64_t deadline);
+    ssize_t (*writev)(gh__conn_t *c, const struct iovec *iov, int n,
+                      int64_t deadline);
+    ssize_t (*sendfile)(gh__conn_t *c, int fd, off_t *off, size_t len,
+                        int64_t deadline);
+    /* bytes already read from the socket and buffered inside the
+     * transport (TLS records): the connection is not idle */
+    bool (*pending)(gh__conn_t *c);
+    void (*close)(gh__conn_t *c); /* closes c->fd, not c itself */
+} gh__conn_ops_t;
+
+extern const gh__conn_ops_t gh__conn_tcp_ops;
+
+enum gh__conn_state {
+    GH__CONN_ACTIVE = 0, /* a goroutine serves it */
+    GH__CONN_IDLE = 1,   /* only c->watch holds it */
+    GH__CONN_CLOSED = 2  /* off the list; fd closed */
+};
+
+struct gh__conn {
+    const gh__conn_ops_t *ops; /* set at accept, never changes */
+    gh_server_t *srv;
+    int fd;
+    uint8_t state;             /* enum gh__conn_state; under srv->mu */
+    bool fresh;                /* no request read yet */
+    uint32_t nreq;             /* requests served; by the owner */
+    gh__conn_t *prev, *next;   /* srv->conns; under srv->mu */
+    gh__iowait_t watch;        /* the idle fdwatch; owner only */
+    int wake;                  /* its result, for the new goroutine */
+    socklen_t peer_len;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;                    /* AF_UNIX peers are kept as the family only */
+};
+
+typedef struct gh__listener {
+    gh__lock_t mu;             /* fd's closing vs shutdown's wake-up */
+    int fd;                    /* the acceptor's; -1 once it closed it */
+    int family;
+    char *unix_path;           /* a socket file to unlink at the end */
+    gh_server_t *srv;
+} gh__listener_t;
+
+struct gh_server {
+    gh_server_opts_t o;        /* copied; o.server_header -> server_header */
+    char *server_header;
+    gh__http_limits_t lim;
+    gh_handler_fn handler;
+    void *udata;
+    gh__listener_t *ls;        /* listeners, before start only */
+    int nls;
+    bool started;
+    _Atomic bool draining;     /* shutdown began: close after each request */
+    gh__lock_t mu;             /* the connection list below */
+    gh__conn_t *conns;
+    gh_ctx_t *ctx;             /* parent of request contexts; cancelled at
+                                * the shutdown deadline */
+    gh_waitgroup_t acceptors;
+    _Atomic uint64_t conns_open, conns_idle, conns_total, requests;
+    _Atomic uint64_t status[6], bytes_in, bytes_out, accept_pauses, timeouts;
+};
+
+/* ---- the arena (request.c) ---- */
+typedef struct gh__arena_chunk gh__arena_chunk_t;
+
+/* ---- a request and its response ---- */
+
+enum gh__resp_state {
+    GH__RESP_NEW = 0,   /* nothing sent */
+    GH__RESP_HEAD,      /* the head is sent or in the output batch */
+    GH__RESP_DONE       /* the response is complete */
+};
+
+typedef struct gh__hdr {
+    const char *name;          /* in the request's arena */
+    const char *value;
+    uint32_t nlen, vlen;
+} gh__hdr_t;
+
+typedef struct gh__session gh__session_t;
+
+struct gh_resp {
+    gh__session_t *ss;
+    int status;
+    uint8_t state;             /* enum gh__resp_state */
+    bool chunked;              /* streaming with chunked framing */
+    bool until_close;          /* HTTP/1.0 stream: the close ends it */
+    bool has_length;           /* a Content-Length was set */
+    bool head_only;            /* a HEAD request: never any body */
+    bool no_body;              /* 1xx, 204, 304: no body allowed */
+    uint64_t length;           /* the Content-Length set */
+    uint64_t sent;             /* body bytes accepted so far */
+    gh__hdr_t *hdrs;           /* in the arena; nhdrs used of hcap */
+    uint32_t nhdrs, hcap;
+};
+
+struct gh_req {
+    gh__session_t *ss;
+    const char *path;          /* decoded, in the arena; lazily */
+    const char *raw_path;      /* NUL-terminated copy or in place */
+    const char *query;         /* in the buffer or NULL */
+    gh_ctx_t *ctx;             /* lazily, with the disconnect watch */
+    gh__iowait_t ctx_watch;    /* armed while the handler runs */
+    bool watching;
+    bool continue_sent;        /* the 100 went out (or was not asked) */
+    bool body_done;            /* the body was read to its end */
+    bool body_error;           /* the body failed: the connection closes */
+    int body_err;              /* ... with this code */
+    bool timed_out;            /* a read of it timed out */
+    gh__http_span_t pend;      /* decoded body bytes not yet handed out */
+    uint64_t body_read;        /* body bytes handed to the handler */
+    int64_t body_start;        /* when the body began, for the rate */
+    int nparams;               /* router parameters */
+    const char *const *pnames;
+    const char *const *pvalues;
+    gh__arena_chunk_t *arena;
+};
+
+struct gh__session {
+    gh__conn_t *c;
+    gh_server_t *s;
+    char *buf;                 /* the input: buf[0 .. len) of cap */
+    uint32_t len, cap;
+    bool heap;                 /* buf is malloc'd (outgrew the stack one) */
+    bool served;               /* this goroutine answered a request */
+    char *out;                 /* the output batch: out[0 .. olen) */
+    uint32_t olen, ocap;
+    bool close;                /* close after this response */
+    bool linger;               /* ... after draining what the client
+                                * still sends, so it reads the answer */
+    int64_t head_deadline;     /* the head's deadline */
+    gh__http_parser_t p;
+    gh__http_field_t *fields;
+    gh_req_t *req;             /* the request in progress, or NULL */
+    gh_resp_t *resp;           /* ... and its response */
+};
+
+/* ---- serve.c ---- */
+/* The connection goroutine: serve c until it is idle or closed. */
+void gh__conn_serve(void *c);
+/* Make room: make sure cap - len >= need, moving the buffer to the heap
+ * if needed.  Only while no string handed out points into it. */
+int gh__session_reserve(gh__session_t *ss, uint32_t need);
+/* Read more input (at most cap - len bytes); parks.  Bytes or GH_E*. */
+ssize_t gh__session_fill(gh__session_t *ss, int64_t deadline);
+
+/* ---- request.c ---- */
+void gh__req_init(gh_req_t *req, gh__session_t *ss);
+void gh__req_fini(gh_req_t *req);
+/* Prepare the strings of the head (in place); 0 or an HTTP status. */
+int gh__req_prepare(gh_req_t *req);
+/* Read and drop the rest of the body, up to limit bytes.  0 when it all
+ * went, else GH_E* (the connection must close). */
+int gh__req_discard(gh_req_t *req, uint64_t limit);
+/* Stop watching for a disconnect (before the session touches the fd). */
+void gh__req_unwatch(gh_req_t *req);
+
+/* ---- response.c ---- */
+void gh__resp_init(gh_resp_t *resp, gh__session_t *ss, gh_req_t *req);
+/* After the handler: finish resp according to its result rc.  Returns 0
+ * or GH_E* (then the connection closes). */
+int gh__resp_finish(gh_resp_t *resp, int rc);
+/* Send a canned error page for status and mark the session closing
+ * (errors before or outside a handler). */
+int gh__resp_error(gh__session_t *ss, int status);
+/* Write the output batch.  0 or GH_E*. */
+int gh__session_flush(gh__session_t *ss);
+/* Write iov after the batch, the write timeout and rate applying. */
+int gh__session_writev(gh__session_t *ss, struct iovec *iov, int n);
+/* The cached "Date: ...\r\n" line (37 bytes) for now. */
+const char *gh__http_date(void);
+
+/* Drain the input for a while before closing (after an error answer). */
+void gh__session_linger(gh__session_t *ss);
+/* Count a response by status class. */
+void gh__count_response(gh_server_t *s, int status);
+
+/* ---- server.c ---- */
+void gh__server_log(gh_server_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The connection is done: unlink, close, count, free. */
+void gh__conn_release(gh__conn_t *c);
+/* Park c as idle (no goroutine).  False if it must close instead. */
+bool gh__conn_idle(gh__conn_t *c);
+
+/* ---- router glue ---- */
+int gh__req_set_params(gh_req_t *req, int n, const char *const *names,
+                       const char *const *values);
+
+#define GH__DATE_LEN 37 /* "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" */
+
+#endif /* GH_HTTP_IMPL_H */

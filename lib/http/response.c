@@ -1,0 +1,671 @@
+/*
+ * response.c - building and writing responses.
+ *
+ * Output goes through the session's batch (ss->out, on the connection
+ * goroutine's stack).  A head and a body that fit are copied into it and
+ * nothing is written yet: the batch goes out when the goroutine is about to
+ * wait for input (gh__session_fill), when it goes idle, or when it fills.
+ * Responses to pipelined requests therefore leave in one write, and a
+ * plain keep-alive request costs one read and one write.  Larger bodies go
+ * out in one writev after the batch.
+ *
+ * Framing follows RFC 9112 6: Content-Length when the length is known
+ * (gh_resp_send, gh_resp_sendfile, or a Content-Length header), else
+ * chunked for HTTP/1.1 and close-delimited for HTTP/1.0.  HEAD responses
+ * carry the head only; 1xx, 204 and 304 never have a body.
+ *
+ * Writes wait with a deadline that starts at write_timeout and grows by a
+ * second for every write_min_rate bytes the client has taken, so a client
+ * that stops reading is cut off while a slow but honest one is not.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http/http_impl.h"
+
+#define HDR_FIXED 256  /* status line, Date, Server, framing, Connection */
+#define LINGER_TIME (2 * GH_SECOND)
+#define LINGER_BYTES (1u << 20)
+#define CHUNK_HEAD 20  /* "<hex>\r\n" */
+
+/* ---- the Date header, formatted once a second per thread ---- */
+
+static __thread struct {
+    time_t sec;
+    char line[GH__DATE_LEN + 16]; /* room for years past 9999 */
+} date_cache;
+
+const char *gh__http_date(void)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+                                    "Thu", "Fri", "Sat"};
+    static const char mons[12][4] = {"Jan", "Feb", "Mar", "Apr",
+                                     "May", "Jun", "Jul", "Aug",
+                                     "Sep", "Oct", "Nov", "Dec"};
+    struct timespec ts;
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec != date_cache.sec) {
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(date_cache.line, sizeof(date_cache.line),
+                 "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                 days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon],
+                 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        date_cache.sec = ts.tv_sec;
+    }
+    return date_cache.line;
+}
+
+/* ---- writing ---- */
+
+static void count_out(gh__session_t *ss, size_t n)
+{
+    atomic_fetch_add_explicit(&ss->s->bytes_out, n, memory_order_relaxed);
+}
+
+/* The deadline for a write that began at t0 and has written n bytes. */
+static int64_t write_deadline(const gh_server_t *s, int64_t t0, uint64_t n)
+{
+    int64_t d = t0 + s->o.write_timeout;
+
+    if (s->o.write_min_rate)
+        d += (int64_t)(n / s->o.write_min_rate) * GH_SECOND;
+    return d;
+}
+
+/* Skip n written bytes of iov[*i ..]. */
+static void iov_advance(struct iovec *iov, int *i, int cnt, size_t n)
+{
+    while (*i < cnt && n >= iov[*i].iov_len) {
+        n -= iov[*i].iov_len;
+        (*i)++;
+    }
+    if (*i < cnt) {
+        iov[*i].iov_base = (char *)iov[*i].iov_base + n;
+        iov[*i].iov_len -= n;
+    }
+}
+
+/* Write all of iov[0 .. cnt).  0 or GH_E*. */
+static int writev_all(gh__session_t *ss, struct iovec *iov, int cnt)
+{
+    gh__conn_t *c = ss->c;
+    int64_t t0 = gh_now();
+    uint64_t done = 0;
+    int i = 0;
+
+    while (i < cnt && iov[i].iov_len == 0)
+        i++;
+    while (i < cnt) {
+        ssize_t n = c->ops->writev(c, iov + i, cnt - i,
+                                   write_deadline(ss->s, t0, done));
+        if (n < 0) {
+            if (n == GH_ETIMEDOUT)
+                atomic_fetch_add(&ss->s->timeouts, 1);
+            ss->close = true;
+            return (int)n;
+        }
+        done += (uint64_t)n;
+        count_out(ss, (size_t)n);
+        iov_advance(iov, &i, cnt, (size_t)n);
+        while (i < cnt && iov[i].iov_len == 0)
+            i++;
+    }
+    return 0;
+}
+
+int gh__session_writev(gh__session_t *ss, struct iovec *iov, int n)
+{
+    struct iovec all[8];
+    int cnt = 0, rc;
+
+    if (n > 7)
+        return GH_EINVAL;
+    if (ss->olen)
+        all[cnt++] = (struct iovec){ss->out, ss->olen};
+    for (int i = 0; i < n; i++)
+        all[cnt++] = iov[i];
+    rc = writev_all(ss, all, cnt);
+    ss->olen = 0;
+    return rc;
+}
+
+int gh__session_flush(gh__session_t *ss)
+{
+    return ss->olen ? gh__session_writev(ss, NULL, 0) : 0;
+}
+
+/* Copy into the batch if it fits.  True if it did. */
+static bool batch_put(gh__session_t *ss, const void *p, size_t n)
+{
+    if (n > ss->ocap - ss->olen)
+        return false;
+    memcpy(ss->out + ss->olen, p, n);
+    ss->olen += (uint32_t)n;
+    return true;
+}
+
+/* ---- the head ---- */
+
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool valid_name(const char *n)
+{
+    if (!*n)
+        return false;
+    for (; *n; n++)
+        if (!is_tchar((unsigned char)*n))
+            return false;
+    return true;
+}
+
+static bool valid_value(const char *v)
+{
+    return !strpbrk(v, "\r\n");
+}
+
+static size_t fmt_u64(char *out, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0, i;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static size_t put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return n;
+}
+
+static const gh__hdr_t *find_hdr(const gh_resp_t *r, const char *name)
+{
+    for (uint32_t i = 0; i < r->nhdrs; i++)
+        if (r->hdrs[i].name && strcasecmp(r->hdrs[i].name, name) == 0)
+            return &r->hdrs[i];
+    return NULL;
+}
+
+static size_t head_size(const gh_resp_t *r)
+{
+    size_t n = HDR_FIXED;
+    const char *sv = r->ss->s->server_header;
+
+    n += sv ? strlen(sv) : 0;
+    for (uint32_t i = 0; i < r->nhdrs; i++)
+        if (r->hdrs[i].name)
+            n += r->hdrs[i].nlen + r->hdrs[i].vlen + 4;
+    return n;
+}
+
+/* The framing lines: Content-Length or Transfer-Encoding, Connection. */
+static size_t write_framing(gh_resp_t *r, char *p)
+{
+    gh__session_t *ss = r->ss;
+    size_t o = 0;
+
+    if (r->no_body) {
+        /* nothing: no body, no length */
+    } else if (r->has_length) {
+        o += put(p + o, "Content-Length: ", 16);
+        o += fmt_u64(p + o, r->length);
+        o += put(p + o, "\r\n", 2);
+    } else if (r->chunked) {
+        o += put(p + o, "Transfer-Encoding: chunked\r\n", 28);
+    }
+    if (ss->close)
+        o += put(p + o, "Connection: close\r\n", 19);
+    else if (ss->p.head.version_minor == 0)
+        o += put(p + o, "Connection: keep-alive\r\n", 24);
+    return o;
+}
+
+static size_t write_head(gh_resp_t *r, char *p)
+{
+    const char *sv = r->ss->s->server_header;
+    size_t o;
+
+    if (r->status == 200)
+        o = put(p, "HTTP/1.1 200 OK\r\n", 17);
+    else
+        o = gh__http_status_line(r->status, p, HDR_FIXED);
+    o += put(p + o, gh__http_date(), GH__DATE_LEN);
+    if (sv && !find_hdr(r, "Server")) {
+        o += put(p + o, "Server: ", 8);
+        o += put(p + o, sv, strlen(sv));
+        o += put(p + o, "\r\n", 2);
+    }
+    for (uint32_t i = 0; i < r->nhdrs; i++) {
+        const gh__hdr_t *h = &r->hdrs[i];
+        if (!h->name)
+            continue;
+        o += put(p + o, h->name, h->nlen);
+        o += put(p + o, ": ", 2);
+        o += put(p + o, h->value, h->vlen);
+        o += put(p + o, "\r\n", 2);
+    }
+    o += write_framing(r, p + o);
+    o += put(p + o, "\r\n", 2);
+    return o;
+}
+
+/* Decide the framing and put the head in the batch (flushing it first if
+ * it is too full).  0 or GH_E*. */
+static int emit_head(gh_resp_t *r)
+{
+    gh__session_t *ss = r->ss;
+    size_t need = head_size(r);
+    char *p;
+    int rc;
+
+    /* Shutdown began while the handler ran: this is the last response. */
+    if (atomic_load_explicit(&ss->s->draining, memory_order_relaxed))
+        ss->close = true;
+    /* A final answer to Expect: 100-continue before the body was asked
+     * for: the body will not be read, so say this is the last response
+     * (RFC 9110 10.1.1) - finish_body() closes the connection anyway. */
+    if (ss->p.head.expect_continue && ss->req && !ss->req->continue_sent &&
+        !ss->req->body_done)
+        ss->close = true;
+    if (!r->has_length && !r->no_body && !r->head_only) {
+        if (ss->p.head.version_minor >= 1)
+            r->chunked = true;
+        else
+            ss->close = r->until_close = true;
+    }
+    if (need > ss->ocap - ss->olen && (rc = gh__session_flush(ss)) < 0)
+        return rc;
+    if (need <= ss->ocap - ss->olen) {
+        ss->olen += (uint32_t)write_head(r, ss->out + ss->olen);
+    } else {
+        struct iovec iov;
+        if (!(p = gh_req_alloc(ss->req, need)))
+            return GH_ENOMEM;
+        iov = (struct iovec){p, write_head(r, p)};
+        if ((rc = gh__session_writev(ss, &iov, 1)) < 0)
+            return rc;
+    }
+    r->state = GH__RESP_HEAD;
+    return 0;
+}
+
+/* ---- the API ---- */
+
+void gh__resp_init(gh_resp_t *resp, gh__session_t *ss, gh_req_t *req)
+{
+    memset(resp, 0, sizeof(*resp));
+    resp->ss = ss;
+    resp->status = 200;
+    resp->head_only = ss->p.head.method == HTTP_HEAD;
+}
+
+int gh_resp_status(gh_resp_t *resp, int status)
+{
+    if (resp->state != GH__RESP_NEW)
+        return GH_ESENT;
+    if (status < 100 || status > 599 || status == 101)
+        return GH_EINVAL;
+    resp->status = status;
+    resp->no_body = status < 200 || status == 204 || status == 304;
+    return 0;
+}
+
+bool gh_resp_head_sent(const gh_resp_t *resp)
+{
+    return resp->state != GH__RESP_NEW;
+}
+
+static bool reserved(const char *name)
+{
+    return strcasecmp(name, "Connection") == 0 ||
+           strcasecmp(name, "Date") == 0 ||
+           strcasecmp(name, "Transfer-Encoding") == 0;
+}
+
+/* Content-Length set by the handler: the body's length. */
+static int set_length(gh_resp_t *resp, const char *value)
+{
+    uint64_t v = 0;
+    const char *p = value;
+
+    if (!*p)
+        return GH_EINVAL;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
+            return GH_EINVAL;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    resp->has_length = true;
+    resp->length = v;
+    return 0;
+}
+
+int gh_resp_header_del(gh_resp_t *resp, const char *name)
+{
+    if (resp->state != GH__RESP_NEW)
+        return GH_ESENT;
+    if (strcasecmp(name, "Content-Length") == 0)
+        resp->has_length = false;
+    for (uint32_t i = 0; i < resp->nhdrs; i++)
+        if (resp->hdrs[i].name && strcasecmp(resp->hdrs[i].name, name) == 0)
+            resp->hdrs[i].name = NULL;
+    return 0;
+}
+
+static int hdr_append(gh_resp_t *resp, const char *name, const char *value)
+{
+    gh_req_t *req = resp->ss->req;
+    size_t nlen = strlen(name), vlen = strlen(value);
+    gh__hdr_t *h;
+    char *s;
+
+    if (resp->nhdrs == resp->hcap) {
+        uint32_t cap = resp->hcap ? resp->hcap * 2 : 8;
+        gh__hdr_t *nh = gh_req_alloc(req, cap * sizeof(*nh));
+        if (!nh)
+            return GH_ENOMEM;
+        if (resp->nhdrs)
+            memcpy(nh, resp->hdrs, resp->nhdrs * sizeof(*nh));
+        resp->hdrs = nh;
+        resp->hcap = cap;
+    }
+    if (!(s = gh_req_alloc(req, nlen + vlen + 2)))
+        return GH_ENOMEM;
+    memcpy(s, name, nlen + 1);
+    memcpy(s + nlen + 1, value, vlen + 1);
+    h = &resp->hdrs[resp->nhdrs++];
+    *h = (gh__hdr_t){s, s + nlen + 1, (uint32_t)nlen, (uint32_t)vlen};
+    return 0;
+}
+
+static int header_check(gh_resp_t *resp, const char *name, const char *value)
+{
+    if (resp->state != GH__RESP_NEW)
+        return GH_ESENT;
+    if (!name || !value || !valid_name(name) || !valid_value(value) ||
+        reserved(name) || strlen(name) + strlen(value) > 65536)
+        return GH_EINVAL;
+    return 0;
+}
+
+int gh_resp_header_add(gh_resp_t *resp, const char *name, const char *value)
+{
+    int rc = header_check(resp, name, value);
+
+    if (rc < 0)
+        return rc;
+    if (strcasecmp(name, "Content-Length") == 0)
+        return set_length(resp, value); /* one length: add is set */
+    return hdr_append(resp, name, value);
+}
+
+int gh_resp_header_set(gh_resp_t *resp, const char *name, const char *value)
+{
+    int rc = header_check(resp, name, value);
+
+    if (rc < 0)
+        return rc;
+    if (strcasecmp(name, "Content-Length") == 0)
+        return set_length(resp, value);
+    gh_resp_header_del(resp, name);
+    return hdr_append(resp, name, value);
+}
+
+int gh_resp_send(gh_resp_t *resp, const void *body, size_t len)
+{
+    gh__session_t *ss = resp->ss;
+    struct iovec iov;
+    int rc;
+
+    if (resp->state != GH__RESP_NEW)
+        return GH_ESENT;
+    if (resp->no_body && len)
+        return GH_EINVAL; /* 1xx, 204 and 304 have no body */
+    resp->has_length = !resp->no_body;
+    resp->length = len;
+    if ((rc = emit_head(resp)) < 0)
+        return rc;
+    resp->state = GH__RESP_DONE;
+    if (resp->head_only || resp->no_body || len == 0)
+        return 0;
+    resp->sent = len;
+    if (batch_put(ss, body, len))
+        return 0;
+    iov = (struct iovec){(void *)body, len};
+    return gh__session_writev(ss, &iov, 1);
+}
+
+/* Body bytes of a streamed response, framed.  0 or GH_E*. */
+static int stream_out(gh_resp_t *resp, const void *buf, size_t len)
+{
+    gh__session_t *ss = resp->ss;
+    char ch[CHUNK_HEAD];
+    struct iovec iov[3];
+    size_t hl = 0;
+    int n = 0;
+
+    if (resp->chunked)
+        hl = (size_t)snprintf(ch, sizeof(ch), "%zx\r\n", len);
+    if (hl + len + 2 <= ss->ocap - ss->olen) {
+        batch_put(ss, ch, hl);
+        batch_put(ss, buf, len);
+        if (resp->chunked)
+            batch_put(ss, "\r\n", 2);
+        return 0;
+    }
+    if (hl)
+        iov[n++] = (struct iovec){ch, hl};
+    iov[n++] = (struct iovec){(void *)buf, len};
+    if (resp->chunked)
+        iov[n++] = (struct iovec){"\r\n", 2};
+    return gh__session_writev(ss, iov, n);
+}
+
+ssize_t gh_resp_write(gh_resp_t *resp, const void *buf, size_t len)
+{
+    int rc;
+
+    if (resp->state == GH__RESP_DONE)
+        return GH_ESENT;
+    if (resp->state == GH__RESP_NEW && (rc = emit_head(resp)) < 0)
+        return rc;
+    if (resp->has_length && len > resp->length - resp->sent)
+        return GH_EMSGSIZE;
+    if (resp->no_body && len)
+        return GH_EINVAL;
+    if (len == 0)
+        return 0;
+    resp->sent += len;
+    if (resp->head_only)
+        return (ssize_t)len;
+    if ((rc = stream_out(resp, buf, len)) < 0)
+        return rc;
+    return (ssize_t)len;
+}
+
+int gh_resp_flush(gh_resp_t *resp)
+{
+    int rc;
+
+    if (resp->state == GH__RESP_NEW && (rc = emit_head(resp)) < 0)
+        return rc;
+    return gh__session_flush(resp->ss);
+}
+
+int gh_resp_end(gh_resp_t *resp)
+{
+    int rc;
+
+    if (resp->state == GH__RESP_DONE)
+        return GH_ESENT;
+    if (resp->state == GH__RESP_NEW)
+        return gh_resp_send(resp, NULL, 0);
+    resp->state = GH__RESP_DONE;
+    if (resp->has_length && resp->sent < resp->length && !resp->head_only) {
+        resp->ss->close = true; /* the client must see it cut short */
+        return GH_EIO;
+    }
+    if (resp->chunked && !resp->head_only &&
+        !batch_put(resp->ss, "0\r\n\r\n", 5)) {
+        if ((rc = gh__session_flush(resp->ss)) < 0)
+            return rc;
+        batch_put(resp->ss, "0\r\n\r\n", 5);
+    }
+    return 0;
+}
+
+int gh_resp_sendfile(gh_resp_t *resp, int fd, off_t offset, size_t len)
+{
+    gh__session_t *ss = resp->ss;
+    gh__conn_t *c = ss->c;
+    int64_t t0;
+    uint64_t done = 0;
+    int rc;
+
+    if (resp->state != GH__RESP_NEW)
+        return GH_ESENT;
+    if (fd < 0 || offset < 0)
+        return GH_EINVAL;
+    resp->has_length = true;
+    resp->length = len;
+    if ((rc = emit_head(resp)) < 0)
+        return rc;
+    resp->state = GH__RESP_DONE;
+    if (resp->head_only || len == 0)
+        return 0;
+    if ((rc = gh__session_flush(ss)) < 0)
+        return rc;
+    t0 = gh_now();
+    while (done < len) {
+        ssize_t n = c->ops->sendfile(c, fd, &offset, len - done,
+                                     write_deadline(ss->s, t0, done));
+        if (n <= 0) {
+            ss->close = true; /* the length promised cannot be kept */
+            return n == 0 ? GH_EIO : (int)n;
+        }
+        done += (uint64_t)n;
+        count_out(ss, (size_t)n);
+    }
+    resp->sent = len;
+    return 0;
+}
+
+/* ---- canned responses and the end of a request ---- */
+
+static int canned(gh_resp_t *resp, int status)
+{
+    char body[96];
+    int n;
+
+    gh_resp_status(resp, status);
+    if (resp->no_body)
+        return gh_resp_send(resp, NULL, 0);
+    n = snprintf(body, sizeof(body), "%d %s\n", status,
+                 gh__http_reason(status));
+    gh_resp_header_set(resp, "Content-Type", "text/plain; charset=utf-8");
+    return gh_resp_send(resp, body, (size_t)n);
+}
+
+/* The status for a handler's error code. */
+static int error_status(gh_resp_t *resp, int rc)
+{
+    gh_req_t *req = resp->ss->req;
+
+    if (req && req->body_error && rc == req->body_err) {
+        resp->ss->close = resp->ss->linger = true;
+        if (rc == GH_ETIMEDOUT && req->timed_out)
+            return 408;
+        if (rc == GH_EMSGSIZE)
+            return 413;
+        if (rc == GH_EINVAL)
+            return 400;
+    }
+    gh__server_log(resp->ss->s, "handler of \"%s %s\" failed: %s",
+                   req ? gh_req_method(req) : "?",
+                   req ? gh_req_target(req) : "?", gh_strerror(rc));
+    return 500;
+}
+
+int gh__resp_finish(gh_resp_t *resp, int rc)
+{
+    gh__session_t *ss = resp->ss;
+
+    if (resp->state == GH__RESP_DONE) {
+        if (rc < 0)
+            gh__server_log(ss->s, "handler of \"%s %s\" failed after "
+                           "answering: %s", gh_req_method(ss->req),
+                           gh_req_target(ss->req), gh_strerror(rc));
+        return ss->close && ss->olen ? gh__session_flush(ss) : 0;
+    }
+    if (resp->state == GH__RESP_HEAD) {
+        if (rc != 0) {
+            ss->close = true; /* a cut stream must not look complete */
+            gh__session_flush(ss);
+            return GH_EIO;
+        }
+        return gh_resp_end(resp);
+    }
+    if (rc == 0)
+        return gh_resp_send(resp, NULL, 0);
+    if (rc < 0)
+        rc = error_status(resp, rc);
+    else if (rc < 100 || rc > 599)
+        rc = 500;
+    if (rc >= 400 && !ss->req->body_done && ss->p.head.expect_continue &&
+        !ss->req->continue_sent)
+        ss->close = true;
+    return canned(resp, rc);
+}
+
+void gh__session_linger(gh__session_t *ss)
+{
+    int64_t deadline = gh_now() + LINGER_TIME;
+    uint32_t total = 0;
+    char sink[4096];
+    ssize_t n;
+
+    /* The client sees the answer even if it is still sending: closing with
+     * unread input would reset the connection under it. */
+    shutdown(ss->c->fd, SHUT_WR);
+    do {
+        n = ss->c->ops->read(ss->c, sink, sizeof(sink), deadline);
+        total += n > 0 ? (uint32_t)n : 0;
+    } while (n > 0 && total < LINGER_BYTES);
+}
+
+int gh__resp_error(gh__session_t *ss, int status)
+{
+    gh_resp_t resp;
+    gh_req_t req;
+    int rc;
+
+    /* A request to hold the canned response's strings. */
+    memset(&req, 0, sizeof(req));
+    req.ss = ss;
+    ss->req = &req;
+    ss->close = true;
+    gh__resp_init(&resp, ss, &req);
+    resp.head_only = false;
+    rc = canned(&resp, status);
+    gh__count_response(ss->s, status);
+    ss->linger = rc == 0; /* the caller flushes, lingers and closes */
+    ss->req = NULL;
+    gh__req_fini(&req);
+    return rc;
+}

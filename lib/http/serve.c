@@ -1,0 +1,337 @@
+/*
+ * serve.c - the connection goroutine: read, parse, call the handler, write,
+ * and go idle.
+ *
+ * A connection goroutine lives only while there is something to do.  It
+ * starts when the connection is accepted or its idle watch sees a byte,
+ * reads what is there, and serves every complete request in the buffer, in
+ * order, batching the responses to pipelined requests into one write.
+ * When the buffer is empty and a non-blocking read finds nothing more, it
+ * flushes, hands the connection to an fdwatch (gh__conn_idle) and ends: an
+ * idle keep-alive connection costs its small gh__conn and nothing else.
+ *
+ * The input buffer starts on this goroutine's stack (IBUF bytes) and moves
+ * to the heap only for a head that does not fit, up to the largest head the
+ * limits allow.  Strings handed to a handler point into it, so it never
+ * moves while a handler runs (room for the body is made before).  The
+ * output batch is on the stack too.
+ *
+ * Every wait is bounded: the head by an absolute deadline from its first
+ * byte (slowloris), the body and writes by deadlines that grow with a
+ * minimum rate (request.c, response.c), an idle connection by the idle
+ * timeout (its fdwatch).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http_impl.h"
+
+#define IBUF 4096        /* the input buffer on the stack */
+#define OBUF 4096        /* the output batch on the stack */
+#define SFIELDS 64       /* header fields on the stack */
+#define BODY_ROOM 4096   /* room for body reads before a handler runs */
+#define DISCARD_MAX (64 * 1024) /* unread body drained to keep alive */
+#define PANIC_MSG 256
+
+enum { RUN_IDLE = 0, RUN_CLOSE = -1 };
+
+/* ---- the input buffer ---- */
+
+static uint32_t head_max(const gh_server_t *s)
+{
+    return s->o.max_target + GH__HTTP_REQLINE_SLACK + s->o.max_header_bytes;
+}
+
+int gh__session_reserve(gh__session_t *ss, uint32_t need)
+{
+    uint32_t cap;
+    char *nb;
+
+    if (ss->cap - ss->len >= need)
+        return 0;
+    cap = ss->len + need;
+    if (cap < ss->cap * 2)
+        cap = ss->cap * 2;
+    if (ss->heap) {
+        if (!(nb = realloc(ss->buf, cap)))
+            return GH_ENOMEM;
+    } else {
+        if (!(nb = malloc(cap)))
+            return GH_ENOMEM;
+        memcpy(nb, ss->buf, ss->len);
+        ss->heap = true;
+    }
+    ss->buf = nb;
+    ss->cap = cap;
+    return 0;
+}
+
+ssize_t gh__session_fill(gh__session_t *ss, int64_t deadline)
+{
+    gh__conn_t *c = ss->c;
+    ssize_t n;
+    int rc;
+
+    /* Whatever is batched goes out before this goroutine may wait. */
+    if (ss->olen && (rc = gh__session_flush(ss)) < 0)
+        return rc;
+    n = c->ops->read(c, ss->buf + ss->len, ss->cap - ss->len, deadline);
+    if (n > 0) {
+        ss->len += (uint32_t)n;
+        atomic_fetch_add_explicit(&ss->s->bytes_in, (uint64_t)n,
+                                  memory_order_relaxed);
+    }
+    return n;
+}
+
+/* Drop the request just served from the buffer's front. */
+static void session_compact(gh__session_t *ss, char *stack_buf)
+{
+    uint32_t off;
+
+    gh__http_parser_next(&ss->p);
+    off = gh__http_parser_offset(&ss->p);
+    if (off == 0)
+        return;
+    ss->len -= off;
+    if (ss->heap && ss->len <= IBUF) {
+        memcpy(stack_buf, ss->buf + off, ss->len);
+        free(ss->buf);
+        ss->buf = stack_buf;
+        ss->cap = IBUF;
+        ss->heap = false;
+    } else {
+        memmove(ss->buf, ss->buf + off, ss->len);
+    }
+    gh__http_parser_drop(&ss->p, 0, off);
+}
+
+/* ---- the head ---- */
+
+/*
+ * With an empty buffer: one read that does not wait.  1 if bytes came,
+ * RUN_IDLE if none are there, RUN_CLOSE at end of file or on an error.
+ */
+static int poll_input(gh__session_t *ss)
+{
+    ssize_t n;
+
+    if (ss->olen && gh__session_flush(ss) < 0)
+        return RUN_CLOSE;
+    n = gh__session_fill(ss, 1); /* a deadline in the past: no wait */
+    if (n > 0)
+        return 1;
+    if (n == GH_ETIMEDOUT && !ss->c->ops->pending(ss->c))
+        return RUN_IDLE;
+    return RUN_CLOSE;
+}
+
+static int head_timed_out(gh__session_t *ss)
+{
+    atomic_fetch_add(&ss->s->timeouts, 1);
+    gh__resp_error(ss, 408);
+    return RUN_CLOSE;
+}
+
+/* Parse the next head: 1 when it is complete, else RUN_IDLE / RUN_CLOSE
+ * (an error was answered). */
+static int read_head(gh__session_t *ss)
+{
+    gh_server_t *s = ss->s;
+    ssize_t n;
+    int r;
+
+    if (ss->len == 0) {
+        /* After a response, an empty buffer almost always means the
+         * client is reading it: go idle without a read that would only
+         * say EAGAIN.  The watch (level-triggered) fires at once if a
+         * request did arrive meanwhile. */
+        if (ss->served && !ss->c->ops->pending(ss->c)) {
+            if (ss->olen && gh__session_flush(ss) < 0)
+                return RUN_CLOSE;
+            return RUN_IDLE;
+        }
+        if ((r = poll_input(ss)) <= 0)
+            return r;
+    }
+    ss->head_deadline = gh_now() + s->o.header_timeout;
+    for (;;) {
+        r = gh__http_parse_head(&ss->p, ss->buf, ss->len);
+        if (r == GH__HTTP_HEAD)
+            return 1;
+        if (r == GH__HTTP_ERROR) {
+            gh__resp_error(ss, gh__http_parser_status(&ss->p));
+            return RUN_CLOSE;
+        }
+        if (ss->len == ss->cap) {
+            /* The parser refuses heads over the limits before this. */
+            if (ss->cap >= head_max(s) + 2 ||
+                gh__session_reserve(ss, head_max(s) + 2 - ss->len) < 0) {
+                gh__resp_error(ss, 431);
+                return RUN_CLOSE;
+            }
+        }
+        n = gh__session_fill(ss, ss->head_deadline);
+        if (n == GH_ETIMEDOUT)
+            return head_timed_out(ss);
+        if (n <= 0)
+            return RUN_CLOSE; /* gone mid-head: nobody to answer */
+    }
+}
+
+/* ---- one request ---- */
+
+typedef struct call {
+    gh_server_t *s;
+    gh_req_t *req;
+    gh_resp_t *resp;
+    int rc;
+    char panic[PANIC_MSG];
+} call_t;
+
+static void recover_handler(void *arg)
+{
+    call_t *cl = arg;
+    const char *msg = gh_recover();
+
+    if (msg)
+        snprintf(cl->panic, sizeof(cl->panic), "%s", msg);
+}
+
+static void call_handler(void *arg)
+{
+    call_t *cl = arg;
+
+    if (gh_defer(recover_handler, cl) < 0) {
+        cl->rc = GH_ENOMEM;
+        return;
+    }
+    cl->rc = cl->s->handler(cl->s->udata, cl->req, cl->resp);
+}
+
+/* Run the handler, recovering a panic.  Its result for gh__resp_finish. */
+static int run_handler(gh__session_t *ss, gh_req_t *req, gh_resp_t *resp)
+{
+    call_t cl = {.s = ss->s, .req = req, .resp = resp, .rc = 0};
+
+    if (gh_call(call_handler, &cl) != GH_EPANIC)
+        return cl.rc;
+    gh__server_log(ss->s, "panic serving \"%s %s\": %s", gh_req_method(req),
+                   gh_req_target(req), cl.panic);
+    if (resp->state != GH__RESP_NEW)
+        ss->close = true; /* part of a response is out: cut it */
+    return 500;
+}
+
+void gh__count_response(gh_server_t *s, int status)
+{
+    int cls = status / 100;
+
+    atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add_explicit(&s->status[cls], 1, memory_order_relaxed);
+}
+
+/* Whether this connection carries no request after the current one. */
+static bool last_request(gh__session_t *ss)
+{
+    gh_server_t *s = ss->s;
+
+    return !ss->p.head.keep_alive || atomic_load(&s->draining) ||
+           (s->o.max_requests && ss->c->nreq >= s->o.max_requests);
+}
+
+/* The body the handler left unread: drain a little, or close. */
+static void finish_body(gh__session_t *ss, gh_req_t *req)
+{
+    if (req->body_done)
+        return;
+    if (req->body_error || (ss->p.head.expect_continue && !req->continue_sent))
+        ss->close = ss->linger = true; /* it may not even come */
+    else if (gh__req_discard(req, DISCARD_MAX) < 0)
+        ss->close = ss->linger = true;
+}
+
+static int serve_request(gh__session_t *ss)
+{
+    gh_req_t req;
+    gh_resp_t resp;
+    int rc;
+
+    ss->c->nreq++;
+    ss->c->fresh = false;
+    ss->close = last_request(ss);
+    gh__req_init(&req, ss);
+    gh__resp_init(&resp, ss, &req);
+    ss->req = &req;
+    ss->resp = &resp;
+    /* Room for the body first: it may move the buffer, and the request's
+     * path and query point into it once prepared. */
+    rc = (ss->p.head.has_content_length || ss->p.head.chunked) &&
+                 gh__session_reserve(ss, BODY_ROOM) < 0
+             ? 503
+             : 0;
+    if (rc == 0)
+        rc = gh__req_prepare(&req);
+    if (rc == 0)
+        rc = run_handler(ss, &req, &resp);
+    else
+        ss->close = true; /* refused before any handler: malformed */
+    gh__req_unwatch(&req);
+    rc = gh__resp_finish(&resp, rc);
+    gh__count_response(ss->s, resp.status);
+    if (rc == 0 && !ss->close)
+        finish_body(ss, &req);
+    ss->req = NULL;
+    ss->resp = NULL;
+    gh__req_fini(&req);
+    return rc;
+}
+
+/* Serve requests until the connection is idle or must close. */
+static int session_run(gh__session_t *ss, char *stack_buf)
+{
+    int r;
+
+    for (;;) {
+        if ((r = read_head(ss)) <= 0)
+            return r;
+        if (serve_request(ss) < 0 || ss->close)
+            break;
+        ss->served = true;
+        session_compact(ss, stack_buf);
+    }
+    return RUN_CLOSE;
+}
+
+void gh__conn_serve(void *arg)
+{
+    gh__conn_t *c = arg;
+    gh_server_t *s = c->srv;
+    char ibuf[IBUF], obuf[OBUF];
+    gh__http_field_t sfields[SFIELDS];
+    uint32_t nf = s->o.max_headers;
+    gh__session_t ss = {.c = c, .s = s, .buf = ibuf, .cap = IBUF,
+                        .out = obuf, .ocap = OBUF};
+    int r = RUN_CLOSE;
+
+    ss.fields = nf <= SFIELDS ? sfields : malloc(nf * sizeof(*ss.fields));
+    if (c->wake == GH_ETIMEDOUT && c->fresh)
+        atomic_fetch_add(&s->timeouts, 1);
+    if (c->wake > 0 && ss.fields) {
+        gh__http_parser_init(&ss.p, &s->lim, ss.fields, nf);
+        r = session_run(&ss, ibuf);
+    }
+    if (r == RUN_CLOSE && gh__session_flush(&ss) == 0 && ss.linger)
+        gh__session_linger(&ss);
+    if (ss.heap)
+        free(ss.buf);
+    if (ss.fields != sfields)
+        free(ss.fields);
+    if (r == RUN_IDLE && gh__conn_idle(c))
+        return; /* c is the fdwatch's now: do not touch it */
+    gh__conn_release(c);
+}

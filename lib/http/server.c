@@ -1,0 +1,608 @@
+/*
+ * server.c - listeners, the acceptors, connection bookkeeping, graceful
+ * shutdown and the counters.
+ *
+ * An acceptor goroutine per listener calls accept4(2) until it would block,
+ * starting a goroutine per connection, and parks on the listener only when
+ * the backlog is empty.  At max_conns, or when the process or system is out
+ * of descriptors (EMFILE/ENFILE) or memory, it sleeps instead of spinning:
+ * accept_backoff at first, doubling up to a second, and logs once a second
+ * at most.  Connections wait in the kernel's backlog meanwhile.
+ *
+ * The listener's descriptor belongs to its acceptor, which closes it on its
+ * way out: shutdown only sets `draining` and wakes it (shutdown(2) on the
+ * listening socket makes it readable), under l->mu so that the descriptor
+ * cannot be closed, and its number reused, in between.
+ *
+ * Every connection is on s->conns, under s->mu, from accept to release.
+ * Shutdown walks that list: idle connections get shutdown(SHUT_RD), which
+ * wakes their fdwatch so they close themselves; at the deadline every
+ * connection gets shutdown(SHUT_RDWR) and the request contexts are
+ * cancelled.  A connection is unlinked under s->mu before its descriptor
+ * is closed, so the walk never touches a reused number.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/http_impl.h"
+
+#define ACCEPT_BATCH 64          /* accepts before letting others run */
+#define BACKOFF_MAX GH_SECOND
+
+void gh_server_opts_init(gh_server_opts_t *o)
+{
+    *o = (gh_server_opts_t){
+        .max_target = GH__HTTP_MAX_TARGET,
+        .max_header_bytes = GH__HTTP_MAX_HEADER_BYTES,
+        .max_headers = GH__HTTP_MAX_HEADERS,
+        .max_body = GH__HTTP_MAX_BODY,
+        .header_timeout = 10 * GH_SECOND,
+        .body_timeout = 10 * GH_SECOND,
+        .body_min_rate = 500,
+        .write_timeout = 10 * GH_SECOND,
+        .write_min_rate = 500,
+        .idle_timeout = 60 * GH_SECOND,
+        .max_conns = 10000,
+        .max_requests = 1000,
+        .accept_backoff = 10 * GH_MILLISECOND,
+        .server_header = "gohttpd",
+        .stack_size = 0,
+    };
+}
+
+void gh__server_log(gh_server_t *s, const char *fmt, ...)
+{
+    char line[512], when[32];
+    struct tm tm;
+    time_t t = time(NULL);
+    va_list ap;
+
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s gohttpd: %s\n", when, line);
+}
+
+static bool opts_valid(const gh_server_opts_t *o)
+{
+    return o->max_target && o->max_header_bytes && o->max_headers &&
+           o->max_headers <= 65535 && o->max_body &&
+           o->header_timeout > 0 && o->body_timeout > 0 &&
+           o->write_timeout > 0 && o->idle_timeout > 0 && o->max_conns &&
+           o->accept_backoff > 0 &&
+           (uint64_t)o->max_target + o->max_header_bytes < (1u << 30) &&
+           (!o->server_header || !strpbrk(o->server_header, "\r\n"));
+}
+
+int gh_server_new(gh_server_t **out, const gh_server_opts_t *opts,
+                  gh_handler_fn handler, void *udata)
+{
+    gh_server_opts_t dflt;
+    gh_server_t *s;
+
+    *out = NULL;
+    if (!opts) {
+        gh_server_opts_init(&dflt);
+        opts = &dflt;
+    }
+    if (!handler || !opts_valid(opts))
+        return GH_EINVAL;
+    if (!(s = calloc(1, sizeof(*s))))
+        return GH_ENOMEM;
+    s->o = *opts;
+    if (opts->server_header && !(s->server_header = strdup(opts->server_header)))
+        goto fail;
+    s->o.server_header = s->server_header;
+    if (!(s->ctx = gh_ctx_with_cancel(gh_ctx_background())))
+        goto fail;
+    gh__http_limits_init(&s->lim);
+    s->lim.max_target = opts->max_target;
+    s->lim.max_header_bytes = opts->max_header_bytes;
+    s->lim.max_headers = opts->max_headers;
+    s->lim.max_body = opts->max_body;
+    s->handler = handler;
+    s->udata = udata;
+    *out = s;
+    return 0;
+fail:
+    free(s->server_header);
+    free(s);
+    return GH_ENOMEM;
+}
+
+/* ---- listeners ---- */
+
+static int add_listener(gh_server_t *s, int fd, int family, char *path)
+{
+    gh__listener_t *ls;
+
+    ls = realloc(s->ls, (size_t)(s->nls + 1) * sizeof(*ls));
+    if (!ls)
+        return GH_ENOMEM;
+    s->ls = ls;
+    ls[s->nls] = (gh__listener_t){.fd = fd, .family = family,
+                                  .unix_path = path, .srv = s};
+    return s->nls++;
+}
+
+/* Split "host:port", "[v6]:port" or ":port".  0 or GH_EINVAL. */
+static int split_hostport(const char *addr, char *host, size_t hcap,
+                          const char **port)
+{
+    const char *colon;
+    size_t hlen;
+
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (!end || end[1] != ':')
+            return GH_EINVAL;
+        hlen = (size_t)(end - addr - 1);
+        addr++;
+        colon = end + 1;
+    } else {
+        if (!(colon = strrchr(addr, ':')))
+            return GH_EINVAL;
+        hlen = (size_t)(colon - addr);
+    }
+    if (hlen >= hcap || !colon[1])
+        return GH_EINVAL;
+    memcpy(host, addr, hlen);
+    host[hlen] = '\0';
+    *port = colon + 1;
+    return 0;
+}
+
+static int listen_socket(const struct sockaddr *sa, socklen_t len,
+                         const gh_listen_opts_t *lo, int defer_s)
+{
+    int one = 1, fd, rc;
+    int backlog = lo && lo->backlog > 0 ? lo->backlog : 511;
+
+    if ((fd = gh_socket(sa->sa_family, SOCK_STREAM, 0)) < 0)
+        return fd;
+    if (sa->sa_family != AF_UNIX) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* Accepted sockets inherit it: no setsockopt per connection. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* Accept once the request's first bytes are in: the connection
+         * goroutine's first read then finds them, with no wait. */
+        setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s,
+                   sizeof(defer_s));
+        if (sa->sa_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (lo && lo->reuseport &&
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+            goto fail;
+    }
+    if (bind(fd, sa, len) < 0 || listen(fd, backlog) < 0)
+        goto fail;
+    return fd;
+fail:
+    rc = -errno;
+    close(fd);
+    return rc;
+}
+
+/* TCP_DEFER_ACCEPT's wait: the header timeout, in whole seconds. */
+static int defer_seconds(const gh_server_t *s)
+{
+    int64_t sec = s->o.header_timeout / GH_SECOND;
+
+    return sec < 1 ? 1 : sec > 3600 ? 3600 : (int)sec;
+}
+
+static int listen_unix(gh_server_t *s, const char *path,
+                       const gh_listen_opts_t *lo)
+{
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    struct stat st;
+    char *copy;
+    int fd, rc;
+
+    if (!*path || strlen(path) >= sizeof(un.sun_path))
+        return GH_EINVAL;
+    strcpy(un.sun_path, path);
+    /* A stale socket from an earlier run; never anything else. */
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    if ((fd = listen_socket((struct sockaddr *)&un, sizeof(un), lo, 0)) < 0)
+        return fd;
+    if (!(copy = strdup(path)) ||
+        (rc = add_listener(s, fd, AF_UNIX, copy)) < 0) {
+        free(copy);
+        close(fd);
+        unlink(path);
+        return GH_ENOMEM;
+    }
+    return rc;
+}
+
+static int listen_inet(gh_server_t *s, const char *addr,
+                       const gh_listen_opts_t *lo)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res, *ai;
+    char host[256];
+    const char *port;
+    int rc, first = GH_EINVAL;
+
+    if (split_hostport(addr, host, sizeof(host), &port) < 0)
+        return GH_EINVAL;
+    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0)
+        return GH_EINVAL;
+    /* ":port" yields IPv4 and IPv6 wildcards: listen on both. */
+    for (ai = res; ai; ai = ai->ai_next) {
+        int fd = listen_socket(ai->ai_addr, ai->ai_addrlen, lo,
+                               defer_seconds(s));
+        if (fd < 0) {
+            rc = fd;
+        } else if ((rc = add_listener(s, fd, ai->ai_family, NULL)) < 0) {
+            close(fd);
+        }
+        if (first == GH_EINVAL || (first < 0 && rc >= 0))
+            first = rc;
+        if (host[0])
+            break; /* a named host: its first address only */
+    }
+    freeaddrinfo(res);
+    return first;
+}
+
+int gh_server_listen(gh_server_t *s, const char *addr,
+                     const gh_listen_opts_t *opts)
+{
+    if (!s || !addr || s->started)
+        return GH_EINVAL;
+    if (strncmp(addr, "unix:", 5) == 0)
+        return listen_unix(s, addr + 5, opts);
+    return listen_inet(s, addr, opts);
+}
+
+int gh_server_listen_fd(gh_server_t *s, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int rc;
+
+    if (!s || s->started || fd < 0)
+        return GH_EINVAL;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    if ((rc = gh_set_nonblock(fd)) < 0)
+        return rc;
+    return add_listener(s, fd, ss.ss_family, NULL);
+}
+
+int gh_server_addr(gh_server_t *s, int i, struct sockaddr_storage *ss,
+                   socklen_t *len)
+{
+    if (!s || i < 0 || i >= s->nls || s->ls[i].fd < 0)
+        return GH_EINVAL;
+    *len = sizeof(*ss);
+    if (getsockname(s->ls[i].fd, (struct sockaddr *)ss, len) < 0)
+        return -errno;
+    return 0;
+}
+
+/* ---- connections ---- */
+
+static void conn_link(gh_server_t *s, gh__conn_t *c)
+{
+    gh__lock(&s->mu);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    gh__unlock(&s->mu);
+}
+
+void gh__conn_release(gh__conn_t *c)
+{
+    gh_server_t *s = c->srv;
+
+    gh__lock(&s->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->state = GH__CONN_CLOSED;
+    gh__unlock(&s->mu);
+    c->ops->close(c);
+    atomic_fetch_sub(&s->conns_open, 1);
+    free(c);
+}
+
+static int64_t spawn_conn(gh__conn_t *c)
+{
+    gh_go_opts_t go = {.stack_size = c->srv->o.stack_size};
+
+    return gh_go_with(gh__conn_serve, c, &go);
+}
+
+/* The idle watch fired (on the worker's g0): serve c on a new goroutine. */
+static void idle_wake(gh__iowait_t *w, int result)
+{
+    gh__conn_t *c = w->data;
+    gh_server_t *s = c->srv;
+
+    gh__lock(&s->mu);
+    c->state = GH__CONN_ACTIVE;
+    gh__unlock(&s->mu);
+    atomic_fetch_sub(&s->conns_idle, 1);
+    c->wake = result;
+    if (spawn_conn(c) < 0) {
+        gh__server_log(s, "out of memory: closing a connection");
+        gh__conn_release(c);
+    }
+}
+
+bool gh__conn_idle(gh__conn_t *c)
+{
+    gh_server_t *s = c->srv;
+    int64_t deadline;
+    int rc;
+
+    if (atomic_load(&s->draining))
+        return false;
+    deadline = gh_now() + (c->fresh ? s->o.header_timeout : s->o.idle_timeout);
+    c->watch.data = c;
+    /* Idle before the watch is armed: its callback may run at once on
+     * this worker only after this goroutine has ended or parked. */
+    gh__lock(&s->mu);
+    c->state = GH__CONN_IDLE;
+    gh__unlock(&s->mu);
+    atomic_fetch_add(&s->conns_idle, 1);
+    rc = gh__fdwatch_start(&c->watch, c->fd, GH_IO_READ, deadline, idle_wake,
+                           GH__FDWATCH_KEEP);
+    if (rc < 0) {
+        gh__lock(&s->mu);
+        c->state = GH__CONN_ACTIVE;
+        gh__unlock(&s->mu);
+        atomic_fetch_sub(&s->conns_idle, 1);
+        return false;
+    }
+    return true;
+}
+
+static void conn_start(gh_server_t *s, int fd, const struct sockaddr *sa,
+                       socklen_t len)
+{
+    gh__conn_t *c = calloc(1, sizeof(*c));
+
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->ops = &gh__conn_tcp_ops;
+    c->srv = s;
+    c->fd = fd;
+    c->fresh = true;
+    c->wake = GH_IO_READ;
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+        c->peer_len = len <= sizeof(c->peer) ? len : sizeof(c->peer);
+        memcpy(&c->peer, sa, c->peer_len);
+    } else {
+        c->peer.sa.sa_family = sa->sa_family;
+        c->peer_len = sizeof(sa_family_t);
+    }
+    atomic_fetch_add(&s->conns_open, 1);
+    atomic_fetch_add(&s->conns_total, 1);
+    conn_link(s, c);
+    if (spawn_conn(c) < 0)
+        gh__conn_release(c);
+}
+
+/* ---- the acceptor ---- */
+
+typedef struct backoff {
+    int64_t pause;      /* the next pause */
+    int64_t logged;     /* when we last logged */
+} backoff_t;
+
+static void back_off(gh_server_t *s, backoff_t *b, const char *why)
+{
+    int64_t now = gh_now();
+
+    if (b->pause == 0)
+        b->pause = s->o.accept_backoff;
+    if (now - b->logged >= GH_SECOND) {
+        gh__server_log(s, "accept paused: %s (%lld open connections)", why,
+                       (long long)atomic_load(&s->conns_open));
+        b->logged = now;
+    }
+    atomic_fetch_add(&s->accept_pauses, 1);
+    gh_sleep(b->pause);
+    b->pause = b->pause * 2 > BACKOFF_MAX ? BACKOFF_MAX : b->pause * 2;
+}
+
+/* One accept4(2).  The descriptor, or -errno. */
+static int accept_one(gh__listener_t *l, struct sockaddr_storage *ss,
+                      socklen_t *len)
+{
+    int fd;
+
+    *len = sizeof(*ss);
+    fd = accept4(l->fd, (struct sockaddr *)ss, len,
+                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return fd >= 0 ? fd : -errno;
+}
+
+/* Handle accept's error e.  False when the acceptor should stop. */
+static bool accept_failed(gh_server_t *s, gh__listener_t *l, backoff_t *b,
+                          int e)
+{
+    switch (-e) {
+    case EAGAIN:
+        return gh__wait_fd_owned(l->fd, GH_IO_READ, GH_FOREVER) != GH_ECLOSED;
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM: /* a firewall refused it */
+        return true;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        back_off(s, b, gh_strerror(e));
+        return true;
+    case EINVAL: /* shut down */
+        return !atomic_load(&s->draining);
+    default:
+        gh__server_log(s, "accept: %s", gh_strerror(e));
+        back_off(s, b, gh_strerror(e));
+        return true;
+    }
+}
+
+static void acceptor(void *arg)
+{
+    gh__listener_t *l = arg;
+    gh_server_t *s = l->srv;
+    backoff_t b = {0, -GH_SECOND};
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int n = 0, fd;
+
+    while (!atomic_load(&s->draining)) {
+        if (atomic_load(&s->conns_open) >= s->o.max_conns) {
+            back_off(s, &b, "connection limit reached");
+            continue;
+        }
+        fd = accept_one(l, &ss, &len);
+        if (fd >= 0) {
+            b.pause = 0;
+            conn_start(s, fd, (struct sockaddr *)&ss, len);
+            if (++n % ACCEPT_BATCH == 0)
+                gh_yield();
+        } else if (!accept_failed(s, l, &b, fd)) {
+            break;
+        }
+    }
+    gh__lock(&l->mu);
+    fd = l->fd;
+    l->fd = -1;
+    gh__unlock(&l->mu);
+    gh_close(fd);
+    if (l->unix_path)
+        unlink(l->unix_path);
+    gh_waitgroup_done(&s->acceptors);
+}
+
+int gh_server_start(gh_server_t *s)
+{
+    gh_go_opts_t go = {.name = "http acceptor"};
+
+    if (!s || s->started || s->nls == 0)
+        return GH_EINVAL;
+    s->started = true;
+    gh_waitgroup_add(&s->acceptors, s->nls);
+    for (int i = 0; i < s->nls; i++) {
+        if (gh_go_with(acceptor, &s->ls[i], &go) < 0) {
+            gh_waitgroup_add(&s->acceptors, -(s->nls - i));
+            return GH_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* ---- shutdown ---- */
+
+/* shutdown(2) how on every connection in state (or all if state < 0). */
+static void conns_shutdown(gh_server_t *s, int state, int how)
+{
+    gh__lock(&s->mu);
+    for (gh__conn_t *c = s->conns; c; c = c->next)
+        if (state < 0 || c->state == state)
+            shutdown(c->fd, how);
+    gh__unlock(&s->mu);
+}
+
+/* Wait until no connection is left or deadline passes.  True if none. */
+static bool conns_wait(gh_server_t *s, int64_t deadline)
+{
+    while (atomic_load(&s->conns_open) > 0) {
+        if (deadline != GH_FOREVER && gh_now() >= deadline)
+            return false;
+        /* Idle connections that woke up while draining close themselves. */
+        conns_shutdown(s, GH__CONN_IDLE, SHUT_RD);
+        gh_sleep(5 * GH_MILLISECOND);
+    }
+    return true;
+}
+
+int gh_server_shutdown(gh_server_t *s, int64_t deadline)
+{
+    if (!s)
+        return GH_EINVAL;
+    atomic_store(&s->draining, true);
+    if (s->started) {
+        for (int i = 0; i < s->nls; i++) {
+            gh__lock(&s->ls[i].mu);
+            if (s->ls[i].fd >= 0)
+                shutdown(s->ls[i].fd, SHUT_RDWR); /* wakes the acceptor */
+            gh__unlock(&s->ls[i].mu);
+        }
+        gh_waitgroup_wait(&s->acceptors);
+    }
+    if (conns_wait(s, deadline))
+        return 0;
+    gh__server_log(s, "shutdown: grace period over, cutting %llu connections",
+                   (unsigned long long)atomic_load(&s->conns_open));
+    gh_ctx_cancel(s->ctx);
+    conns_shutdown(s, -1, SHUT_RDWR);
+    conns_wait(s, GH_FOREVER);
+    return GH_ETIMEDOUT;
+}
+
+void gh_server_free(gh_server_t *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->nls; i++) {
+        if (s->ls[i].fd >= 0) { /* never started */
+            close(s->ls[i].fd);
+            if (s->ls[i].unix_path)
+                unlink(s->ls[i].unix_path);
+        }
+        free(s->ls[i].unix_path);
+    }
+    free(s->ls);
+    gh_ctx_cancel(s->ctx);
+    gh_ctx_free(s->ctx);
+    free(s->server_header);
+    free(s);
+}
+
+void gh_server_stats(gh_server_t *s, gh_server_stats_t *st)
+{
+    gh_rt_stats_t rt;
+
+    st->conns_open = atomic_load(&s->conns_open);
+    st->conns_idle = atomic_load(&s->conns_idle);
+    st->conns_total = atomic_load(&s->conns_total);
+    st->requests = atomic_load(&s->requests);
+    for (int i = 0; i < 6; i++)
+        st->status[i] = atomic_load(&s->status[i]);
+    st->bytes_in = atomic_load(&s->bytes_in);
+    st->bytes_out = atomic_load(&s->bytes_out);
+    st->accept_pauses = atomic_load(&s->accept_pauses);
+    st->timeouts = atomic_load(&s->timeouts);
+    gh_rt_stats(&rt);
+    st->goroutines = rt.goroutines;
+}

@@ -1,0 +1,401 @@
+/*
+ * gohttpd/http.h - the HTTP/1.1 server: listeners, requests, responses and
+ * the router.
+ *
+ * A server accepts connections on one or more listeners (TCP over IPv4 or
+ * IPv6, or Unix-domain sockets).  Every connection is served by its own
+ * goroutine, which parses requests (HTTP/1.0 and 1.1, keep-alive,
+ * pipelining, chunked bodies, Expect: 100-continue) and calls the server's
+ * handler for each, in order.  A handler is plain blocking code: it may read
+ * the body, sleep, use channels or call a backend; only its own goroutine
+ * waits.  Everything a client sends is bounded (gh_server_opts_t) and
+ * answered with the right status when it oversteps.
+ *
+ *     static int hello(void *udata, gh_req_t *req, gh_resp_t *resp)
+ *     {
+ *         gh_resp_header_set(resp, "Content-Type", "text/plain");
+ *         return gh_resp_send(resp, "Hello, World!", 13);
+ *     }
+ *
+ *     gh_server_t *s;
+ *     gh_server_new(&s, NULL, hello, NULL);
+ *     gh_server_listen(s, "127.0.0.1:8080", NULL);
+ *     gh_server_start(s);
+ *     ... gh_server_shutdown(s, gh_deadline_in(10 * GH_SECOND));
+ *     gh_server_free(s);
+ *
+ * The router (gh_router_t) is itself a handler: pass gh_router_serve and the
+ * router as the server's handler to dispatch on method and path.
+ */
+#ifndef GOHTTPD_HTTP_H
+#define GOHTTPD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "gohttpd/ctx.h"
+#include "gohttpd/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gh_server gh_server_t; /**< a server; opaque */
+typedef struct gh_req gh_req_t;       /**< a request; opaque */
+typedef struct gh_resp gh_resp_t;     /**< its response; opaque */
+typedef struct gh_router gh_router_t; /**< a method and path router */
+
+/**
+ * A request handler.  Runs on the connection's goroutine and may block.
+ * Returns 0 once the response has been written through gh_resp_*() (if it
+ * wrote nothing, an empty 200 is sent); a status from 100 to 599 asks for a
+ * canned response with that status (only if nothing was sent yet); a
+ * negative GH_E* code becomes a 500 and a log line.  req and resp are valid
+ * until it returns.
+ */
+typedef int (*gh_handler_fn)(void *udata, gh_req_t *req, gh_resp_t *resp);
+
+/**
+ * Server options.  gh_server_opts_init() fills in the defaults shown; change
+ * what you need.  Times are nanoseconds; sizes bytes.
+ */
+typedef struct gh_server_opts {
+    uint32_t max_target;       /**< request-target bytes: 8192 (414) */
+    uint32_t max_header_bytes; /**< header section bytes: 16384 (431) */
+    uint32_t max_headers;      /**< header fields: 100 (431) */
+    uint64_t max_body;         /**< request body bytes: 1 MiB (413) */
+    int64_t header_timeout;    /**< whole head, from its first byte: 10 s;
+                                *   TCP listeners also defer accepting a
+                                *   connection until its first bytes come,
+                                *   for this long rounded up to seconds */
+    int64_t body_timeout;      /**< body: allowance from the end of the
+                                *   head, 10 s ... */
+    uint32_t body_min_rate;    /**< ... extended by 1 s per this many body
+                                *   bytes read: 500 (0: no extension) */
+    int64_t write_timeout;     /**< a response write: first allowance 10 s */
+    uint32_t write_min_rate;   /**< ... extended likewise: 500 B/s */
+    int64_t idle_timeout;      /**< keep-alive wait for a new request: 60 s */
+    uint32_t max_conns;        /**< open connections: 10000; at the limit
+                                *   accepting pauses */
+    uint32_t max_requests;     /**< per connection, then Connection: close:
+                                *   1000 (0: unlimited) */
+    int64_t accept_backoff;    /**< first pause after EMFILE/ENFILE or at
+                                *   max_conns, doubling up to 1 s: 10 ms */
+    const char *server_header; /**< "Server" value: "gohttpd"; NULL: none.
+                                *   Copied by gh_server_new(). */
+    size_t stack_size;         /**< connection goroutines' stacks: 0 = the
+                                *   runtime default */
+} gh_server_opts_t;
+
+/** Fill *o with the defaults above. */
+GH_API void gh_server_opts_init(gh_server_opts_t *o);
+
+/**
+ * gh_server_new - create a server that answers every request with
+ * handler(udata, ...).  opts may be NULL for the defaults; it is copied.
+ * Returns 0 and the server in *out, or GH_EINVAL (a zero limit or
+ * timeout) / GH_ENOMEM.  The server listens on nothing yet.
+ */
+GH_API int gh_server_new(gh_server_t **out, const gh_server_opts_t *opts,
+                         gh_handler_fn handler, void *udata);
+
+/** Listener options; zero-initialise (NULL means all defaults). */
+typedef struct gh_listen_opts {
+    int backlog;    /**< listen(2) backlog; 0 = 511 */
+    bool reuseport; /**< set SO_REUSEPORT (TCP only) */
+} gh_listen_opts_t;
+
+/**
+ * gh_server_listen - bind and listen on addr: "host:port" (an IPv4
+ * address, or a host name: its first address), "[v6addr]:port", ":port"
+ * (two listeners: every IPv4 and every IPv6 address) or "unix:/path" (an
+ * existing socket file at path is replaced).  Port 0 picks a free port
+ * (see gh_server_addr(); ":0" gives the two listeners different ports).
+ * Before gh_server_start() only.  Returns the (first new) listener's index
+ * (>= 0) or GH_E* (GH_EINVAL for an address it cannot parse,
+ * GH_EADDRINUSE, ...).
+ */
+GH_API int gh_server_listen(gh_server_t *s, const char *addr,
+                            const gh_listen_opts_t *opts);
+
+/**
+ * gh_server_listen_fd - serve on fd, a socket already listening (inherited
+ * from a supervisor, say).  The server takes it over and closes it.
+ * Returns the listener's index or GH_E*.
+ */
+GH_API int gh_server_listen_fd(gh_server_t *s, int fd);
+
+/**
+ * gh_server_addr - the local address of listener i (getsockname(2)).
+ * Returns 0 or GH_EINVAL (no such listener).
+ */
+GH_API int gh_server_addr(gh_server_t *s, int i, struct sockaddr_storage *ss,
+                          socklen_t *len);
+
+/**
+ * gh_server_start - start an acceptor goroutine per listener.  Returns at
+ * once: 0, or GH_EINVAL (no listeners, or already started) / GH_ENOMEM.
+ */
+GH_API int gh_server_start(gh_server_t *s);
+
+/**
+ * gh_server_shutdown - graceful shutdown: stop accepting and close the
+ * listeners, close idle keep-alive connections at once, let in-flight
+ * requests finish (their responses carry Connection: close) until
+ * deadline (absolute, gh_now() based), then cancel the contexts of what
+ * remains and shut their sockets down.  Parks until every connection is
+ * gone, so past the deadline it still waits for handlers to return: a
+ * handler that may run long must watch gh_req_ctx().  Returns 0, or
+ * GH_ETIMEDOUT if some had to be cut off.  Call once, from any goroutine
+ * or thread except the server's own handlers (which it would wait for).
+ */
+GH_API int gh_server_shutdown(gh_server_t *s, int64_t deadline);
+
+/** gh_server_free - release a server after gh_server_shutdown() (or one
+ * that never started).  NULL is ignored. */
+GH_API void gh_server_free(gh_server_t *s);
+
+/** Counters, all since the server was created. */
+typedef struct gh_server_stats {
+    uint64_t conns_open;     /**< connections open now */
+    uint64_t conns_idle;     /**< of which idle between requests */
+    uint64_t conns_total;    /**< accepted */
+    uint64_t requests;       /**< requests answered */
+    uint64_t status[6];      /**< responses by class: [1] 1xx ... [5] 5xx
+                              *   ([0] unused) */
+    uint64_t bytes_in;       /**< bytes read from clients */
+    uint64_t bytes_out;      /**< bytes written to clients */
+    uint64_t accept_pauses;  /**< times accepting backed off */
+    uint64_t timeouts;       /**< connections cut by a timeout */
+    int64_t goroutines;      /**< goroutines in the runtime now */
+} gh_server_stats_t;
+
+/** gh_server_stats - a snapshot of s's counters.  Any thread. */
+GH_API void gh_server_stats(gh_server_t *s, gh_server_stats_t *st);
+
+/* ---- requests ---------------------------------------------------------
+ *
+ * Strings returned below are NUL-terminated and valid until the handler
+ * returns, unless said otherwise; never free them.
+ */
+
+/** The method, upper case ("GET"). */
+GH_API const char *gh_req_method(const gh_req_t *req);
+
+/** The request-target exactly as sent ("/a%20b?x=1"). */
+GH_API const char *gh_req_target(const gh_req_t *req);
+
+/** The path of the target, still percent-encoded ("/a%20b"). */
+GH_API const char *gh_req_raw_path(const gh_req_t *req);
+
+/**
+ * The path, percent-decoded ("/a b").  A request whose path does not
+ * decode (a bad %-escape or an encoded NUL) was answered with 400 before
+ * any handler ran.
+ */
+GH_API const char *gh_req_path(const gh_req_t *req);
+
+/** The query string without its '?', still encoded; NULL when absent. */
+GH_API const char *gh_req_query(const gh_req_t *req);
+
+/**
+ * gh_req_query_param - the first value of query parameter name, decoded
+ * ('+' is a space), "" for a name without '='; NULL if absent.  The value
+ * lives in the request's arena.
+ */
+GH_API const char *gh_req_query_param(gh_req_t *req, const char *name);
+
+/** HTTP version: 10 or 11. */
+GH_API int gh_req_version(const gh_req_t *req);
+
+/**
+ * gh_req_header - the value of the first header field called name
+ * (case-insensitive), surrounding whitespace removed; NULL if absent.
+ */
+GH_API const char *gh_req_header(const gh_req_t *req, const char *name);
+
+/** The number of header fields, for gh_req_header_at(). */
+GH_API int gh_req_header_count(const gh_req_t *req);
+
+/**
+ * gh_req_header_at - header field i (0 .. count-1) in arrival order: sets
+ * *name and *value.  Returns 0 or GH_EINVAL.
+ */
+GH_API int gh_req_header_at(const gh_req_t *req, int i, const char **name,
+                            const char **value);
+
+/**
+ * gh_req_trailer - a trailer field of a chunked body, once the body has
+ * been read to its end; NULL otherwise.
+ */
+GH_API const char *gh_req_trailer(const gh_req_t *req, const char *name);
+
+/** The body length from Content-Length, or -1 (chunked or unknown). */
+GH_API int64_t gh_req_content_length(const gh_req_t *req);
+
+/**
+ * gh_req_read - read up to len bytes of the body (de-chunked).  The first
+ * call on a request that carried Expect: 100-continue sends the interim 100
+ * response.  Parks until at least one byte is there, the body ends
+ * (returns 0) or deadline (absolute; GH_FOREVER: only the server's body
+ * timeout applies) passes (GH_ETIMEDOUT).  Other errors: GH_ECONNRESET
+ * (the client went away), GH_EMSGSIZE (the body is over max_body),
+ * GH_EINVAL (malformed chunked framing).  These, and GH_ETIMEDOUT from the
+ * server's body timeout, are final: returned by the handler they give 413,
+ * 400 or 408 and the connection closes.
+ */
+GH_API ssize_t gh_req_read(gh_req_t *req, void *buf, size_t len,
+                           int64_t deadline);
+
+/**
+ * gh_req_read_all - read the whole body into the request's arena, NUL-
+ * terminated; *out points to it.  Returns its length, or GH_EMSGSIZE if it
+ * is longer than max bytes (final, as for gh_req_read(): returned by the
+ * handler it gives 413), or an error of gh_req_read().
+ */
+GH_API ssize_t gh_req_read_all(gh_req_t *req, size_t max, const char **out);
+
+/** The peer's address; *len is set to its length. */
+GH_API const struct sockaddr *gh_req_peer(const gh_req_t *req,
+                                          socklen_t *len);
+
+/**
+ * gh_req_ctx - the request's context, cancelled when the server shuts
+ * down past its grace period, when the request ends, and when the client
+ * goes away: once the body has been read, the socket is watched and end of
+ * file or an error there cancels it (bytes of a pipelined request end the
+ * watch instead: the client is still there).  Before that, a vanished
+ * client shows as an error of gh_req_read().  Owned by the request.
+ */
+GH_API gh_ctx_t *gh_req_ctx(gh_req_t *req);
+
+/**
+ * gh_req_alloc - n bytes from the request's arena, aligned for any type,
+ * freed when the request ends.  NULL when out of memory.
+ */
+GH_API void *gh_req_alloc(gh_req_t *req, size_t n);
+
+/**
+ * gh_req_param - the value of path parameter name ("/users/{id}") that the
+ * router matched, decoded; NULL if none.  A nested router whose route has
+ * no parameters leaves the outer router's in place; it matches the whole
+ * path too, so its patterns repeat the outer prefix.
+ */
+GH_API const char *gh_req_param(const gh_req_t *req, const char *name);
+
+/* ---- responses --------------------------------------------------------
+ *
+ * Calls that would break the response (a header after the head was sent,
+ * anything after it ended) fail with GH_ESENT and change nothing.
+ */
+
+/** Set the status (default 200).  GH_EINVAL outside 100..599 (101 too). */
+GH_API int gh_resp_status(gh_resp_t *resp, int status);
+
+/**
+ * gh_resp_header_set - set header name to value, replacing every field of
+ * that name (case-insensitive).  Both are copied.  Content-Length sets the
+ * body length (a streaming body then must match it); Connection, Date and
+ * Transfer-Encoding are the server's and give GH_EINVAL, as do a name that
+ * is not a token or a value with CR, LF or NUL.
+ */
+GH_API int gh_resp_header_set(gh_resp_t *resp, const char *name,
+                              const char *value);
+
+/** gh_resp_header_add - add a field, keeping others of that name. */
+GH_API int gh_resp_header_add(gh_resp_t *resp, const char *name,
+                              const char *value);
+
+/** gh_resp_header_del - remove every field called name. */
+GH_API int gh_resp_header_del(gh_resp_t *resp, const char *name);
+
+/**
+ * gh_resp_send - send the whole response: the head with Content-Length:
+ * len and the body, in one write where possible, and end it.  For HEAD
+ * requests the body is not sent.  Parks.  Returns 0 or GH_E* (the client
+ * went away, a write timed out, GH_ESENT, GH_EINVAL for a body with a
+ * status that has none: 1xx, 204, 304).
+ */
+GH_API int gh_resp_send(gh_resp_t *resp, const void *body, size_t len);
+
+/**
+ * gh_resp_write - stream part of the body.  The head goes first; without a
+ * Content-Length header the body is sent chunked (HTTP/1.1) or delimited
+ * by closing the connection (HTTP/1.0).  Small writes are buffered.
+ * Returns len or GH_E* (GH_EMSGSIZE past a Content-Length).
+ */
+GH_API ssize_t gh_resp_write(gh_resp_t *resp, const void *buf, size_t len);
+
+/** gh_resp_flush - send what gh_resp_write() buffered.  0 or GH_E*. */
+GH_API int gh_resp_flush(gh_resp_t *resp);
+
+/**
+ * gh_resp_end - end a streamed response (the last chunk).  The server calls
+ * it when the handler returns; call it to finish early.  GH_EIO if fewer
+ * bytes than a set Content-Length were written (the connection is then
+ * closed).
+ */
+GH_API int gh_resp_end(gh_resp_t *resp);
+
+/**
+ * gh_resp_sendfile - send len bytes of the open file fd from offset as the
+ * whole body (Content-Length: len), with sendfile(2), and end the
+ * response.  fd stays the caller's.  0 or GH_E*.
+ */
+GH_API int gh_resp_sendfile(gh_resp_t *resp, int fd, off_t offset,
+                            size_t len);
+
+/** True once the head has been sent (headers can no longer change). */
+GH_API bool gh_resp_head_sent(const gh_resp_t *resp);
+
+/* ---- the router -------------------------------------------------------*/
+
+/** gh_router_new - an empty router.  NULL when out of memory. */
+GH_API gh_router_t *gh_router_new(void);
+
+/** gh_router_free - free a router no server uses any more.  NULL ok. */
+GH_API void gh_router_free(gh_router_t *r);
+
+/**
+ * gh_router_add - route requests to fn(udata, ...).
+ *
+ * methods: a comma-separated list ("GET,POST"; case-sensitive, as HTTP
+ * methods are), or NULL / "*" for any; a GET route also answers HEAD.
+ * pattern: "/exact/path"; "/prefix/" or "/prefix/ *" (no space) matches
+ * everything under it (not "/prefix" itself; "/" therefore matches every
+ * path); "{name}" as a whole segment matches one non-empty segment and is
+ * read with gh_req_param().  Literals are percent-decoded, and each path
+ * segment is decoded before it is compared ("%2F" never splits one).
+ *
+ * The most specific route wins, whatever the order routes were added in:
+ * an exact route beats a prefix route; otherwise, comparing segment by
+ * segment, a literal beats a {param} and both beat the end of a shorter
+ * prefix.  Among routes of the same pattern, the one naming the method
+ * wins over an any-method route.  A path that matches some route but none
+ * for its method gets 405 with Allow (never when an any-method route
+ * matches).  Returns 0 or GH_EINVAL (a malformed pattern: an empty
+ * segment, '{' or '}' inside a literal, a bad or repeated parameter name,
+ * '*' not at the end, more than 16 parameters) / GH_EEXIST (the same
+ * pattern with an overlapping method) / GH_ENOMEM.  Not while serving.
+ */
+GH_API int gh_router_add(gh_router_t *r, const char *methods,
+                         const char *pattern, gh_handler_fn fn, void *udata);
+
+/** gh_router_not_found - the handler for paths no route matches; NULL
+ * restores the default, a 404.  0, or GH_EINVAL for a NULL router. */
+GH_API int gh_router_not_found(gh_router_t *r, gh_handler_fn fn,
+                               void *udata);
+
+/**
+ * gh_router_serve - the router as a handler: gh_server_new(&s, NULL,
+ * gh_router_serve, router).
+ */
+GH_API int gh_router_serve(void *router, gh_req_t *req, gh_resp_t *resp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GOHTTPD_HTTP_H */
