@@ -1,0 +1,524 @@
+#!/bin/sh
+# http.sh - gohttpd's test server beside nginx, under wrk, and the memory an
+# idle keep-alive connection costs each.
+#
+#   http.sh              ("make bench-http" runs it from the build directory)
+#
+# Both servers run pinned to one CPU (BENCH_SERVER_CPU, default 0) with one
+# worker (testserver -w 1, nginx worker_processes 1); wrk runs with one
+# thread pinned to another (BENCH_CLIENT_CPU, default 1).  Scenarios, all
+# GET /plaintext with its 13-byte body:
+#
+#   plain.c64     keep-alive, 64 connections
+#   plain.c1000   keep-alive, 1000 connections
+#   pipe16.c64    16 pipelined requests per write (pipeline.lua), 64 conns
+#   close.c64     "Connection: close": one request per connection, 64 conns
+#
+# Every scenario runs BENCH_ROUNDS times on each server, interleaved (ours,
+# nginx, ours, nginx, ...) so both see the same machine noise.  The table
+# gives the medians of requests/s, wrk's p99 latency and the server's CPU
+# time per request (utime + stime of the server's processes over the run,
+# from /proc/PID/stat, divided by the responses wrk counted), and the ratio
+# ours/nginx.  (wrk corrects its latencies for coordinated omission with
+# an interval of duration / (responses / connections): with pipelining that
+# interval is 16 times too short, so pipe16's p99 is rough, or n/a when wrk
+# prints 0.)  Then each server, freshly started, gets BENCH_IDLE_CONNS idle
+# keep-alive connections (each has made one request) from idleconns; the
+# growth of its resident memory (Rss and Pss from /proc/PID/smaps_rollup;
+# nginx: its worker) divided by the number of connections is the cost of
+# one.  Kernel socket buffers are not in either figure.
+#
+# Environment:
+#   BENCH_DURATION     seconds per wrk run (default 5)
+#   BENCH_ROUNDS       runs per scenario and server (default 3)
+#   BENCH_IDLE_CONNS   idle connections (default 10000; 0 skips the test)
+#   BENCH_ONLY         space-separated subset of the scenarios above, and
+#                      "idle" for the memory test (default: all)
+#   BENCH_BUILDDIR     where idleconns is, and where bench-http.log and
+#                      bench-http-results.txt are written (default: .)
+#   BENCH_SRCDIR       tests/bench in the source tree (default: this dir)
+#   BENCH_TESTSERVER   the test server (default: BUILDDIR/../http/testserver)
+#   NGINX, WRK         the programs (default: found in PATH or /usr/sbin)
+#
+# nginx-light and wrk are installed with apt-get when missing and this runs
+# as root or with password-less sudo; otherwise the nginx columns say n/a
+# (no nginx) or the wrk scenarios are skipped (no wrk), with a message.
+# Exits 1 when the test server fails to start or dies, else 0.
+
+set -u
+
+duration=${BENCH_DURATION:-5}
+rounds=${BENCH_ROUNDS:-3}
+idle_n=${BENCH_IDLE_CONNS:-10000}
+only=${BENCH_ONLY:-}
+scpu=${BENCH_SERVER_CPU:-0}
+ccpu=${BENCH_CLIENT_CPU:-1}
+builddir=${BENCH_BUILDDIR:-.}
+srcdir=${BENCH_SRCDIR:-$(dirname "$0")}
+builddir=$(cd "$builddir" && pwd) || exit 2
+srcdir=$(cd "$srcdir" && pwd) || exit 2
+testserver=${BENCH_TESTSERVER:-$builddir/../http/testserver}
+idleconns=$builddir/idleconns
+log=$builddir/bench-http.log
+results=$builddir/bench-http-results.txt
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gh-bench-http.XXXXXX") || exit 2
+# Every process this script starts is recorded here and stopped by its pid.
+pids=
+cleanup() {
+    for p in $pids; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    for p in $pids; do
+        i=0
+        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -KILL "$p" 2>/dev/null
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+: >"$log"
+say() { echo "$@" | tee -a "$log" >&2; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'; }
+load_before=$(loadavg)
+
+selected() {
+    [ -z "$only" ] && return 0
+    for o in $only; do
+        [ "$o" = "$1" ] && return 0
+    done
+    return 1
+}
+
+for f in "$testserver" "$idleconns"; do
+    if [ ! -x "$f" ]; then
+        say "http.sh: $f is not built (make tests/http/testserver" \
+            "tests/bench/idleconns)"
+        exit 2
+    fi
+done
+
+# --- Tools: nginx and wrk, installed when we may.
+find_prog() {
+    command -v "$1" 2>/dev/null && return 0
+    [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1" && return 0
+    return 1
+}
+apt_install() {
+    if [ "$(id -u)" -eq 0 ]; then
+        sudo=
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        sudo="sudo -n"
+    else
+        return 1
+    fi
+    say "http.sh: installing $*"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$log" 2>&1
+    # shellcheck disable=SC2086
+    $sudo env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -q -y --no-install-recommends "$@" >>"$log" 2>&1
+}
+NGINX=${NGINX:-$(find_prog nginx)}
+WRK=${WRK:-$(find_prog wrk)}
+missing=
+[ -n "$NGINX" ] || missing="$missing nginx-light"
+[ -n "$WRK" ] || missing="$missing wrk"
+if [ -n "$missing" ]; then
+    # shellcheck disable=SC2086
+    if ! apt_install $missing; then
+        say "http.sh: cannot install$missing (not root, no password-less" \
+            "sudo, or apt-get failed; see $log)"
+    fi
+    NGINX=${NGINX:-$(find_prog nginx)}
+    WRK=${WRK:-$(find_prog wrk)}
+fi
+have_nginx=1 have_wrk=1
+[ -n "$NGINX" ] || {
+    have_nginx=0
+    say "http.sh: no nginx: only gohttpd is measured (apt-get install nginx-light)"
+}
+[ -n "$WRK" ] || {
+    have_wrk=0
+    say "http.sh: no wrk: the throughput scenarios are skipped (apt-get install wrk)"
+}
+if command -v taskset >/dev/null 2>&1 && taskset -c "$scpu" true 2>/dev/null &&
+    taskset -c "$ccpu" true 2>/dev/null; then
+    spin="taskset -c $scpu" cpin="taskset -c $ccpu"
+else
+    spin='' cpin=''
+    say "http.sh: cannot pin to CPUs $scpu and $ccpu: running unpinned"
+fi
+
+# --- Descriptors: the idle test needs idle_n on each side, wrk 1000.
+# (ulimit -H, -S and -n are not POSIX, but dash and bash have them.)
+# shellcheck disable=SC3045
+hard=$(ulimit -Hn)
+need=$((idle_n + 1024))
+[ "$need" -lt 4096 ] && need=4096
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$need" ]; then
+    need=$hard
+    if [ "$idle_n" -gt $((hard - 1024)) ]; then
+        idle_n=$((hard - 1024))
+        [ "$idle_n" -lt 0 ] && idle_n=0
+        say "http.sh: ulimit -Hn is $hard: $idle_n idle connections only"
+    fi
+fi
+# shellcheck disable=SC3045
+ulimit -Sn "$need" 2>/dev/null || say "http.sh: cannot raise ulimit -n to $need"
+# shellcheck disable=SC3045
+nofile=$(ulimit -n)
+
+# --- Servers.
+cpu_ticks() { # PID...: utime + stime of the processes, in clock ticks
+    for p in "$@"; do
+        sed 's/.*) //' "/proc/$p/stat" 2>/dev/null
+    done | awk '{ t += $12 + $13 } END { print t + 0 }'
+}
+mem_kb() { # PID FIELD: Rss or Pss from smaps_rollup (Rss: VmRSS fallback)
+    if [ -r "/proc/$1/smaps_rollup" ]; then
+        awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup"
+    elif [ "$2" = Rss ]; then
+        awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"
+    else
+        echo n/a
+    fi
+}
+# probe PORT: one request through idleconns, within 2 s.
+probe() {
+    "$idleconns" -n 1 -t 2 127.0.0.1 "$1" </dev/null >/dev/null 2>&1
+}
+# wait_ready PID PORT: until the server answers (0) or dies / 10 s pass (1).
+wait_ready() {
+    i=0
+    while [ $i -lt 100 ]; do
+        kill -0 "$1" 2>/dev/null || return 1
+        probe "$2" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+forget_pid() {
+    np=
+    for p in $pids; do
+        [ "$p" = "$1" ] || np="$np $p"
+    done
+    pids=$np
+}
+# stop PID: SIGTERM, wait up to 10 s, then SIGKILL.
+stop() {
+    kill -TERM "$1" 2>/dev/null
+    i=0
+    while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    forget_pid "$1"
+}
+
+# start_ours: sets ours_pid and ours_port.
+start_ours() {
+    rm -f "$tmp/ours.port"
+    # shellcheck disable=SC2086
+    $spin "$testserver" -w 1 -p "$tmp/ours.port" -o max_requests=1000000 \
+        -o max_conns=20000 -o idle_timeout=600000 >>"$tmp/ours.err" 2>&1 &
+    ours_pid=$!
+    pids="$pids $ours_pid"
+    i=0
+    while [ ! -s "$tmp/ours.port" ] && [ $i -lt 100 ]; do
+        kill -0 "$ours_pid" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    ours_port=$(cat "$tmp/ours.port" 2>/dev/null)
+    if [ -z "$ours_port" ] || ! wait_ready "$ours_pid" "$ours_port"; then
+        say "http.sh: the test server did not start:"
+        sed 's/^/    /' "$tmp/ours.err" >&2
+        exit 1
+    fi
+}
+
+nginx_conf() { # PORT
+    cat <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile $nofile;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events {
+    worker_connections $((nofile - 64));
+}
+http {
+    access_log off;
+    server_tokens off;
+    keepalive_requests 1000000;
+    keepalive_timeout 600s;
+    client_body_temp_path $tmp/nginx/body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    server {
+        listen 127.0.0.1:$1 backlog=511;
+        location = /plaintext {
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }
+    }
+}
+EOF
+}
+
+# start_nginx: sets nginx_pid (the master), nginx_worker and nginx_port.
+# The port is a free one below the ephemeral range, found by trying.
+start_nginx() {
+    mkdir -p "$tmp/nginx"
+    for try in 1 2 3 4 5 6 7 8; do
+        nginx_port=$((20000 + ($$ * 7 + try * 997) % 10000))
+        nginx_conf "$nginx_port" >"$tmp/nginx/nginx.conf"
+        # shellcheck disable=SC2086
+        $spin "$NGINX" -p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" \
+            -e "$tmp/nginx/error.log" >>"$tmp/nginx/stderr" 2>&1 &
+        nginx_pid=$!
+        pids="$pids $nginx_pid"
+        if wait_ready "$nginx_pid" "$nginx_port"; then
+            nginx_worker=$(pgrep -P "$nginx_pid" | head -n 1)
+            [ -n "$nginx_worker" ] && return 0
+        fi
+        stop "$nginx_pid"
+    done
+    say "http.sh: nginx did not start:"
+    tail -n 5 "$tmp/nginx/error.log" "$tmp/nginx/stderr" >&2
+    have_nginx=0
+    return 1
+}
+
+# --- wrk runs.
+scenarios() { # NAME CONNECTIONS MODE
+    cat <<EOF
+plain.c64 64 keepalive
+plain.c1000 1000 keepalive
+pipe16.c64 64 pipeline
+close.c64 64 close
+EOF
+}
+
+# run_wrk NAME SERVER ROUND PORT CONNS MODE: appends "NAME SERVER key value"
+# lines to $tmp/res.
+run_wrk() {
+    name=$1 side=$2 round=$3 port=$4 conns=$5
+    case $6 in
+    pipeline) set -- -s "$srcdir/pipeline.lua" ;;
+    close) set -- -H "Connection: close" ;;
+    *) set -- ;;
+    esac
+    if [ "$side" = ours ]; then spids=$ours_pid; else spids="$nginx_pid $nginx_worker"; fi
+    # shellcheck disable=SC2086
+    t0=$(cpu_ticks $spids)
+    # shellcheck disable=SC2086
+    timeout --kill-after=5 $((duration + 60)) $cpin "$WRK" -t 1 -c "$conns" \
+        -d "${duration}s" --timeout 5s --latency "$@" \
+        "http://127.0.0.1:$port/plaintext" </dev/null >"$tmp/wrk.out" 2>&1
+    rc=$?
+    # shellcheck disable=SC2086
+    t1=$(cpu_ticks $spids)
+    {
+        echo "## $name $side round $round (wrk exit $rc, server ticks $t0 -> $t1)"
+        cat "$tmp/wrk.out"
+    } >>"$log"
+    if [ $rc -ne 0 ]; then
+        say "http.sh: $name ($side, round $round): wrk failed (exit $rc)"
+        echo "$name $side FAIL 1" >>"$tmp/res"
+        return
+    fi
+    awk -v n="$name" -v s="$side" -v dt=$((t1 - t0)) -v hz="$hz" '
+        function ms(v) {
+            if (v ~ /us$/) return v / 1000
+            if (v ~ /ms$/) return v + 0
+            if (v ~ /m$/) return v * 60000
+            if (v ~ /s$/) return v * 1000
+            return v + 0
+        }
+        / requests in / { req = $1 }
+        /^Requests\/sec:/ { rps = $2 }
+        $1 == "99%" { p99 = ms($2) }
+        /Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+        /Non-2xx or 3xx/ { err += $NF }
+        END {
+            print n, s, "rps", rps
+            # wrk 4.1 prints a 99% of 0 when its correction for
+            # coordinated omission spills below the smallest sample.
+            if (p99 > 0) print n, s, "p99_ms", p99
+            if (req > 0) print n, s, "cpu_us", dt * 1e6 / hz / req
+            print n, s, "errors", err + 0
+        }' "$tmp/wrk.out" >>"$tmp/res"
+}
+
+# check_alive SIDE: if the test server died, say so and start another.
+check_alive() {
+    if [ "$1" = ours ] && ! kill -0 "$ours_pid" 2>/dev/null; then
+        say "http.sh: the test server died:"
+        tail -n 20 "$tmp/ours.err" | sed 's/^/    /' >&2
+        crashed=1
+        forget_pid "$ours_pid"
+        start_ours
+    fi
+}
+
+crashed=0
+: >"$tmp/res"
+echo "gohttpd vs nginx ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs," \
+    "${duration}s x $rounds rounds, server on CPU $scpu, wrk on CPU $ccpu)" \
+    >"$tmp/head"
+if [ $have_wrk = 1 ]; then
+    start_ours
+    [ $have_nginx = 1 ] && start_nginx
+    # Not a pipeline: a restarted server's pid must reach this shell.
+    scenarios >"$tmp/scenarios"
+    while read -r name conns mode; do
+        selected "$name" || continue
+        say "== $name: $rounds round(s), gohttpd then nginx"
+        r=1
+        while [ $r -le "$rounds" ]; do
+            run_wrk "$name" ours $r "$ours_port" "$conns" "$mode"
+            check_alive ours
+            if [ $have_nginx = 1 ]; then
+                run_wrk "$name" nginx $r "$nginx_port" "$conns" "$mode"
+            fi
+            r=$((r + 1))
+        done
+        sleep 1 # let the sockets of the last run wind down
+    done <"$tmp/scenarios"
+    grep -q '^[^ ]* ours FAIL' "$tmp/res" && crashed=1
+    stop "$ours_pid"
+    [ $have_nginx = 1 ] && stop "$nginx_pid"
+fi
+
+# --- Idle connections.
+# idle_one SIDE PID PORT: Rss and Pss growth per connection, to $tmp/res.
+idle_one() {
+    side=$1 mpid=$2 port=$3
+    rss0=$(mem_kb "$mpid" Rss) pss0=$(mem_kb "$mpid" Pss)
+    rm -f "$tmp/ctl" && mkfifo "$tmp/ctl" || return 1
+    "$idleconns" -n "$idle_n" -t 10 127.0.0.1 "$port" <"$tmp/ctl" \
+        >"$tmp/idle.out" 2>"$tmp/idle.err" &
+    ipid=$!
+    pids="$pids $ipid"
+    exec 9>"$tmp/ctl"
+    i=0
+    while ! grep -q '^ready' "$tmp/idle.out" && [ $i -lt 1200 ]; do
+        kill -0 "$ipid" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    ok=0
+    if grep -q '^ready' "$tmp/idle.out"; then
+        ok=1
+        sleep 1 # let the server settle
+        rss1=$(mem_kb "$mpid" Rss) pss1=$(mem_kb "$mpid" Pss)
+    else
+        say "http.sh: idle $side: idleconns did not get ready:"
+        sed 's/^/    /' "$tmp/idle.err" >&2
+    fi
+    exec 9>&-
+    i=0
+    while kill -0 "$ipid" 2>/dev/null && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    stop "$ipid"
+    cat "$tmp/idle.out" "$tmp/idle.err" >>"$log"
+    [ $ok = 1 ] || { echo "idle $side FAIL 1" >>"$tmp/res"; return 1; }
+    alive=$(awk '$1 == "alive" { print $2 }' "$tmp/idle.out")
+    echo "## idle $side: Rss $rss0 -> $rss1 kB, Pss $pss0 -> $pss1 kB," \
+        "$alive of $idle_n alive at the end" >>"$log"
+    awk -v s="$side" -v n="$idle_n" -v r0="$rss0" -v r1="$rss1" \
+        -v p0="$pss0" -v p1="$pss1" -v a="${alive:-0}" 'BEGIN {
+        print "idle", s, "rss_b", (r1 - r0) * 1024 / n
+        if (p0 != "n/a" && p1 != "n/a") print "idle", s, "pss_b", (p1 - p0) * 1024 / n
+        print "idle", s, "rss_mb", r1 / 1024
+        print "idle", s, "lost", n - a
+    }' >>"$tmp/res"
+}
+
+if [ "$idle_n" -gt 0 ] && selected idle; then
+    say "== idle: $idle_n idle keep-alive connections to each server"
+    start_ours
+    idle_one ours "$ours_pid" "$ours_port"
+    stop "$ours_pid"
+    if [ $have_nginx = 1 ] && start_nginx; then
+        idle_one nginx "$nginx_worker" "$nginx_port"
+        stop "$nginx_pid"
+    fi
+fi
+
+# --- The table.
+# median NAME SIDE KEY: the median over the rounds; FAIL if one failed.
+median() {
+    awk -v n="$1" -v s="$2" -v k="$3" '
+        $1 == n && $2 == s && $3 == "FAIL" { fail = 1 }
+        $1 == n && $2 == s && $3 == k && $4 != "" { v[c++] = $4 + 0 }
+        END {
+            if (fail) { print "FAIL"; exit }
+            if (c == 0) { print "n/a"; exit }
+            for (i = 1; i < c; i++)
+                for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+                    t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+                }
+            print (c % 2) ? v[int(c / 2)] : (v[c / 2 - 1] + v[c / 2]) / 2
+        }' "$tmp/res"
+}
+# values NAME SIDE KEY: every round's value, for the log.
+values() {
+    awk -v n="$1" -v s="$2" -v k="$3" '$1 == n && $2 == s && $3 == k { printf "%s ", $4 }' "$tmp/res"
+}
+row() { # NAME KEY LABEL FORMAT
+    o=$(median "$1" ours "$2") n=$(median "$1" nginx "$2")
+    echo "# $1 $2: ours $(values "$1" ours "$2")| nginx $(values "$1" nginx "$2")" >>"$log"
+    awk -v name="$1" -v label="$3" -v fmt="$4" -v o="$o" -v n="$n" 'BEGIN {
+        isnum = "^-?[0-9.]+(e[-+]?[0-9]+)?$"
+        os = o ~ isnum ? sprintf(fmt, o) : o
+        ns = n ~ isnum ? sprintf(fmt, n) : n
+        r = (o ~ isnum && n ~ isnum && n + 0 != 0) ? sprintf("%.2f", o / n) : "-"
+        printf "%-12s %-14s %12s %12s %10s\n", name, label, os, ns, r
+    }'
+}
+{
+    printf '%-12s %-14s %12s %12s %10s\n' scenario metric gohttpd nginx ours/nginx
+    scenarios | while read -r name conns mode; do
+        grep -q "^$name " "$tmp/res" || continue
+        row "$name" rps "req/s" "%.0f"
+        row "$name" p99_ms "p99 ms" "%.2f"
+        row "$name" cpu_us "cpu us/req" "%.2f"
+        e=$(awk -v n="$name" '$1 == n && $3 == "errors" { e += $4 } END { print e + 0 }' "$tmp/res")
+        [ "$e" != 0 ] && row "$name" errors "errors/run" "%.0f"
+    done
+    if grep -q '^idle ' "$tmp/res"; then
+        row idle rss_b "Rss B/conn" "%.0f"
+        grep -q '^idle [a-z]* pss_b' "$tmp/res" && row idle pss_b "Pss B/conn" "%.0f"
+        row idle rss_mb "Rss MB at end" "%.1f"
+        l=$(awk '$1 == "idle" && $3 == "lost" { e += $4 } END { print e + 0 }' "$tmp/res")
+        [ "$l" != 0 ] && row idle lost "conns closed"  "%.0f"
+    fi
+} >"$tmp/table"
+{
+    cat "$tmp/head"
+    echo "load average before: $load_before, after: $(loadavg);" \
+        "idle test: $idle_n connections"
+    cat "$tmp/table"
+} >"$results"
+echo
+cat "$results"
+cat "$results" >>"$log"
+echo "(raw output: $log; table: $results)"
+[ $crashed = 1 ] && exit 1
+exit 0
