@@ -59,6 +59,7 @@ struct gh__conn {
     bool fresh;                /* no request read yet */
     uint32_t nreq;             /* requests served; by the owner */
     gh__conn_t *prev, *next;   /* srv->conns; under srv->mu */
+    gh__conn_t *qnext;         /* srv->wq_*: waiting for a goroutine */
     gh__iowait_t watch;        /* the idle fdwatch; owner only */
     int wake;                  /* its result, for the new goroutine */
     socklen_t peer_len;
@@ -89,6 +90,10 @@ struct gh_server {
     _Atomic bool draining;     /* shutdown began: close after each request */
     gh__lock_t mu;             /* the connection list below */
     gh__conn_t *conns;
+    gh__conn_t *wq_head, *wq_tail; /* woken connections waiting for a
+                                * goroutine (FIFO); under mu */
+    uint32_t unstarted;        /* goroutines spawned, not yet running;
+                                * under mu */
     gh_ctx_t *ctx;             /* parent of request contexts; cancelled at
                                 * the shutdown deadline */
     gh_waitgroup_t acceptors;
@@ -130,6 +135,8 @@ struct gh_resp {
     uint32_t nhdrs, hcap;
 };
 
+#define GH__REQ_INLINE 512
+
 struct gh_req {
     gh__session_t *ss;
     const char *path;          /* decoded, in the arena; lazily */
@@ -149,7 +156,10 @@ struct gh_req {
     int nparams;               /* router parameters */
     const char *const *pnames;
     const char *const *pvalues;
-    gh__arena_chunk_t *arena;
+    gh__arena_chunk_t *arena;  /* heap chunks, newest first */
+    uint32_t inl_used;         /* bytes of inl handed out */
+    _Alignas(16) unsigned char inl[GH__REQ_INLINE]; /* the arena's first
+                                * bytes: most requests need no malloc */
 };
 
 struct gh__session {
@@ -164,6 +174,7 @@ struct gh__session {
     bool close;                /* close after this response */
     bool linger;               /* ... after draining what the client
                                 * still sends, so it reads the answer */
+    int64_t now;               /* gh_now() when this request's head began */
     int64_t head_deadline;     /* the head's deadline */
     gh__http_parser_t p;
     gh__http_field_t *fields;
@@ -218,6 +229,8 @@ void gh__server_log(gh_server_t *s, const char *fmt, ...)
 void gh__conn_release(gh__conn_t *c);
 /* Park c as idle (no goroutine).  False if it must close instead. */
 bool gh__conn_idle(gh__conn_t *c);
+/* c's goroutine has begun: let a waiting connection have one. */
+void gh__conn_started(gh__conn_t *c);
 
 /* ---- router glue ---- */
 int gh__req_set_params(gh_req_t *req, int n, const char *const *names,

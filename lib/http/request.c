@@ -50,6 +50,11 @@ void *gh_req_alloc(gh_req_t *req, size_t n)
 
     if (need < n)
         return NULL;
+    if (!a && GH__REQ_INLINE - req->inl_used >= need) {
+        p = req->inl + req->inl_used;
+        req->inl_used += (uint32_t)need;
+        return p;
+    }
     if (!a || a->cap - a->used < need) {
         size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
         if (cap > SIZE_MAX - sizeof(*a) || !(a = malloc(sizeof(*a) + cap)))
@@ -165,10 +170,10 @@ static int prepare_path(gh_req_t *req)
 
 void gh__req_init(gh_req_t *req, gh__session_t *ss)
 {
-    memset(req, 0, sizeof(*req));
+    memset(req, 0, offsetof(gh_req_t, inl)); /* inl is scratch */
     req->ss = ss;
     req->continue_sent = !ss->p.head.expect_continue;
-    req->body_start = gh_now();
+    req->body_start = ss->now;
     if (!ss->p.head.chunked &&
         !(ss->p.head.has_content_length && ss->p.head.content_length > 0)) {
         gh__http_span_t none;

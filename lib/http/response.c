@@ -96,15 +96,22 @@ static void iov_advance(struct iovec *iov, int *i, int cnt, size_t n)
 static int writev_all(gh__session_t *ss, struct iovec *iov, int cnt)
 {
     gh__conn_t *c = ss->c;
-    int64_t t0 = gh_now();
+    int64_t t0 = 0;
     uint64_t done = 0;
     int i = 0;
 
     while (i < cnt && iov[i].iov_len == 0)
         i++;
     while (i < cnt) {
+        /* The clock is read only once a write has to wait: until then the
+         * deadline is in the past, which makes a full socket report
+         * GH_ETIMEDOUT at once instead of waiting. */
         ssize_t n = c->ops->writev(c, iov + i, cnt - i,
-                                   write_deadline(ss->s, t0, done));
+                                   t0 ? write_deadline(ss->s, t0, done) : 1);
+        if (n == GH_ETIMEDOUT && !t0) {
+            t0 = gh_now();
+            continue;
+        }
         if (n < 0) {
             if (n == GH_ETIMEDOUT)
                 atomic_fetch_add(&ss->s->timeouts, 1);

@@ -157,7 +157,8 @@ static int read_head(gh__session_t *ss)
         if ((r = poll_input(ss)) <= 0)
             return r;
     }
-    ss->head_deadline = gh_now() + s->o.header_timeout;
+    ss->now = gh_now();
+    ss->head_deadline = ss->now + s->o.header_timeout;
     for (;;) {
         r = gh__http_parse_head(&ss->p, ss->buf, ss->len);
         if (r == GH__HTTP_HEAD)
@@ -318,6 +319,7 @@ void gh__conn_serve(void *arg)
                         .out = obuf, .ocap = OBUF};
     int r = RUN_CLOSE;
 
+    gh__conn_started(c);
     ss.fields = nf <= SFIELDS ? sfields : malloc(nf * sizeof(*ss.fields));
     if (c->wake == GH_ETIMEDOUT && c->fresh)
         atomic_fetch_add(&s->timeouts, 1);

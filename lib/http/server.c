@@ -38,6 +38,7 @@
 #include "http/http_impl.h"
 
 #define ACCEPT_BATCH 64          /* accepts before letting others run */
+#define SPAWN_AHEAD 16           /* connection goroutines not yet running */
 #define BACKOFF_MAX GH_SECOND
 
 void gh_server_opts_init(gh_server_opts_t *o)
@@ -335,21 +336,66 @@ static int64_t spawn_conn(gh__conn_t *c)
     return gh_go_with(gh__conn_serve, c, &go);
 }
 
+/*
+ * Start c's goroutine, or queue c if SPAWN_AHEAD goroutines are already
+ * spawned and not yet running.  A poll that finds a thousand connections
+ * ready would otherwise give each a stack at once; this way a few stacks,
+ * still warm in the cache, take turns, and c waits no longer than the
+ * goroutines ahead of it take to start (not to finish).
+ */
+static void conn_go(gh_server_t *s, gh__conn_t *c, bool idle)
+{
+    bool queue;
+
+    gh__lock(&s->mu);
+    if (idle)
+        c->state = GH__CONN_ACTIVE;
+    queue = s->unstarted >= SPAWN_AHEAD;
+    if (queue) {
+        c->qnext = NULL;
+        if (s->wq_tail)
+            s->wq_tail->qnext = c;
+        else
+            s->wq_head = c;
+        s->wq_tail = c;
+    } else {
+        s->unstarted++;
+    }
+    gh__unlock(&s->mu);
+    if (!queue && spawn_conn(c) < 0) {
+        gh__lock(&s->mu);
+        s->unstarted--;
+        gh__unlock(&s->mu);
+        gh__server_log(s, "out of memory: closing a connection");
+        gh__conn_release(c);
+    }
+}
+
+void gh__conn_started(gh__conn_t *c)
+{
+    gh_server_t *s = c->srv;
+    gh__conn_t *next;
+
+    gh__lock(&s->mu);
+    s->unstarted--;
+    if ((next = s->wq_head) != NULL) {
+        if (!(s->wq_head = next->qnext))
+            s->wq_tail = NULL;
+    }
+    gh__unlock(&s->mu);
+    if (next)
+        conn_go(s, next, false);
+}
+
 /* The idle watch fired (on the worker's g0): serve c on a new goroutine. */
 static void idle_wake(gh__iowait_t *w, int result)
 {
     gh__conn_t *c = w->data;
     gh_server_t *s = c->srv;
 
-    gh__lock(&s->mu);
-    c->state = GH__CONN_ACTIVE;
-    gh__unlock(&s->mu);
     atomic_fetch_sub(&s->conns_idle, 1);
     c->wake = result;
-    if (spawn_conn(c) < 0) {
-        gh__server_log(s, "out of memory: closing a connection");
-        gh__conn_release(c);
-    }
+    conn_go(s, c, true);
 }
 
 bool gh__conn_idle(gh__conn_t *c)
@@ -404,8 +450,7 @@ static void conn_start(gh_server_t *s, int fd, const struct sockaddr *sa,
     atomic_fetch_add(&s->conns_open, 1);
     atomic_fetch_add(&s->conns_total, 1);
     conn_link(s, c);
-    if (spawn_conn(c) < 0)
-        gh__conn_release(c);
+    conn_go(s, c, false);
 }
 
 /* ---- the acceptor ---- */
