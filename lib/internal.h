@@ -201,6 +201,9 @@ struct gh__m {
     gh__g_t *_Atomic runnext;
     uint32_t tick;               /* schedule count; drives fair polling */
     int64_t last_poll;           /* gh_now() of the last ev_run (owner) */
+    _Atomic int32_t io_backlog;  /* ready sockets of this loop that wait
+                                  * for a goroutine outside the run queue
+                                  * (gh__poll_backlog); any thread */
     /* Work to do right after the next switch completes (owner only). */
     void (*post_fn)(gh__m_t *m, void *arg);
     void *post_arg;
@@ -268,6 +271,11 @@ gh__m_t *gh__any_m(void);
 uint32_t gh__rand(void);
 /* Nothing queued on m (ring and runnext); a racy peek from any thread. */
 bool gh__runq_empty(gh__m_t *m);
+/* delta more (or fewer) sockets that m's loop found ready are waiting for
+ * a goroutine elsewhere than m's run queue (the HTTP server's queue of
+ * woken connections): a busy m counts them as queued work and polls less
+ * often, since polling would only report those sockets again. */
+void gh__poll_backlog(gh__m_t *m, int delta);
 /* Post a request to worker m's inbox and wake it.  Any thread. */
 void gh__m_post(gh__m_t *m, gh__req_t *req);
 /* Block asynchronous signals in a runtime-owned thread (old may be NULL). */

@@ -60,6 +60,7 @@ struct gh__conn {
     uint32_t nreq;             /* requests served; by the owner */
     gh__conn_t *prev, *next;   /* srv->conns; under srv->mu */
     gh__conn_t *qnext;         /* srv->wq_*: waiting for a goroutine */
+    gh__m_t *qm;               /* ... since this worker's loop woke it */
     gh__iowait_t watch;        /* the idle fdwatch; owner only */
     int wake;                  /* its result, for the new goroutine */
     socklen_t peer_len;

@@ -352,6 +352,10 @@ static void conn_go(gh_server_t *s, gh__conn_t *c, bool idle)
         c->state = GH__CONN_ACTIVE;
     queue = s->unstarted >= SPAWN_AHEAD;
     if (queue) {
+        /* Its loop would report c's socket again at every poll until a
+         * goroutine reads it: the worker is told to poll less. */
+        if ((c->qm = gh__cur_m()) != NULL)
+            gh__poll_backlog(c->qm, 1);
         c->qnext = NULL;
         if (s->wq_tail)
             s->wq_tail->qnext = c;
@@ -383,8 +387,11 @@ void gh__conn_started(gh__conn_t *c)
             s->wq_tail = NULL;
     }
     gh__unlock(&s->mu);
-    if (next)
+    if (next) {
+        if (next->qm)
+            gh__poll_backlog(next->qm, -1);
         conn_go(s, next, false);
+    }
 }
 
 /* The idle watch fired (on the worker's g0): serve c on a new goroutine. */

@@ -824,9 +824,10 @@ static void poll_nowait(gh__m_t *m)
 static void poll_if_due(gh__m_t *m)
 {
     int64_t since = gh_now() - m->last_poll;
-    uint32_t queued =
-        atomic_load_explicit(&m->rq_tail, memory_order_relaxed) -
-        atomic_load_explicit(&m->rq_head, memory_order_relaxed);
+    int64_t queued =
+        (int64_t)(atomic_load_explicit(&m->rq_tail, memory_order_relaxed) -
+                  atomic_load_explicit(&m->rq_head, memory_order_relaxed)) +
+        atomic_load_explicit(&m->io_backlog, memory_order_relaxed);
 
     if (since < POLL_INTERVAL)
         return;
@@ -838,6 +839,11 @@ static void poll_if_due(gh__m_t *m)
         return;
     }
     poll_nowait(m);
+}
+
+void gh__poll_backlog(gh__m_t *m, int delta)
+{
+    atomic_fetch_add_explicit(&m->io_backlog, delta, memory_order_relaxed);
 }
 
 static gh__g_t *steal_work(gh__m_t *m)
