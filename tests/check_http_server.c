@@ -71,6 +71,15 @@ static int h_users(void *u, gh_req_t *req, gh_resp_t *resp)
     return gh_resp_send(resp, b, (size_t)n);
 }
 
+/* A prefix route: the path's rest, as gh_req_param(req, "*"). */
+static int h_files(void *u, gh_req_t *req, gh_resp_t *resp)
+{
+    char b[256];
+    int n = snprintf(b, sizeof(b), "rest [%s]", gh_req_param(req, "*"));
+
+    return gh_resp_send(resp, b, (size_t)n);
+}
+
 /* The body back, its length in X-Body-Length, a trailer X-Sum echoed. */
 static int h_echo(void *u, gh_req_t *req, gh_resp_t *resp)
 {
@@ -272,6 +281,7 @@ static gh_router_t *make_router(void)
         {"GET", "/hello", h_hello},
         {"GET", "/n/{i}", h_n},
         {"GET", "/users/{id}", h_users},
+        {"GET", "/files/", h_files},
         {"POST", "/echo", h_echo},
         {"POST", "/continue", h_continue},
         {"POST", "/reject413", h_reject413},
@@ -1728,6 +1738,17 @@ START_TEST(router_answers_404_405_and_binds_params)
     roundtrip(&c, GET("/users/a%20b"), &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "user a b");
+    hc_resp_free(&r);
+    roundtrip(&c, GET("/files/a/b%20c.txt"), &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "rest [a/b c.txt]");
+    hc_resp_free(&r);
+    roundtrip(&c, GET("/files/"), &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "rest []");
+    hc_resp_free(&r);
+    roundtrip(&c, GET("/users/42"), &r); /* an exact route: no "*" */
+    ck_assert_int_eq(r.status, 200);
     hc_resp_free(&r);
     /* Still keep-alive after the error answers. */
     ck_assert_uint_eq(stats().conns_total, 1);

@@ -124,6 +124,7 @@ START_TEST(router_prefix_pattern_matches_everything_under_it)
         gh__router_match(r, "GET", path, strlen(path), &m, NULL, 0),
         GH__ROUTE_FOUND);
     ck_assert_str_eq(path + m.rest, "css/site.css");
+    ck_assert(m.prefix);
     gh_router_free(r);
 }
 END_TEST
@@ -256,6 +257,7 @@ START_TEST(router_params_are_spans_of_the_raw_path)
     ck_assert_uint_eq(m.values[1].off, 19);
     ck_assert_uint_eq(m.values[1].len, 1);
     ck_assert_uint_eq(m.rest, strlen(path));
+    ck_assert(!m.prefix);
     ck_assert_str_eq((const char *)m.udata, "post");
     gh_router_free(r);
 }

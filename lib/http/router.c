@@ -596,6 +596,7 @@ struct walk {
     gh__route_span_t params[GH__ROUTE_MAX_PARAMS];
     const struct route *found;
     size_t rest; /* where found's unmatched part begins */
+    bool prefix; /* found is a prefix route */
 };
 
 /* The route of list answering the method, by rule 3 at the top. */
@@ -615,7 +616,8 @@ static const struct route *pick(const struct route *rt, int midx)
 }
 
 /* A node's route list matches the path here; true ends the walk. */
-static bool visit(struct walk *w, const struct route *list, size_t rest)
+static bool visit(struct walk *w, const struct route *list, size_t rest,
+                  bool prefix)
 {
     if (w->mode == W_ALLOW) {
         for (; list != NULL; list = list->next)
@@ -626,6 +628,7 @@ static bool visit(struct walk *w, const struct route *list, size_t rest)
         return false;
     assert(w->found->nparams == w->np);
     w->rest = rest;
+    w->prefix = prefix;
     return true;
 }
 
@@ -660,7 +663,7 @@ static bool walk(struct walk *w, const struct node *n, size_t pos)
     const char *slash;
 
     if (pos == w->len)
-        return w->mode != W_PREFIX && visit(w, n->exact, pos);
+        return w->mode != W_PREFIX && visit(w, n->exact, pos, false);
     slash = memchr(w->path + s, '/', w->len - s);
     e = slash != NULL ? (size_t)(slash - w->path) : w->len;
     if ((c = find_lit(n, w->path + s, e - s)) != NULL && walk(w, c, e))
@@ -673,7 +676,7 @@ static bool walk(struct walk *w, const struct node *n, size_t pos)
             return true;
         w->np--;
     }
-    return w->mode != W_EXACT && visit(w, n->prefix, s);
+    return w->mode != W_EXACT && visit(w, n->prefix, s, true);
 }
 
 /* Cut after the last whole method that fits; see router.h. */
@@ -713,6 +716,7 @@ static int found(struct walk *w, gh__route_match_t *m)
     m->udata = w->found->udata;
     m->nparams = w->np;
     m->rest = (uint32_t)w->rest;
+    m->prefix = w->prefix;
     for (int i = 0; i < w->np; i++) {
         m->names[i] = w->found->names[i];
         m->values[i] = w->params[i];
@@ -730,6 +734,7 @@ int gh__router_match(const gh_router_t *r, const char *method,
     m->udata = NULL;
     m->nparams = 0;
     m->rest = 0;
+    m->prefix = false;
     if (allow_cap > 0)
         allow[0] = '\0';
     if (path_len > UINT32_MAX || !path_escapes_ok(raw_path, path_len))

@@ -51,6 +51,8 @@ typedef struct gh__route_match {
      * "/static/a/b" gives the offset of "a/b"); path_len for an exact
      * route. */
     uint32_t rest;
+    /* FOUND: the route is a prefix route (its remainder is "*"). */
+    bool prefix;
 } gh__route_match_t;
 
 /** The outcome of gh__router_match(). */

@@ -19,35 +19,50 @@
 /* Allow fits here unless a router names many custom methods. */
 #define ALLOW_STACK 256
 
+/* Decode raw[0 .. len) to buf, NUL-terminated; the bytes after it. */
+static char *decode_to(char *buf, const char *raw, size_t len)
+{
+    /* The matcher has checked every escape of the path. */
+    ssize_t n = gh__route_unescape(raw, len, buf);
+
+    assert(n >= 0);
+    buf[n] = '\0';
+    return buf + n + 1;
+}
+
 /*
  * Hand the parameters over in one arena block: the names array, the values
  * array, then the decoded values.  The request may keep both arrays as they
- * are, so neither can live on this stack.
+ * are, so neither can live on this stack.  A prefix route adds "*", the
+ * rest of the path after its prefix.
  */
-static int set_params(gh_req_t *req, const char *path,
+static int set_params(gh_req_t *req, const char *path, size_t path_len,
                       const gh__route_match_t *m)
 {
-    size_t total = 2 * (size_t)m->nparams * sizeof(char *);
+    int n = m->nparams + (m->prefix ? 1 : 0);
+    size_t total = 2 * (size_t)n * sizeof(char *);
     const char **names, **values;
     char *buf;
 
     for (int i = 0; i < m->nparams; i++)
         total += m->values[i].len + 1;
+    if (m->prefix)
+        total += path_len - m->rest + 1;
     if ((names = gh_req_alloc(req, total)) == NULL)
         return GH_ENOMEM;
-    values = names + m->nparams;
-    buf = (char *)(values + m->nparams);
+    values = names + n;
+    buf = (char *)(values + n);
     for (int i = 0; i < m->nparams; i++) {
         names[i] = m->names[i];
-        /* The matcher has checked every escape of the path. */
-        ssize_t n =
-            gh__route_unescape(path + m->values[i].off, m->values[i].len, buf);
-        assert(n > 0);
-        buf[n] = '\0';
         values[i] = buf;
-        buf += n + 1;
+        buf = decode_to(buf, path + m->values[i].off, m->values[i].len);
     }
-    return gh__req_set_params(req, m->nparams, names, values);
+    if (m->prefix) {
+        names[n - 1] = "*";
+        values[n - 1] = buf;
+        decode_to(buf, path + m->rest, path_len - m->rest);
+    }
+    return gh__req_set_params(req, n, names, values);
 }
 
 /*
@@ -78,7 +93,8 @@ int gh_router_serve(void *router, gh_req_t *req, gh_resp_t *resp)
                              allow, cap)) {
     case GH__ROUTE_FOUND:
         /* Without parameters a nested router keeps the outer ones. */
-        if (m.nparams > 0 && (rc = set_params(req, path, &m)) < 0)
+        if ((m.nparams > 0 || m.prefix) &&
+            (rc = set_params(req, path, strlen(path), &m)) < 0)
             return rc;
         return m.fn(m.udata, req, resp);
     case GH__ROUTE_BAD_METHOD:

@@ -280,9 +280,11 @@ GH_API void *gh_req_alloc(gh_req_t *req, size_t n);
 
 /**
  * gh_req_param - the value of path parameter name ("/users/{id}") that the
- * router matched, decoded; NULL if none.  A nested router whose route has
- * no parameters leaves the outer router's in place; it matches the whole
- * path too, so its patterns repeat the outer prefix.
+ * router matched, decoded; NULL if none.  For a prefix route, "*" is the
+ * rest of the path after the prefix, decoded ("a/b.txt" for "/static/" on
+ * "/static/a/b.txt"; "" for "/static/" itself).  A nested router whose
+ * route has neither leaves the outer router's in place; it matches the
+ * whole path too, so its patterns repeat the outer prefix.
  */
 GH_API const char *gh_req_param(const gh_req_t *req, const char *name);
 
