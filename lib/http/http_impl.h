@@ -204,7 +204,7 @@ int gh__req_discard(gh_req_t *req, uint64_t limit);
 void gh__req_unwatch(gh_req_t *req);
 
 /* ---- response.c ---- */
-void gh__resp_init(gh_resp_t *resp, gh__session_t *ss, gh_req_t *req);
+void gh__resp_init(gh_resp_t *resp, gh__session_t *ss);
 /* After the handler: finish resp according to its result rc.  Returns 0
  * or GH_E* (then the connection closes). */
 int gh__resp_finish(gh_resp_t *resp, int rc);
@@ -232,10 +232,6 @@ void gh__conn_release(gh__conn_t *c);
 bool gh__conn_idle(gh__conn_t *c);
 /* c's goroutine has begun: let a waiting connection have one. */
 void gh__conn_started(gh__conn_t *c);
-
-/* ---- router glue ---- */
-int gh__req_set_params(gh_req_t *req, int n, const char *const *names,
-                       const char *const *values);
 
 #define GH__DATE_LEN 37 /* "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" */
 

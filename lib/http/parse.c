@@ -141,16 +141,6 @@ static bool eq_ci(const char *a, const char *b, size_t n)
     return true;
 }
 
-static inline int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* ---- small helpers ---- */
 
 static int fail(gh__http_parser_t *p, int status)
@@ -581,7 +571,7 @@ static int chunk_digit(gh__http_parser_t *p, int d)
  */
 static int chunk_line_byte(gh__http_parser_t *p, unsigned char c)
 {
-    int d = hexval(c);
+    int d = gh__http_hexval(c);
 
     if (p->_state == ST_CHUNK_SIZE_LF) {
         if (c != '\n')
@@ -908,6 +898,25 @@ int gh__http_field_find(const gh__http_field_t *fields, uint32_t n,
     X(503, "Service Unavailable")                                              \
     X(504, "Gateway Timeout")                                                  \
     X(505, "HTTP Version Not Supported")
+
+ssize_t gh__http_unescape(const char *in, size_t len, char *out, bool plus)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++, n++) {
+        int c = (unsigned char)in[i];
+        if (c == '%') {
+            if ((c = gh__http_escape_at(in + i, len - i)) < 0)
+                return -1;
+            i += 2;
+        } else if (plus && c == '+') {
+            c = ' ';
+        }
+        if (out)
+            out[n] = (char)c;
+    }
+    return (ssize_t)n;
+}
 
 const char *gh__http_reason(int status)
 {

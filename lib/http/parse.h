@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <llhttp.h>
 
@@ -236,6 +237,37 @@ bool gh__http_span_eq(const char *buf, gh__http_span_t s, const char *name,
 int gh__http_field_find(const gh__http_field_t *fields, uint32_t n,
                         const char *buf, const char *name, size_t len,
                         uint32_t from);
+
+/** The value of the hex digit c, or -1. */
+static inline int gh__http_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/**
+ * The byte that the escape "%hh" at p stands for (p[0] is '%', avail
+ * bytes from p on), or -1 when it is malformed or encodes NUL.
+ */
+static inline int gh__http_escape_at(const char *p, size_t avail)
+{
+    int hi, lo;
+
+    if (avail < 3 || (hi = gh__http_hexval((unsigned char)p[1])) < 0 ||
+        (lo = gh__http_hexval((unsigned char)p[2])) < 0)
+        return -1;
+    return hi == 0 && lo == 0 ? -1 : hi << 4 | lo;
+}
+
+/**
+ * Percent-decode in[0 .. len) into out (room for len bytes; NULL only
+ * checks and counts); plus: '+' stands for a space (query strings).  No
+ * NUL is added.  Returns the decoded length, or -1 for a malformed escape
+ * or an encoded NUL.
+ */
+ssize_t gh__http_unescape(const char *in, size_t len, char *out, bool plus);
 
 /**
  * The reason phrase of an HTTP status (RFC 9110), e.g. "Content Too Large"

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "http/http_impl.h"
+#include "http/router.h" /* gh__req_set_params */
 
 #define ARENA_CHUNK 4096
 #define ARENA_ALIGN 16
@@ -101,37 +102,15 @@ static void terminate_fields(gh__session_t *ss, uint32_t from, uint32_t n)
     }
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode s[0 .. n) into d (n + 1 bytes); plus: '+' is a space.
- * Returns the length, or -1 for a bad escape or an encoded NUL. */
+/* Percent-decode s[0 .. n) into d (n + 1 bytes) and NUL-terminate it.
+ * The length, or -1 for a bad escape or an encoded NUL. */
 static ssize_t pct_decode(char *d, const char *s, size_t n, bool plus)
 {
-    size_t o = 0;
+    ssize_t len = gh__http_unescape(s, n, d, plus);
 
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int hi, lo;
-            if (i + 2 >= n)
-                return -1;
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi | lo) == 0)
-                return -1;
-            d[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            d[o++] = plus && s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    d[o] = '\0';
-    return (ssize_t)o;
+    if (len >= 0)
+        d[len] = '\0';
+    return len;
 }
 
 /* The path of an origin-form or absolute-form target (RFC 9112 3.2). */

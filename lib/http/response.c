@@ -314,7 +314,7 @@ static int emit_head(gh_resp_t *r)
 
 /* ---- the API ---- */
 
-void gh__resp_init(gh_resp_t *resp, gh__session_t *ss, gh_req_t *req)
+void gh__resp_init(gh_resp_t *resp, gh__session_t *ss)
 {
     memset(resp, 0, sizeof(*resp));
     resp->ss = ss;
@@ -634,10 +634,7 @@ int gh__resp_finish(gh_resp_t *resp, int rc)
         rc = error_status(resp, rc);
     else if (rc < 100 || rc > 599)
         rc = 500;
-    if (rc >= 400 && !ss->req->body_done && ss->p.head.expect_continue &&
-        !ss->req->continue_sent)
-        ss->close = true;
-    return canned(resp, rc);
+    return canned(resp, rc); /* emit_head decides about Connection */
 }
 
 void gh__session_linger(gh__session_t *ss)
@@ -667,7 +664,7 @@ int gh__resp_error(gh__session_t *ss, int status)
     req.ss = ss;
     ss->req = &req;
     ss->close = true;
-    gh__resp_init(&resp, ss, &req);
+    gh__resp_init(&resp, ss);
     resp.head_only = false;
     rc = canned(&resp, status);
     gh__count_response(ss->s, status);

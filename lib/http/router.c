@@ -68,6 +68,7 @@
 
 #include "gohttpd/error.h"
 #include "gohttpd/http.h"
+#include "http/parse.h"
 #include "http/router.h"
 
 struct node;
@@ -123,42 +124,11 @@ struct gh_router {
 
 /* ---- percent-decoding ------------------------------------------------ */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* The byte an escape at p ("%hh") stands for, or -1 if bad or NUL. */
-static int escape_at(const char *p, size_t avail)
-{
-    int hi, lo;
-
-    if (avail < 3 || (hi = hexval(p[1])) < 0 || (lo = hexval(p[2])) < 0)
-        return -1;
-    return hi == 0 && lo == 0 ? -1 : hi << 4 | lo;
-}
-
 ssize_t gh__route_unescape(const char *in, size_t len, char *out)
 {
-    size_t n = 0;
+    ssize_t n = gh__http_unescape(in, len, out, false);
 
-    for (size_t i = 0; i < len; i++, n++) {
-        int c = (unsigned char)in[i];
-        if (c == '%') {
-            if ((c = escape_at(in + i, len - i)) < 0)
-                return GH_EINVAL;
-            i += 2;
-        }
-        if (out != NULL)
-            out[n] = (char)c;
-    }
-    return (ssize_t)n;
+    return n < 0 ? GH_EINVAL : n;
 }
 
 /* Checked once per match, so that the walk may decode without checks. */
@@ -167,7 +137,7 @@ static bool path_escapes_ok(const char *p, size_t len)
     const char *end = p + len;
 
     while ((p = memchr(p, '%', (size_t)(end - p))) != NULL) {
-        if (escape_at(p, (size_t)(end - p)) < 0)
+        if (gh__http_escape_at(p, (size_t)(end - p)) < 0)
             return false;
         p += 3;
     }
@@ -186,7 +156,7 @@ static int seg_cmp(const char *raw, size_t rlen, const char *lit, size_t llen)
         unsigned char c = (unsigned char)raw[i];
         unsigned char d = (unsigned char)lit[j++];
         if (c == '%') {
-            c = (unsigned char)(hexval(raw[i + 1]) << 4 | hexval(raw[i + 2]));
+            c = (unsigned char)gh__http_escape_at(raw + i, rlen - i);
             i += 3;
         } else {
             i++;

@@ -117,11 +117,9 @@ static void session_compact(gh__session_t *ss, char *stack_buf)
  */
 static int poll_input(gh__session_t *ss)
 {
-    ssize_t n;
+    /* A deadline in the past: no wait (the batch is flushed first). */
+    ssize_t n = gh__session_fill(ss, 1);
 
-    if (ss->olen && gh__session_flush(ss) < 0)
-        return RUN_CLOSE;
-    n = gh__session_fill(ss, 1); /* a deadline in the past: no wait */
     if (n > 0)
         return 1;
     if (n == GH_ETIMEDOUT && !ss->c->ops->pending(ss->c))
@@ -266,7 +264,7 @@ static int serve_request(gh__session_t *ss)
     ss->c->fresh = false;
     ss->close = last_request(ss);
     gh__req_init(&req, ss);
-    gh__resp_init(&resp, ss, &req);
+    gh__resp_init(&resp, ss);
     ss->req = &req;
     ss->resp = &resp;
     /* Room for the body first: it may move the buffer, and the request's

@@ -186,8 +186,27 @@ static int pfd_claim(pfd_t *p, iowait_t *w, int events, bool *again)
             p->rd = w;
         if (events & GH_IO_WRITE)
             p->wr = w;
+        if (p->dormant == w)
+            p->dormant = NULL; /* re-armed in place: armed again */
     }
     gh__unlock(&p->mu);
+    return rc;
+}
+
+/* Start w's deadline on m and claim fd's slots for it.  0 or GH_E*. */
+static int iowait_claim(gh__m_t *m, iowait_t *w, int events, int64_t deadline,
+                        bool *again)
+{
+    int rc;
+
+    /* The timer cannot fire before the caller is done: timers run only
+     * when this worker polls. */
+    w->tm = (gh__timer_t){.when = deadline, .idx = GH__TIMER_IDLE,
+                          .fn = deadline_fire};
+    if (deadline != GH_FOREVER && gh__timer_start(m, &w->tm) < 0)
+        return GH_ENOMEM;
+    if ((rc = pfd_claim(w->pfd, w, events, again)) < 0)
+        gh__timer_stop(&w->tm);
     return rc;
 }
 
@@ -195,25 +214,15 @@ static int pfd_claim(pfd_t *p, iowait_t *w, int events, bool *again)
 static int iowait_arm(gh__m_t *m, iowait_t *w, int fd, int events,
                       int64_t deadline)
 {
-    pfd_t *p;
     bool again;
     int rc;
 
-    if (!(p = pfd_get(fd, true)))
+    if (!(w->pfd = pfd_get(fd, true)))
         return fd >= CHUNK * NCHUNKS ? GH_EBADF : GH_ENOMEM;
     w->m = m;
-    w->pfd = p;
     w->dormant = false;
-    /* The timer cannot fire before the caller is done: timers run only
-     * when this worker polls. */
-    w->tm = (gh__timer_t){.when = deadline, .idx = GH__TIMER_IDLE,
-                          .fn = deadline_fire};
-    if (deadline != GH_FOREVER && gh__timer_start(m, &w->tm) < 0)
-        return GH_ENOMEM;
-    if ((rc = pfd_claim(p, w, events, &again)) < 0) {
-        gh__timer_stop(&w->tm);
+    if ((rc = iowait_claim(m, w, events, deadline, &again)) < 0)
         return rc;
-    }
     ev_io_init(&w->io, io_cb, fd,
                ((events & GH_IO_READ) ? EV_READ : 0) |
                    ((events & GH_IO_WRITE) ? EV_WRITE : 0));
@@ -275,29 +284,12 @@ static bool fdwatch_disarm(iowait_t *w);
 static int fdwatch_rearm(gh__m_t *m, iowait_t *w, int events,
                          int64_t deadline)
 {
-    pfd_t *p = w->pfd;
-    int rc = 0;
+    bool again;
+    int rc = iowait_claim(m, w, events, deadline, &again);
 
-    w->tm = (gh__timer_t){.when = deadline, .idx = GH__TIMER_IDLE,
-                          .fn = deadline_fire};
-    if (deadline != GH_FOREVER && gh__timer_start(m, &w->tm) < 0)
-        return GH_ENOMEM;
-    gh__lock(&p->mu);
-    if (p->closing)
-        rc = GH_ECLOSED;
-    else if (p->rd)
-        rc = GH_EBUSY;
-    else {
-        p->rd = w;
-        p->dormant = NULL;
-    }
-    gh__unlock(&p->mu);
-    if (rc < 0) {
-        gh__timer_stop(&w->tm);
-        return rc;
-    }
-    w->dormant = false;
-    return 0;
+    if (rc == 0)
+        w->dormant = false;
+    return rc;
 }
 
 int gh__fdwatch_start(gh__iowait_t *w, int fd, int events, int64_t deadline,
@@ -335,9 +327,7 @@ int gh__fdwatch_start(gh__iowait_t *w, int fd, int events, int64_t deadline,
 static bool fdwatch_disarm(iowait_t *w)
 {
     pfd_t *p = w->pfd;
-    bool ours;
-
-    bool dormant;
+    bool ours, dormant;
 
     gh__lock(&p->mu);
     ours = p->rd == w || p->wr == w;
