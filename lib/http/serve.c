@@ -243,14 +243,19 @@ static bool last_request(gh__session_t *ss)
            (s->o.max_requests && ss->c->nreq >= s->o.max_requests);
 }
 
-/* The body the handler left unread: drain a little, or close. */
+/*
+ * The body the handler left unread: drain a little to keep the connection,
+ * or close it, lingering so that a client still sending reads the answer
+ * instead of a reset.  Not after a 100-continue that was never sent: the
+ * body may not even come.
+ */
 static void finish_body(gh__session_t *ss, gh_req_t *req)
 {
     if (req->body_done)
         return;
-    if (req->body_error || (ss->p.head.expect_continue && !req->continue_sent))
-        ss->close = ss->linger = true; /* it may not even come */
-    else if (gh__req_discard(req, DISCARD_MAX) < 0)
+    if (ss->close || req->body_error ||
+        (ss->p.head.expect_continue && !req->continue_sent) ||
+        gh__req_discard(req, DISCARD_MAX) < 0)
         ss->close = ss->linger = true;
 }
 
@@ -282,7 +287,7 @@ static int serve_request(gh__session_t *ss)
     gh__req_unwatch(&req);
     rc = gh__resp_finish(&resp, rc);
     gh__count_response(ss->s, resp.status);
-    if (rc == 0 && !ss->close)
+    if (rc == 0)
         finish_body(ss, &req);
     ss->req = NULL;
     ss->resp = NULL;

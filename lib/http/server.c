@@ -409,18 +409,22 @@ bool gh__conn_idle(gh__conn_t *c)
 {
     gh_server_t *s = c->srv;
     int64_t deadline;
+    bool draining;
     int rc;
 
-    if (atomic_load(&s->draining))
+    /* Idle before the watch is armed: its callback may run at once on
+     * this worker only after this goroutine has ended or parked.  The
+     * draining flag is read under the list's lock: either shutdown's walk
+     * of the list sees this connection idle, or this sees the flag. */
+    gh__lock(&s->mu);
+    if (!(draining = atomic_load(&s->draining)))
+        c->state = GH__CONN_IDLE;
+    gh__unlock(&s->mu);
+    if (draining)
         return false;
+    atomic_fetch_add(&s->conns_idle, 1);
     deadline = gh_now() + (c->fresh ? s->o.header_timeout : s->o.idle_timeout);
     c->watch.data = c;
-    /* Idle before the watch is armed: its callback may run at once on
-     * this worker only after this goroutine has ended or parked. */
-    gh__lock(&s->mu);
-    c->state = GH__CONN_IDLE;
-    gh__unlock(&s->mu);
-    atomic_fetch_add(&s->conns_idle, 1);
     rc = gh__fdwatch_start(&c->watch, c->fd, GH_IO_READ, deadline, idle_wake,
                            GH__FDWATCH_KEEP);
     if (rc < 0) {
@@ -591,8 +595,6 @@ static bool conns_wait(gh_server_t *s, int64_t deadline)
     while (atomic_load(&s->conns_open) > 0) {
         if (deadline != GH_FOREVER && gh_now() >= deadline)
             return false;
-        /* Idle connections that woke up while draining close themselves. */
-        conns_shutdown(s, GH__CONN_IDLE, SHUT_RD);
         gh_sleep(5 * GH_MILLISECOND);
     }
     return true;
@@ -612,6 +614,9 @@ int gh_server_shutdown(gh_server_t *s, int64_t deadline)
         }
         gh_waitgroup_wait(&s->acceptors);
     }
+    /* Idle connections wake up to the end of file and close themselves;
+     * none turns idle from now on (gh__conn_idle). */
+    conns_shutdown(s, GH__CONN_IDLE, SHUT_RD);
     if (conns_wait(s, deadline))
         return 0;
     gh__server_log(s, "shutdown: grace period over, cutting %llu connections",
