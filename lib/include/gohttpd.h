@@ -23,5 +23,6 @@
 #include "gohttpd/ctx.h"
 #include "gohttpd/panic.h"
 #include "gohttpd/http.h"
+#include "gohttpd/conf.h"
 
 #endif /* GOHTTPD_H */

@@ -43,6 +43,7 @@ extern "C" {
     X(ENFILE, -ENFILE, "file table overflow")                              \
     X(EMFILE, -EMFILE, "too many open files")                              \
     X(ENOSPC, -ENOSPC, "no space left on device")                          \
+    X(EFBIG, -EFBIG, "file too large")                                     \
     X(EPIPE, -EPIPE, "broken pipe")                                        \
     X(ERANGE, -ERANGE, "result too large")                                 \
     X(ENAMETOOLONG, -ENAMETOOLONG, "name too long")                        \
