@@ -23,6 +23,7 @@
 #include "gohttpd/ctx.h"
 #include "gohttpd/panic.h"
 #include "gohttpd/http.h"
+#include "gohttpd/log.h"
 #include "gohttpd/conf.h"
 
 #endif /* GOHTTPD_H */

@@ -95,8 +95,8 @@ long gh__env_long(const char *name, long dflt, long lo, long hi)
         return dflt;
     v = gh__parse_size(s);
     if (v < lo || v > hi) {
-        fprintf(stderr, "gohttpd: ignoring %s=%s (expected %ld..%ld)\n",
-                name, s, lo, hi);
+        gh_log(GH_LOG_WARN, "ignoring %s=%s (expected %ld..%ld)", name, s,
+               lo, hi);
         return dflt;
     }
     return (long)v;
