@@ -9,8 +9,10 @@
  * answer, the slowloris / slow-body / non-reading-client timeouts,
  * cancellation of a request's context on disconnect, panics, graceful
  * shutdown, EMFILE back-off, response API misuse, HEAD, idle connections
- * without goroutines, the idle timeout, streaming, the router and
- * Unix-domain listeners.
+ * without goroutines, the idle timeout, streaming, the router,
+ * Unix-domain listeners, options replaced while running
+ * (gh_server_update), listeners added and closed while running, and the
+ * access-log hook.
  *
  * Handlers report what they saw through the atomics below (each test runs
  * in its own forked child, so they start at zero); the main thread waits
@@ -416,9 +418,26 @@ static void expect_status_then_close(hc_conn_t *c, int status, const char *what)
     hc_resp_free(&r);
 }
 
+/* What the access log (acc_log) saw, in order. */
+#define ACC_MAX 32
+
+typedef struct acc_entry {
+    bool has_req, has_method, has_target;
+    char method[16], target[160];
+    int version, status, family;
+    uint64_t body_bytes;
+    int64_t start_wall, duration;
+} acc_entry_t;
+
+static pthread_mutex_t acc_mu = PTHREAD_MUTEX_INITIALIZER;
+static acc_entry_t acc[ACC_MAX];
+static atomic_int acc_n, acc_bad; /* entries; calls with a wrong udata */
+
 static void fixture_setup(void)
 {
     gh_test_rt_start();
+    atomic_store(&acc_n, 0);
+    atomic_store(&acc_bad, 0);
     atomic_store(&h_entered, 0);
     atomic_store(&h_reading, 0);
     atomic_store(&h_done, 0);
@@ -1792,6 +1811,459 @@ START_TEST(unix_socket_listener_serves_requests)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* 20: options replaced while running (gh_server_update)               */
+/* ------------------------------------------------------------------ */
+
+/* "GET /files/aaa... HTTP/1.1" with a target of tlen bytes. */
+static void long_get(char *out, size_t cap, size_t tlen)
+{
+    size_t o = (size_t)snprintf(out, cap, "GET /files/");
+
+    ck_assert_uint_lt(tlen + 64, cap);
+    memset(out + o, 'a', tlen - 7);
+    o += tlen - 7;
+    snprintf(out + o, cap - o, " HTTP/1.1\r\nHost: t\r\n\r\n");
+}
+
+START_TEST(update_applies_to_new_sessions_and_spares_open_ones)
+{
+    char server[32] = "updated/2", req[512], two[1024];
+    gh_server_opts_t o, bad;
+    hc_conn_t a, b;
+    hc_resp_t r;
+    int rc;
+
+    srv_start(NULL);
+    cli(&a);
+    roundtrip(&a, GET("/hello"), &r);
+    assert_field(&r, "Server", "gohttpd");
+    hc_resp_free(&r);
+
+    /* a's next session starts in a handler that sleeps; a pipelined
+     * request with a 100-byte target waits behind it in the buffer. */
+    long_get(req, sizeof(req), 100);
+    snprintf(two, sizeof(two), "%s%s", GET("/sleep"), req);
+    hc_send(&a, two);
+    ck_assert(GH_TEST_WAIT_UNTIL(atomic_load(&h_entered), MS(3000)));
+
+    test_opts(&o);
+    o.max_target = 64;
+    o.server_header = server;
+    bad = o;
+    bad.max_target = 0;
+    ck_assert_int_eq(gh_server_update(srv, &bad), GH_EINVAL);
+    bad = o;
+    bad.server_header = "x\r\nInjected: 1";
+    ck_assert_int_eq(gh_server_update(srv, &bad), GH_EINVAL);
+    ck_assert_int_eq(gh_server_update(srv, NULL), GH_EINVAL);
+    ck_assert_int_eq(gh_server_update(NULL, &o), GH_EINVAL);
+    ck_assert_int_eq(gh_server_update(srv, &o), 0);
+    strcpy(server, "clobbered"); /* copied: the caller's is free again */
+
+    /* The session in flight finishes with the limits it began with. */
+    rc = hc_response(&a, &r, false, DL(3000));
+    ck_assert_msg(rc == 0, "sleep: %s", hc_err(rc));
+    ck_assert_str_eq(r.body, "slept");
+    hc_resp_free(&r);
+    rc = hc_response(&a, &r, false, DL(3000));
+    ck_assert_msg(rc == 0, "pipelined long target: %s", hc_err(rc));
+    ck_assert_int_eq(r.status, 200);
+    hc_resp_free(&r);
+
+    /* A new connection gets the new limit and Server header. */
+    cli(&b);
+    hc_send(&b, req);
+    expect_status_then_close(&b, 414, "target over the updated max_target");
+    hc_close(&b);
+    cli(&b);
+    roundtrip(&b, GET("/hello"), &r);
+    assert_field(&r, "Server", "updated/2");
+    hc_resp_free(&r);
+    hc_close(&b);
+
+    /* The old keep-alive connection still works, now under the new
+     * options (its next request starts a new session). */
+    roundtrip(&a, GET("/hello"), &r);
+    ck_assert_int_eq(r.status, 200);
+    assert_field(&r, "Server", "updated/2");
+    hc_resp_free(&r);
+    hc_send(&a, req);
+    expect_status_then_close(&a, 414, "old connection, new session");
+    hc_close(&a);
+
+    /* No Server header at all. */
+    o.server_header = NULL;
+    ck_assert_int_eq(gh_server_update(srv, &o), 0);
+    cli(&b);
+    roundtrip(&b, GET("/hello"), &r);
+    ck_assert_ptr_null(hc_field(&r, "Server"));
+    hc_resp_free(&r);
+    hc_close(&b);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* 21: the access log                                                  */
+/* ------------------------------------------------------------------ */
+
+static void copy_str(char *d, size_t cap, const char *s, bool *has)
+{
+    *has = s != NULL;
+    snprintf(d, cap, "%s", s ? s : "");
+}
+
+static void acc_log(void *udata, const gh_access_t *a)
+{
+    acc_entry_t *e;
+    int i;
+
+    if (udata != &acc_n)
+        atomic_fetch_add(&acc_bad, 1);
+    pthread_mutex_lock(&acc_mu);
+    i = atomic_load(&acc_n);
+    if (i < ACC_MAX) {
+        e = &acc[i];
+        e->has_req = a->req != NULL;
+        copy_str(e->method, sizeof(e->method), a->method, &e->has_method);
+        copy_str(e->target, sizeof(e->target), a->target, &e->has_target);
+        e->version = a->version;
+        e->status = a->status;
+        e->body_bytes = a->body_bytes;
+        e->start_wall = a->start_wall;
+        e->duration = a->duration;
+        e->family = a->peer && a->peer_len ? a->peer->sa_family : -1;
+    }
+    atomic_store(&acc_n, i + 1);
+    pthread_mutex_unlock(&acc_mu);
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * GH_SECOND + ts.tv_nsec;
+}
+
+/* Wait for n entries and return entry i (a copy). */
+static acc_entry_t acc_get(int n, int i)
+{
+    acc_entry_t e;
+
+    ck_assert_msg(GH_TEST_WAIT_UNTIL(atomic_load(&acc_n) >= n, MS(3000)),
+                  "access log: %d entries, expected %d",
+                  atomic_load(&acc_n), n);
+    pthread_mutex_lock(&acc_mu);
+    e = acc[i];
+    pthread_mutex_unlock(&acc_mu);
+    return e;
+}
+
+#define assert_acc(e, meth, tgt, st, bytes)                                 \
+    do {                                                                    \
+        ck_assert_msg((e).has_method && strcmp((e).method, (meth)) == 0,    \
+                      "method '%s'", (e).method);                           \
+        ck_assert_msg((e).has_target && strcmp((e).target, (tgt)) == 0,     \
+                      "target '%s'", (e).target);                           \
+        ck_assert_int_eq((e).status, (st));                                 \
+        ck_assert_uint_eq((e).body_bytes, (bytes));                         \
+        ck_assert((e).has_req);                                             \
+        ck_assert_int_eq((e).version, 11);                                  \
+    } while (0)
+
+static void acc_opts(gh_server_opts_t *o)
+{
+    test_opts(o);
+    o->access_log = acc_log;
+    o->access_udata = &acc_n;
+}
+
+START_TEST(access_log_reports_each_response_once)
+{
+    gh_server_opts_t o;
+    int64_t before, after;
+    acc_entry_t e;
+    hc_conn_t c;
+    hc_resp_t r;
+    size_t nf_len;
+    int rc;
+
+    acc_opts(&o);
+    srv_start(&o);
+    /* A connection that closes without a byte is not logged. */
+    cli(&c);
+    hc_close(&c);
+
+    cli(&c);
+    before = wall_ns();
+    roundtrip(&c, GET("/hello"), &r);
+    after = wall_ns();
+    hc_resp_free(&r);
+    e = acc_get(1, 0);
+    assert_acc(e, "GET", "/hello", 200, 13);
+    ck_assert_int_eq(e.family, AF_INET);
+    ck_assert_msg(e.start_wall >= before - MS(50) && e.start_wall <= after,
+                  "start_wall %lld outside [%lld, %lld]",
+                  (long long)e.start_wall, (long long)before,
+                  (long long)after);
+    ck_assert_msg(e.duration >= 0 && e.duration <= after - before + MS(50),
+                  "duration %lld", (long long)e.duration);
+
+    roundtrip(&c, GET("/nope?x=1"), &r); /* the router's 404 */
+    ck_assert_int_eq(r.status, 404);
+    nf_len = r.body_len;
+    hc_resp_free(&r);
+    e = acc_get(2, 1);
+    assert_acc(e, "GET", "/nope?x=1", 404, nf_len);
+
+    roundtrip(&c, "HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    hc_resp_free(&r);
+    e = acc_get(3, 2);
+    assert_acc(e, "HEAD", "/hello", 200, 0);
+
+    roundtrip(&c, GET("/stream"), &r); /* chunked: the payload only */
+    hc_resp_free(&r);
+    e = acc_get(4, 3);
+    assert_acc(e, "GET", "/stream", 200, 24);
+
+    /* A pipelined pair: two reports, in order. */
+    hc_send(&c, GET("/n/1") GET("/n/22"));
+    for (int i = 0; i < 2; i++) {
+        rc = hc_response(&c, &r, false, DL(3000));
+        ck_assert_msg(rc == 0, "pipelined %d: %s", i, hc_err(rc));
+        hc_resp_free(&r);
+    }
+    e = acc_get(6, 4);
+    assert_acc(e, "GET", "/n/1", 200, 3);
+    e = acc_get(6, 5);
+    assert_acc(e, "GET", "/n/22", 200, 4);
+
+    /* Garbage: the server's own 400, with nothing parsed. */
+    hc_close(&c);
+    cli(&c);
+    hc_send(&c, "HELLO THERE\r\n\r\n");
+    rc = hc_response(&c, &r, false, DL(3000));
+    ck_assert_msg(rc == 0, "garbage: %s", hc_err(rc));
+    ck_assert_int_eq(r.status, 400);
+    e = acc_get(7, 6);
+    ck_assert(!e.has_method && !e.has_target && !e.has_req);
+    ck_assert_int_eq(e.version, 0);
+    ck_assert_int_eq(e.status, 400);
+    ck_assert_uint_eq(e.body_bytes, r.body_len);
+    ck_assert_int_eq(e.family, AF_INET);
+    hc_resp_free(&r);
+    hc_close(&c);
+
+    ck_assert_int_eq(srv_stop(), 0);
+    ck_assert_int_eq(atomic_load(&acc_n), 7);
+    ck_assert_int_eq(atomic_load(&acc_bad), 0);
+}
+END_TEST
+
+/* Every malformed-request answer is reported, exactly once. */
+START_TEST(access_log_reports_refused_requests)
+{
+    const struct bad_case *bc = &bad_cases[_i];
+    gh_server_opts_t o;
+    char *built = NULL;
+    acc_entry_t e;
+    hc_conn_t c;
+    hc_resp_t r;
+    int rc;
+
+    acc_opts(&o);
+    o.max_target = 64;
+    o.max_header_bytes = 1024;
+    o.max_headers = 10;
+    o.max_body = 1000;
+    srv_start(&o);
+    cli(&c);
+    if (!bc->req)
+        built = build_bad(_i);
+    hc_send(&c, bc->req ? bc->req : built);
+    rc = hc_response(&c, &r, false, DL(3000));
+    ck_assert_msg(rc == 0, "%s: %s", bc->name, hc_err(rc));
+    e = acc_get(1, 0);
+    ck_assert_msg(e.status == bc->status, "%s: logged %d", bc->name,
+                  e.status);
+    ck_assert_uint_eq(e.body_bytes, r.body_len);
+    /* Parsed far enough for a handler's turn: then method and target. */
+    ck_assert(e.has_method == e.has_req && e.has_target == e.has_req);
+    hc_resp_free(&r);
+    hc_close(&c);
+    free(built);
+    ck_assert_int_eq(srv_stop(), 0);
+    ck_assert_int_eq(atomic_load(&acc_n), 1);
+}
+END_TEST
+
+START_TEST(access_log_reports_a_head_timeout)
+{
+    gh_server_opts_t o;
+    acc_entry_t e;
+    hc_conn_t c;
+
+    acc_opts(&o);
+    o.header_timeout = MS(300);
+    srv_start(&o);
+    cli(&c);
+    hc_send(&c, "GET /hello HTTP/1.1\r\nHost: t\r\n");
+    expect_status_then_close(&c, 408, "head timeout");
+    e = acc_get(1, 0);
+    ck_assert_int_eq(e.status, 408);
+    ck_assert(!e.has_method && !e.has_req);
+    ck_assert_msg(e.duration >= MS(300), "duration %lld",
+                  (long long)e.duration);
+    hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+    ck_assert_int_eq(atomic_load(&acc_n), 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* 22: listeners added and closed while running                        */
+/* ------------------------------------------------------------------ */
+
+static void addr_of(int i, struct sockaddr_storage *ss, socklen_t *len)
+{
+    int rc = gh_server_addr(srv, i, ss, len);
+
+    ck_assert_msg(rc == 0, "gh_server_addr(%d): %s", i, gh_err_name(rc));
+}
+
+static void hello_at(const struct sockaddr_storage *ss, socklen_t len)
+{
+    hc_conn_t c;
+    hc_resp_t r;
+
+    hc_connect(&c, ss, len);
+    roundtrip(&c, GET("/hello"), &r);
+    ck_assert_str_eq(r.body, "Hello, World!");
+    hc_resp_free(&r);
+    hc_close(&c);
+}
+
+static int connect_rc(const struct sockaddr_storage *ss, socklen_t len)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+    ck_assert_int_ge(fd, 0);
+    rc = hc_connect_fd(fd, (const struct sockaddr *)ss, len);
+    if (rc == 0)
+        close(fd);
+    return rc;
+}
+
+START_TEST(listen_after_start_serves_at_once)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int i;
+
+    srv_start(NULL);
+    i = gh_server_listen(srv, "127.0.0.1:0", NULL);
+    ck_assert_int_eq(i, 1);
+    addr_of(1, &ss, &len);
+    hello_at(&ss, len);
+    hello_at(&srv_ss, srv_sslen); /* the first one is undisturbed */
+    /* Unparseable addresses still fail as before the start. */
+    ck_assert_int_eq(gh_server_listen(srv, "nonsense", NULL), GH_EINVAL);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
+START_TEST(listener_close_stops_accepting_but_keeps_its_connections)
+{
+    struct sockaddr_storage ss, again;
+    socklen_t len, alen;
+    char addr[64];
+    hc_conn_t c;
+    hc_resp_t r;
+    int rc, i;
+
+    srv_start(NULL);
+    ck_assert_int_eq(i = gh_server_listen(srv, "127.0.0.1:0", NULL), 1);
+    addr_of(i, &ss, &len);
+    hc_connect(&c, &ss, len);
+    roundtrip(&c, GET("/hello"), &r);
+    hc_resp_free(&r);
+
+    ck_assert_int_eq(gh_server_listener_close(srv, i), 0);
+    rc = connect_rc(&ss, len);
+    ck_assert_msg(rc == -ECONNREFUSED, "connect after close: %s",
+                  rc ? strerror(-rc) : "accepted");
+    /* What it accepted before goes on. */
+    roundtrip(&c, GET("/n/7"), &r);
+    ck_assert_str_eq(r.body, "n=7");
+    hc_resp_free(&r);
+    hello_at(&srv_ss, srv_sslen);
+
+    ck_assert_int_eq(gh_server_listener_close(srv, i), GH_EINVAL);
+    ck_assert_int_eq(gh_server_addr(srv, i, &again, &alen), GH_EINVAL);
+    ck_assert_int_eq(gh_server_listener_close(srv, 2), GH_EINVAL);
+    ck_assert_int_eq(gh_server_listener_close(srv, -1), GH_EINVAL);
+    ck_assert_int_eq(gh_server_listener_close(NULL, 0), GH_EINVAL);
+
+    /* The port is free again right away: listen there anew. */
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d",
+             ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    ck_assert_int_eq(rc = gh_server_listen(srv, addr, NULL), 2);
+    addr_of(2, &again, &alen);
+    hello_at(&again, alen);
+
+    /* Close the first listener too: shutdown copes with both. */
+    ck_assert_int_eq(gh_server_listener_close(srv, 0), 0);
+    ck_assert_int_eq(connect_rc(&srv_ss, srv_sslen), -ECONNREFUSED);
+    roundtrip(&c, GET("/hello"), &r);
+    hc_resp_free(&r);
+    hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
+START_TEST(listener_close_before_start_and_listen_after_shutdown)
+{
+    char dir[] = "/tmp/gh-http-XXXXXX", addr[128];
+    struct sockaddr_storage ss;
+    struct stat st;
+    socklen_t len;
+    gh_server_t *s2;
+    int u;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(addr, sizeof(addr), "unix:%s/s.sock", dir);
+    router = make_router();
+    ck_assert_int_eq(gh_server_new(&srv, NULL, gh_router_serve, router), 0);
+    ck_assert_int_eq(gh_server_listen(srv, "127.0.0.1:0", NULL), 0);
+    ck_assert_int_eq(u = gh_server_listen(srv, addr, NULL), 1);
+    ck_assert_int_eq(stat(addr + 5, &st), 0);
+    ck_assert_int_eq(gh_server_listener_close(srv, u), 0);
+    ck_assert_msg(stat(addr + 5, &st) < 0, "socket file left behind");
+    ck_assert_int_eq(gh_server_listener_close(srv, u), GH_EINVAL);
+    ck_assert_int_eq(gh_server_start(srv), 0);
+    addr_of(0, &ss, &len);
+    hello_at(&ss, len);
+    ck_assert_int_eq(gh_server_shutdown(srv, gh_deadline_in(MS(3000))), 0);
+    /* Shut down: nothing new, and nothing left to close. */
+    ck_assert_int_eq(gh_server_listen(srv, "127.0.0.1:0", NULL), GH_EINVAL);
+    ck_assert_int_eq(gh_server_listener_close(srv, 0), GH_EINVAL);
+    gh_server_free(srv);
+    srv = NULL;
+
+    /* A server whose every listener was closed has nothing to start. */
+    ck_assert_int_eq(gh_server_new(&s2, NULL, gh_router_serve, router), 0);
+    ck_assert_int_eq(gh_server_listen(s2, "127.0.0.1:0", NULL), 0);
+    ck_assert_int_eq(gh_server_listener_close(s2, 0), 0);
+    ck_assert_int_eq(gh_server_start(s2), GH_EINVAL);
+    gh_server_free(s2);
+    gh_router_free(router);
+    router = NULL;
+    rmdir(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 static TCase *tcase(Suite *s, const char *name, double timeout_s)
 {
@@ -1859,6 +2331,18 @@ static Suite *http_server_suite(void)
     tc = tcase(s, "routing", 10);
     tcase_add_test(tc, router_answers_404_405_and_binds_params);
     tcase_add_test(tc, unix_socket_listener_serves_requests);
+
+    tc = tcase(s, "reload", 10);
+    tcase_add_test(tc, update_applies_to_new_sessions_and_spares_open_ones);
+    tcase_add_test(tc, listen_after_start_serves_at_once);
+    tcase_add_test(tc, listener_close_stops_accepting_but_keeps_its_connections);
+    tcase_add_test(tc, listener_close_before_start_and_listen_after_shutdown);
+
+    tc = tcase(s, "access log", 10);
+    tcase_add_test(tc, access_log_reports_each_response_once);
+    tcase_add_loop_test(tc, access_log_reports_refused_requests, 0,
+                        (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+    tcase_add_test(tc, access_log_reports_a_head_timeout);
     return s;
 }
 

@@ -1,10 +1,15 @@
 /*
  * http_impl.h - the HTTP server's internal objects (never installed).
  *
- *   gh_server    options, listeners, the list of open connections and the
- *                counters.  Its lock (mu) guards the connection list and
- *                the connections' states; everything else is set before
- *                gh_server_start() or is atomic.
+ *   gh_server    the options, listeners, the list of open connections
+ *                and the counters.  Its lock (mu) guards the connection
+ *                list and the connections' states; lmu guards the listener
+ *                table; everything else is set before gh_server_start() or
+ *                is atomic.
+ *   gh__server_cfg  the options as one immutable block: gh_server_update()
+ *                publishes a new one and never frees the old ones before
+ *                gh_server_free(), so a session reads the block it loaded
+ *                at its start without a lock or a reference count.
  *   gh__conn     one accepted connection: small and on the heap, because it
  *                outlives its goroutines.  While a request is in progress a
  *                goroutine owns it (state ACTIVE); between requests, with no
@@ -71,24 +76,44 @@ struct gh__conn {
     } peer;                    /* AF_UNIX peers are kept as the family only */
 };
 
+/* A listener.  Allocated once and never moved (acceptors hold it), freed
+ * by gh_server_free(). */
 typedef struct gh__listener {
-    gh__lock_t mu;             /* fd's closing vs shutdown's wake-up */
-    int fd;                    /* the acceptor's; -1 once it closed it */
+    gh__lock_t mu;             /* fd's closing vs the wake-ups of shutdown
+                                * and gh_server_listener_close() */
+    int fd;                    /* the acceptor's once running; -1 once
+                                * closed */
     int family;
+    bool running;              /* an acceptor owns fd; under srv->lmu */
+    bool closed;               /* closed by listener_close or shutdown;
+                                * under srv->lmu */
+    _Atomic bool stop;         /* listener_close: the acceptor must end */
     char *unix_path;           /* a socket file to unlink at the end */
     gh_server_t *srv;
+    gh_waitgroup_t exited;     /* 1 while its acceptor runs */
 } gh__listener_t;
 
+/* The options, as gh_server_new() or gh_server_update() saw them.
+ * Immutable once published. */
+typedef struct gh__server_cfg gh__server_cfg_t;
+struct gh__server_cfg {
+    gh_server_opts_t o;        /* o.server_header -> server_header below */
+    gh__http_limits_t lim;     /* derived from o, for the parser */
+    gh__server_cfg_t *older;   /* the block this one replaced: the list
+                                * gh_server_free() frees */
+    char server_header[];      /* the copy (unused when o's is NULL) */
+};
+
 struct gh_server {
-    gh_server_opts_t o;        /* copied; o.server_header -> server_header */
-    char *server_header;
-    gh__http_limits_t lim;
+    _Atomic(gh__server_cfg_t *) cfg; /* the current options */
     gh_handler_fn handler;
     void *udata;
-    gh__listener_t *ls;        /* listeners, before start only */
-    int nls;
-    bool started;
-    _Atomic bool draining;     /* shutdown began: close after each request */
+    gh__lock_t lmu;            /* the listener table and started */
+    gh__listener_t **ls;       /* nls of lcap, by index; never shrinks */
+    int nls, lcap;
+    bool started;              /* under lmu */
+    _Atomic bool draining;     /* shutdown began: close after each request;
+                                * set under lmu (no listener after it) */
     gh__lock_t mu;             /* the connection list below */
     gh__conn_t *conns;
     gh__conn_t *wq_head, *wq_tail; /* woken connections waiting for a
@@ -166,6 +191,10 @@ struct gh_req {
 struct gh__session {
     gh__conn_t *c;
     gh_server_t *s;
+    const gh__server_cfg_t *cfg; /* s's options when this goroutine began:
+                                * every request it serves uses them */
+    int64_t wall_off;          /* CLOCK_REALTIME - gh_now(), for the
+                                * access log; 0 until first needed */
     char *buf;                 /* the input: buf[0 .. len) of cap */
     uint32_t len, cap;
     bool heap;                 /* buf is malloc'd (outgrew the stack one) */
@@ -222,10 +251,17 @@ const char *gh__http_date(void);
 void gh__session_linger(gh__session_t *ss);
 /* Count a response by status class. */
 void gh__count_response(gh_server_t *s, int status);
+/* Tell the access log about the response just finished: req and resp
+ * NULL for the server's answer to a head it could not parse. */
+void gh__access_report(gh__session_t *ss, const gh_req_t *req, int status,
+                       uint64_t body_bytes);
 
 /* ---- server.c ---- */
-void gh__server_log(gh_server_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* The options now (a new session's snapshot). */
+static inline const gh__server_cfg_t *gh__server_cfg(gh_server_t *s)
+{
+    return atomic_load_explicit(&s->cfg, memory_order_acquire);
+}
 /* The connection is done: unlink, close, count, free. */
 void gh__conn_release(gh__conn_t *c);
 /* Park c as idle (no goroutine).  False if it must close instead. */

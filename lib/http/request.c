@@ -383,7 +383,7 @@ static int body_fail(gh_req_t *req, int err)
 /* The server's deadline for the next body read. */
 static int64_t body_deadline(const gh_req_t *req)
 {
-    const gh_server_opts_t *o = &req->ss->s->o;
+    const gh_server_opts_t *o = &req->ss->cfg->o;
     int64_t d = req->body_start + o->body_timeout;
 
     if (o->body_min_rate)

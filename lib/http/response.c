@@ -70,12 +70,13 @@ static void count_out(gh__session_t *ss, size_t n)
 }
 
 /* The deadline for a write that began at t0 and has written n bytes. */
-static int64_t write_deadline(const gh_server_t *s, int64_t t0, uint64_t n)
+static int64_t write_deadline(const gh__server_cfg_t *cfg, int64_t t0,
+                              uint64_t n)
 {
-    int64_t d = t0 + s->o.write_timeout;
+    int64_t d = t0 + cfg->o.write_timeout;
 
-    if (s->o.write_min_rate)
-        d += (int64_t)(n / s->o.write_min_rate) * GH_SECOND;
+    if (cfg->o.write_min_rate)
+        d += (int64_t)(n / cfg->o.write_min_rate) * GH_SECOND;
     return d;
 }
 
@@ -107,7 +108,8 @@ static int writev_all(gh__session_t *ss, struct iovec *iov, int cnt)
          * deadline is in the past, which makes a full socket report
          * GH_ETIMEDOUT at once instead of waiting. */
         ssize_t n = c->ops->writev(c, iov + i, cnt - i,
-                                   t0 ? write_deadline(ss->s, t0, done) : 1);
+                                   t0 ? write_deadline(ss->cfg, t0, done)
+                                      : 1);
         if (n == GH_ETIMEDOUT && !t0) {
             t0 = gh_now();
             continue;
@@ -212,7 +214,7 @@ static const gh__hdr_t *find_hdr(const gh_resp_t *r, const char *name)
 static size_t head_size(const gh_resp_t *r)
 {
     size_t n = HDR_FIXED;
-    const char *sv = r->ss->s->server_header;
+    const char *sv = r->ss->cfg->o.server_header;
 
     n += sv ? strlen(sv) : 0;
     for (uint32_t i = 0; i < r->nhdrs; i++)
@@ -245,7 +247,7 @@ static size_t write_framing(gh_resp_t *r, char *p)
 
 static size_t write_head(gh_resp_t *r, char *p)
 {
-    const char *sv = r->ss->s->server_header;
+    const char *sv = r->ss->cfg->o.server_header;
     size_t o;
 
     if (r->status == 200)
@@ -451,11 +453,13 @@ int gh_resp_send(gh_resp_t *resp, const void *body, size_t len)
     resp->state = GH__RESP_DONE;
     if (resp->head_only || resp->no_body || len == 0)
         return 0;
+    if (!batch_put(ss, body, len)) {
+        iov = (struct iovec){(void *)body, len};
+        if ((rc = gh__session_writev(ss, &iov, 1)) < 0)
+            return rc;
+    }
     resp->sent = len;
-    if (batch_put(ss, body, len))
-        return 0;
-    iov = (struct iovec){(void *)body, len};
-    return gh__session_writev(ss, &iov, 1);
+    return 0;
 }
 
 /* Body bytes of a streamed response, framed.  0 or GH_E*. */
@@ -498,11 +502,10 @@ ssize_t gh_resp_write(gh_resp_t *resp, const void *buf, size_t len)
         return GH_EINVAL;
     if (len == 0)
         return 0;
-    resp->sent += len;
-    if (resp->head_only)
-        return (ssize_t)len;
-    if ((rc = stream_out(resp, buf, len)) < 0)
+    /* Counted once out, so that the access log's count is what went. */
+    if (!resp->head_only && (rc = stream_out(resp, buf, len)) < 0)
         return rc;
+    resp->sent += len;
     return (ssize_t)len;
 }
 
@@ -561,9 +564,10 @@ int gh_resp_sendfile(gh_resp_t *resp, int fd, off_t offset, size_t len)
     t0 = gh_now();
     while (done < len) {
         ssize_t n = c->ops->sendfile(c, fd, &offset, len - done,
-                                     write_deadline(ss->s, t0, done));
+                                     write_deadline(ss->cfg, t0, done));
         if (n <= 0) {
             ss->close = true; /* the length promised cannot be kept */
+            resp->sent = done;
             return n == 0 ? GH_EIO : (int)n;
         }
         done += (uint64_t)n;
@@ -603,9 +607,9 @@ static int error_status(gh_resp_t *resp, int rc)
         if (rc == GH_EINVAL)
             return 400;
     }
-    gh__server_log(resp->ss->s, "handler of \"%s %s\" failed: %s",
-                   req ? gh_req_method(req) : "?",
-                   req ? gh_req_target(req) : "?", gh_strerror(rc));
+    gh_log(GH_LOG_ERROR, "http: handler of \"%s %s\" failed: %s",
+           req ? gh_req_method(req) : "?", req ? gh_req_target(req) : "?",
+           gh_strerror(rc));
     return 500;
 }
 
@@ -615,9 +619,9 @@ int gh__resp_finish(gh_resp_t *resp, int rc)
 
     if (resp->state == GH__RESP_DONE) {
         if (rc < 0)
-            gh__server_log(ss->s, "handler of \"%s %s\" failed after "
-                           "answering: %s", gh_req_method(ss->req),
-                           gh_req_target(ss->req), gh_strerror(rc));
+            gh_log(GH_LOG_ERROR, "http: handler of \"%s %s\" failed after "
+                   "answering: %s", gh_req_method(ss->req),
+                   gh_req_target(ss->req), gh_strerror(rc));
         return ss->close && ss->olen ? gh__session_flush(ss) : 0;
     }
     if (resp->state == GH__RESP_HEAD) {
@@ -667,9 +671,15 @@ int gh__resp_error(gh__session_t *ss, int status)
     gh__resp_init(&resp, ss);
     resp.head_only = false;
     rc = canned(&resp, status);
+    /* Out now, before the access log hears of it; the caller lingers and
+     * closes. */
+    if (rc == 0)
+        rc = gh__session_flush(ss);
     gh__count_response(ss->s, status);
-    ss->linger = rc == 0; /* the caller flushes, lingers and closes */
+    ss->linger = rc == 0;
     ss->req = NULL;
+    if (ss->cfg->o.access_log)
+        gh__access_report(ss, NULL, status, rc == 0 ? resp.sent : 0);
     gh__req_fini(&req);
     return rc;
 }

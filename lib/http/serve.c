@@ -20,12 +20,19 @@
  * byte (slowloris), the body and writes by deadlines that grow with a
  * minimum rate (request.c, response.c), an idle connection by the idle
  * timeout (its fdwatch).
+ *
+ * The goroutine loads the server's options once, as it starts: a
+ * gh_server_update() applies from the next session on, and the requests of
+ * one session (a pipelined batch, say) all see the same limits.  The
+ * access log, when there is one, hears of each response right after it is
+ * complete (gh__access_report); without one it costs a branch.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/http_impl.h"
 
@@ -40,9 +47,10 @@ enum { RUN_IDLE = 0, RUN_CLOSE = -1 };
 
 /* ---- the input buffer ---- */
 
-static uint32_t head_max(const gh_server_t *s)
+static uint32_t head_max(const gh__server_cfg_t *cfg)
 {
-    return s->o.max_target + GH__HTTP_REQLINE_SLACK + s->o.max_header_bytes;
+    return cfg->o.max_target + GH__HTTP_REQLINE_SLACK +
+           cfg->o.max_header_bytes;
 }
 
 int gh__session_reserve(gh__session_t *ss, uint32_t need)
@@ -138,7 +146,7 @@ static int head_timed_out(gh__session_t *ss)
  * (an error was answered). */
 static int read_head(gh__session_t *ss)
 {
-    gh_server_t *s = ss->s;
+    const gh__server_cfg_t *cfg = ss->cfg;
     ssize_t n;
     int r;
 
@@ -156,7 +164,7 @@ static int read_head(gh__session_t *ss)
             return r;
     }
     ss->now = gh_now();
-    ss->head_deadline = ss->now + s->o.header_timeout;
+    ss->head_deadline = ss->now + cfg->o.header_timeout;
     for (;;) {
         r = gh__http_parse_head(&ss->p, ss->buf, ss->len);
         if (r == GH__HTTP_HEAD)
@@ -167,8 +175,8 @@ static int read_head(gh__session_t *ss)
         }
         if (ss->len == ss->cap) {
             /* The parser refuses heads over the limits before this. */
-            if (ss->cap >= head_max(s) + 2 ||
-                gh__session_reserve(ss, head_max(s) + 2 - ss->len) < 0) {
+            if (ss->cap >= head_max(cfg) + 2 ||
+                gh__session_reserve(ss, head_max(cfg) + 2 - ss->len) < 0) {
                 gh__resp_error(ss, 431);
                 return RUN_CLOSE;
             }
@@ -218,8 +226,8 @@ static int run_handler(gh__session_t *ss, gh_req_t *req, gh_resp_t *resp)
 
     if (gh_call(call_handler, &cl) != GH_EPANIC)
         return cl.rc;
-    gh__server_log(ss->s, "panic serving \"%s %s\": %s", gh_req_method(req),
-                   gh_req_target(req), cl.panic);
+    gh_log(GH_LOG_ERROR, "http: panic serving \"%s %s\": %s",
+           gh_req_method(req), gh_req_target(req), cl.panic);
     if (resp->state != GH__RESP_NEW)
         ss->close = true; /* part of a response is out: cut it */
     return 500;
@@ -234,13 +242,38 @@ void gh__count_response(gh_server_t *s, int status)
         atomic_fetch_add_explicit(&s->status[cls], 1, memory_order_relaxed);
 }
 
+void gh__access_report(gh__session_t *ss, const gh_req_t *req, int status,
+                       uint64_t body_bytes)
+{
+    const gh__server_cfg_t *cfg = ss->cfg;
+    int64_t now = gh_now();
+    gh_access_t a = {.req = req, .peer = &ss->c->peer.sa,
+                     .peer_len = ss->c->peer_len, .status = status,
+                     .body_bytes = body_bytes, .duration = now - ss->now};
+
+    /* The wall clock of the head's first byte from the monotonic time
+     * already taken: one clock_gettime() per session, not per request. */
+    if (!ss->wall_off) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ss->wall_off = (int64_t)ts.tv_sec * GH_SECOND + ts.tv_nsec - now;
+    }
+    a.start_wall = ss->now + ss->wall_off;
+    if (req) {
+        a.method = gh_req_method(req);
+        a.target = gh_req_target(req);
+        a.version = gh_req_version(req);
+    }
+    cfg->o.access_log(cfg->o.access_udata, &a);
+}
+
 /* Whether this connection carries no request after the current one. */
 static bool last_request(gh__session_t *ss)
 {
-    gh_server_t *s = ss->s;
+    uint32_t max = ss->cfg->o.max_requests;
 
-    return !ss->p.head.keep_alive || atomic_load(&s->draining) ||
-           (s->o.max_requests && ss->c->nreq >= s->o.max_requests);
+    return !ss->p.head.keep_alive || atomic_load(&ss->s->draining) ||
+           (max && ss->c->nreq >= max);
 }
 
 /*
@@ -263,7 +296,7 @@ static int serve_request(gh__session_t *ss)
 {
     gh_req_t req;
     gh_resp_t resp;
-    int rc;
+    int rc, prc;
 
     ss->c->nreq++;
     ss->c->fresh = false;
@@ -278,8 +311,11 @@ static int serve_request(gh__session_t *ss)
                  gh__session_reserve(ss, BODY_ROOM) < 0
              ? 503
              : 0;
+    /* Even after a 503 (the buffer did not move): the access log wants
+     * the strings. */
+    prc = gh__req_prepare(&req);
     if (rc == 0)
-        rc = gh__req_prepare(&req);
+        rc = prc;
     if (rc == 0)
         rc = run_handler(ss, &req, &resp);
     else
@@ -287,6 +323,9 @@ static int serve_request(gh__session_t *ss)
     gh__req_unwatch(&req);
     rc = gh__resp_finish(&resp, rc);
     gh__count_response(ss->s, resp.status);
+    if (GH__UNLIKELY(ss->cfg->o.access_log != NULL))
+        gh__access_report(ss, &req, resp.status,
+                          resp.head_only ? 0 : resp.sent);
     if (rc == 0)
         finish_body(ss, &req);
     ss->req = NULL;
@@ -315,11 +354,12 @@ void gh__conn_serve(void *arg)
 {
     gh__conn_t *c = arg;
     gh_server_t *s = c->srv;
+    const gh__server_cfg_t *cfg = gh__server_cfg(s);
     char ibuf[IBUF], obuf[OBUF];
     gh__http_field_t sfields[SFIELDS];
-    uint32_t nf = s->o.max_headers;
-    gh__session_t ss = {.c = c, .s = s, .buf = ibuf, .cap = IBUF,
-                        .out = obuf, .ocap = OBUF};
+    uint32_t nf = cfg->o.max_headers;
+    gh__session_t ss = {.c = c, .s = s, .cfg = cfg, .buf = ibuf,
+                        .cap = IBUF, .out = obuf, .ocap = OBUF};
     int r = RUN_CLOSE;
 
     gh__conn_started(c);
@@ -327,7 +367,7 @@ void gh__conn_serve(void *arg)
     if (c->wake == GH_ETIMEDOUT && c->fresh)
         atomic_fetch_add(&s->timeouts, 1);
     if (c->wake > 0 && ss.fields) {
-        gh__http_parser_init(&ss.p, &s->lim, ss.fields, nf);
+        gh__http_parser_init(&ss.p, &cfg->lim, ss.fields, nf);
         r = session_run(&ss, ibuf);
     }
     if (r == RUN_CLOSE && gh__session_flush(&ss) == 0 && ss.linger)

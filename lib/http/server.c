@@ -13,6 +13,18 @@
  * way out: shutdown only sets `draining` and wakes it (shutdown(2) on the
  * listening socket makes it readable), under l->mu so that the descriptor
  * cannot be closed, and its number reused, in between.
+ * gh_server_listener_close() stops one acceptor the same way (its `stop`
+ * flag) and waits for it to have closed the descriptor, so the address can
+ * be bound again at once.  Listeners are heap objects that never move: the
+ * table of pointers (under lmu) grows when gh_server_listen() adds one
+ * after the start, while the acceptors keep theirs.  A listener added
+ * after shutdown began is refused: `draining` is set under lmu, so no
+ * acceptor joins the wait group shutdown waits on.
+ *
+ * The options live in an immutable block (gh__server_cfg_t).  Each
+ * connection goroutine loads the current one as it starts and uses it for
+ * everything it serves; gh_server_update() publishes a new block and keeps
+ * the old ones, which some session may still read, until gh_server_free().
  *
  * Every connection is on s->conns, under s->mu, from accept to release.
  * Shutdown walks that list: idle connections get shutdown(SHUT_RD), which
@@ -26,13 +38,10 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "http/http_impl.h"
@@ -62,21 +71,6 @@ void gh_server_opts_init(gh_server_opts_t *o)
     };
 }
 
-void gh__server_log(gh_server_t *s, const char *fmt, ...)
-{
-    char line[512], when[32];
-    struct tm tm;
-    time_t t = time(NULL);
-    va_list ap;
-
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s gohttpd: %s\n", when, line);
-}
-
 static bool opts_valid(const gh_server_opts_t *o)
 {
     return o->max_target && o->max_header_bytes && o->max_headers &&
@@ -88,55 +82,147 @@ static bool opts_valid(const gh_server_opts_t *o)
            (!o->server_header || !strpbrk(o->server_header, "\r\n"));
 }
 
-int gh_server_new(gh_server_t **out, const gh_server_opts_t *opts,
-                  gh_handler_fn handler, void *udata)
+/* A validated copy of opts (NULL: the defaults) as a block, or NULL with
+ * *rc set. */
+static gh__server_cfg_t *cfg_new(const gh_server_opts_t *opts, int *rc)
 {
     gh_server_opts_t dflt;
-    gh_server_t *s;
+    gh__server_cfg_t *cfg;
+    size_t hlen;
 
-    *out = NULL;
     if (!opts) {
         gh_server_opts_init(&dflt);
         opts = &dflt;
     }
-    if (!handler || !opts_valid(opts))
+    *rc = GH_EINVAL;
+    if (!opts_valid(opts))
+        return NULL;
+    hlen = opts->server_header ? strlen(opts->server_header) + 1 : 0;
+    *rc = GH_ENOMEM;
+    if (!(cfg = calloc(1, sizeof(*cfg) + hlen)))
+        return NULL;
+    cfg->o = *opts;
+    if (hlen) {
+        memcpy(cfg->server_header, opts->server_header, hlen);
+        cfg->o.server_header = cfg->server_header;
+    }
+    gh__http_limits_init(&cfg->lim);
+    cfg->lim.max_target = opts->max_target;
+    cfg->lim.max_header_bytes = opts->max_header_bytes;
+    cfg->lim.max_headers = opts->max_headers;
+    cfg->lim.max_body = opts->max_body;
+    *rc = 0;
+    return cfg;
+}
+
+int gh_server_new(gh_server_t **out, const gh_server_opts_t *opts,
+                  gh_handler_fn handler, void *udata)
+{
+    gh__server_cfg_t *cfg;
+    gh_server_t *s;
+    int rc;
+
+    *out = NULL;
+    if (!handler)
         return GH_EINVAL;
+    if (!(cfg = cfg_new(opts, &rc)))
+        return rc;
     if (!(s = calloc(1, sizeof(*s))))
-        return GH_ENOMEM;
-    s->o = *opts;
-    if (opts->server_header && !(s->server_header = strdup(opts->server_header)))
         goto fail;
-    s->o.server_header = s->server_header;
     if (!(s->ctx = gh_ctx_with_cancel(gh_ctx_background())))
         goto fail;
-    gh__http_limits_init(&s->lim);
-    s->lim.max_target = opts->max_target;
-    s->lim.max_header_bytes = opts->max_header_bytes;
-    s->lim.max_headers = opts->max_headers;
-    s->lim.max_body = opts->max_body;
+    atomic_init(&s->cfg, cfg);
     s->handler = handler;
     s->udata = udata;
     *out = s;
     return 0;
 fail:
-    free(s->server_header);
     free(s);
+    free(cfg);
     return GH_ENOMEM;
+}
+
+int gh_server_update(gh_server_t *s, const gh_server_opts_t *opts)
+{
+    gh__server_cfg_t *cfg;
+    int rc;
+
+    if (!s || !opts)
+        return GH_EINVAL;
+    if (!(cfg = cfg_new(opts, &rc)))
+        return rc;
+    /* Sessions may still read the old block: it stays on the list. */
+    cfg->older = atomic_load_explicit(&s->cfg, memory_order_relaxed);
+    atomic_store_explicit(&s->cfg, cfg, memory_order_release);
+    return 0;
 }
 
 /* ---- listeners ---- */
 
-static int add_listener(gh_server_t *s, int fd, int family, char *path)
-{
-    gh__listener_t *ls;
+static void acceptor(void *arg);
 
-    ls = realloc(s->ls, (size_t)(s->nls + 1) * sizeof(*ls));
-    if (!ls)
+/* Spawn l's acceptor; under s->lmu.  0 or GH_ENOMEM. */
+static int acceptor_start(gh_server_t *s, gh__listener_t *l)
+{
+    gh_go_opts_t go = {.name = "http acceptor"};
+
+    gh_waitgroup_add(&s->acceptors, 1);
+    gh_waitgroup_add(&l->exited, 1);
+    l->running = true;
+    if (gh_go_with(acceptor, l, &go) >= 0)
+        return 0;
+    l->running = false;
+    gh_waitgroup_add(&l->exited, -1);
+    gh_waitgroup_add(&s->acceptors, -1);
+    return GH_ENOMEM;
+}
+
+/* Room for one more listener in the table; under s->lmu. */
+static int table_grow(gh_server_t *s)
+{
+    gh__listener_t **ls;
+    int cap;
+
+    if (s->nls < s->lcap)
+        return 0;
+    cap = s->lcap ? s->lcap * 2 : 4;
+    if (!(ls = realloc(s->ls, (size_t)cap * sizeof(*ls))))
         return GH_ENOMEM;
     s->ls = ls;
-    ls[s->nls] = (gh__listener_t){.fd = fd, .family = family,
-                                  .unix_path = path, .srv = s};
-    return s->nls++;
+    s->lcap = cap;
+    return 0;
+}
+
+/*
+ * Add a listening socket, serving it at once if s runs.  Its index, or
+ * GH_E*: then fd and path are still the caller's (a listener whose
+ * acceptor could not start stays in the table, closed, so that indexes
+ * never move).
+ */
+static int add_listener(gh_server_t *s, int fd, int family, char *path)
+{
+    gh__listener_t *l = calloc(1, sizeof(*l));
+    int i = GH_ENOMEM;
+
+    if (!l)
+        return GH_ENOMEM;
+    *l = (gh__listener_t){.fd = fd, .family = family, .unix_path = path,
+                          .srv = s};
+    gh__lock(&s->lmu);
+    if (atomic_load(&s->draining)) {
+        i = GH_EINVAL; /* shutdown began: nothing new */
+    } else if (table_grow(s) == 0) {
+        i = s->nls;
+        s->ls[s->nls++] = l;
+        if (s->started && acceptor_start(s, l) < 0) {
+            *l = (gh__listener_t){.fd = -1, .closed = true, .srv = s};
+            i = GH_ENOMEM;
+        }
+        l = NULL;
+    }
+    gh__unlock(&s->lmu);
+    free(l);
+    return i;
 }
 
 /* Split "host:port", "[v6]:port" or ":port".  0 or GH_EINVAL. */
@@ -198,9 +284,9 @@ fail:
 }
 
 /* TCP_DEFER_ACCEPT's wait: the header timeout, in whole seconds. */
-static int defer_seconds(const gh_server_t *s)
+static int defer_seconds(gh_server_t *s)
 {
-    int64_t sec = s->o.header_timeout / GH_SECOND;
+    int64_t sec = gh__server_cfg(s)->o.header_timeout / GH_SECOND;
 
     return sec < 1 ? 1 : sec > 3600 ? 3600 : (int)sec;
 }
@@ -221,12 +307,12 @@ static int listen_unix(gh_server_t *s, const char *path,
         unlink(path);
     if ((fd = listen_socket((struct sockaddr *)&un, sizeof(un), lo, 0)) < 0)
         return fd;
+    rc = GH_ENOMEM;
     if (!(copy = strdup(path)) ||
         (rc = add_listener(s, fd, AF_UNIX, copy)) < 0) {
         free(copy);
         close(fd);
         unlink(path);
-        return GH_ENOMEM;
     }
     return rc;
 }
@@ -266,7 +352,7 @@ static int listen_inet(gh_server_t *s, const char *addr,
 int gh_server_listen(gh_server_t *s, const char *addr,
                      const gh_listen_opts_t *opts)
 {
-    if (!s || !addr || s->started)
+    if (!s || !addr || atomic_load(&s->draining))
         return GH_EINVAL;
     if (strncmp(addr, "unix:", 5) == 0)
         return listen_unix(s, addr + 5, opts);
@@ -279,7 +365,7 @@ int gh_server_listen_fd(gh_server_t *s, int fd)
     socklen_t len = sizeof(ss);
     int rc;
 
-    if (!s || s->started || fd < 0)
+    if (!s || fd < 0 || atomic_load(&s->draining))
         return GH_EINVAL;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
         return -errno;
@@ -291,11 +377,62 @@ int gh_server_listen_fd(gh_server_t *s, int fd)
 int gh_server_addr(gh_server_t *s, int i, struct sockaddr_storage *ss,
                    socklen_t *len)
 {
-    if (!s || i < 0 || i >= s->nls || s->ls[i].fd < 0)
+    gh__listener_t *l;
+    int rc = GH_EINVAL;
+
+    if (!s)
         return GH_EINVAL;
-    *len = sizeof(*ss);
-    if (getsockname(s->ls[i].fd, (struct sockaddr *)ss, len) < 0)
-        return -errno;
+    gh__lock(&s->lmu);
+    if (i >= 0 && i < s->nls && !(l = s->ls[i])->closed) {
+        /* Under l->mu: its acceptor cannot close fd meanwhile. */
+        gh__lock(&l->mu);
+        *len = sizeof(*ss);
+        if (l->fd >= 0)
+            rc = getsockname(l->fd, (struct sockaddr *)ss, len) < 0 ? -errno
+                                                                    : 0;
+        gh__unlock(&l->mu);
+    }
+    gh__unlock(&s->lmu);
+    return rc;
+}
+
+/* Wake l's acceptor (it sees `draining` or `stop` and ends). */
+static void listener_wake(gh__listener_t *l)
+{
+    gh__lock(&l->mu);
+    if (l->fd >= 0)
+        shutdown(l->fd, SHUT_RDWR);
+    gh__unlock(&l->mu);
+}
+
+int gh_server_listener_close(gh_server_t *s, int i)
+{
+    gh__listener_t *l = NULL;
+    bool running = false;
+
+    if (!s)
+        return GH_EINVAL;
+    gh__lock(&s->lmu);
+    if (i >= 0 && i < s->nls && !s->ls[i]->closed) {
+        l = s->ls[i];
+        l->closed = true;
+        if ((running = l->running)) {
+            atomic_store(&l->stop, true);
+            listener_wake(l);
+        } else { /* never served: nobody else holds fd */
+            close(l->fd);
+            l->fd = -1;
+            if (l->unix_path)
+                unlink(l->unix_path);
+        }
+    }
+    gh__unlock(&s->lmu);
+    if (!l)
+        return GH_EINVAL;
+    /* Return once the acceptor has closed the socket: the address may be
+     * bound again at once (a reload that changes a listener's options). */
+    if (running)
+        gh_waitgroup_wait(&l->exited);
     return 0;
 }
 
@@ -331,7 +468,7 @@ void gh__conn_release(gh__conn_t *c)
 
 static int64_t spawn_conn(gh__conn_t *c)
 {
-    gh_go_opts_t go = {.stack_size = c->srv->o.stack_size};
+    gh_go_opts_t go = {.stack_size = gh__server_cfg(c->srv)->o.stack_size};
 
     return gh_go_with(gh__conn_serve, c, &go);
 }
@@ -370,7 +507,7 @@ static void conn_go(gh_server_t *s, gh__conn_t *c, bool idle)
         gh__lock(&s->mu);
         s->unstarted--;
         gh__unlock(&s->mu);
-        gh__server_log(s, "out of memory: closing a connection");
+        gh_log(GH_LOG_ERROR, "http: out of memory: closing a connection");
         gh__conn_release(c);
     }
 }
@@ -408,6 +545,7 @@ static void idle_wake(gh__iowait_t *w, int result)
 bool gh__conn_idle(gh__conn_t *c)
 {
     gh_server_t *s = c->srv;
+    const gh__server_cfg_t *cfg;
     int64_t deadline;
     bool draining;
     int rc;
@@ -423,7 +561,9 @@ bool gh__conn_idle(gh__conn_t *c)
     if (draining)
         return false;
     atomic_fetch_add(&s->conns_idle, 1);
-    deadline = gh_now() + (c->fresh ? s->o.header_timeout : s->o.idle_timeout);
+    cfg = gh__server_cfg(s);
+    deadline = gh_now() + (c->fresh ? cfg->o.header_timeout
+                                    : cfg->o.idle_timeout);
     c->watch.data = c;
     rc = gh__fdwatch_start(&c->watch, c->fd, GH_IO_READ, deadline, idle_wake,
                            GH__FDWATCH_KEEP);
@@ -476,10 +616,10 @@ static void back_off(gh_server_t *s, backoff_t *b, const char *why)
     int64_t now = gh_now();
 
     if (b->pause == 0)
-        b->pause = s->o.accept_backoff;
+        b->pause = gh__server_cfg(s)->o.accept_backoff;
     if (now - b->logged >= GH_SECOND) {
-        gh__server_log(s, "accept paused: %s (%lld open connections)", why,
-                       (long long)atomic_load(&s->conns_open));
+        gh_log(GH_LOG_WARN, "http: accept paused: %s (%lld open connections)",
+               why, (long long)atomic_load(&s->conns_open));
         b->logged = now;
     }
     atomic_fetch_add(&s->accept_pauses, 1);
@@ -518,9 +658,9 @@ static bool accept_failed(gh_server_t *s, gh__listener_t *l, backoff_t *b,
         back_off(s, b, gh_strerror(e));
         return true;
     case EINVAL: /* shut down */
-        return !atomic_load(&s->draining);
+        return !atomic_load(&s->draining) && !atomic_load(&l->stop);
     default:
-        gh__server_log(s, "accept: %s", gh_strerror(e));
+        gh_log(GH_LOG_ERROR, "http: accept: %s", gh_strerror(e));
         back_off(s, b, gh_strerror(e));
         return true;
     }
@@ -535,8 +675,8 @@ static void acceptor(void *arg)
     socklen_t len;
     int n = 0, fd;
 
-    while (!atomic_load(&s->draining)) {
-        if (atomic_load(&s->conns_open) >= s->o.max_conns) {
+    while (!atomic_load(&s->draining) && !atomic_load(&l->stop)) {
+        if (atomic_load(&s->conns_open) >= gh__server_cfg(s)->o.max_conns) {
             back_off(s, &b, "connection limit reached");
             continue;
         }
@@ -557,24 +697,28 @@ static void acceptor(void *arg)
     gh_close(fd);
     if (l->unix_path)
         unlink(l->unix_path);
+    /* s->acceptors last: until then shutdown waits, so l is not freed. */
+    gh_waitgroup_done(&l->exited);
     gh_waitgroup_done(&s->acceptors);
 }
 
 int gh_server_start(gh_server_t *s)
 {
-    gh_go_opts_t go = {.name = "http acceptor"};
+    int rc = GH_EINVAL, i;
 
-    if (!s || s->started || s->nls == 0)
+    if (!s)
         return GH_EINVAL;
-    s->started = true;
-    gh_waitgroup_add(&s->acceptors, s->nls);
-    for (int i = 0; i < s->nls; i++) {
-        if (gh_go_with(acceptor, &s->ls[i], &go) < 0) {
-            gh_waitgroup_add(&s->acceptors, -(s->nls - i));
-            return GH_ENOMEM;
-        }
+    gh__lock(&s->lmu);
+    for (i = 0; i < s->nls && s->ls[i]->closed; i++)
+        ;
+    if (!s->started && !atomic_load(&s->draining) && i < s->nls) {
+        s->started = true;
+        for (rc = 0; i < s->nls && rc == 0; i++)
+            if (!s->ls[i]->closed)
+                rc = acceptor_start(s, s->ls[i]);
     }
-    return 0;
+    gh__unlock(&s->lmu);
+    return rc;
 }
 
 /* ---- shutdown ---- */
@@ -604,23 +748,22 @@ int gh_server_shutdown(gh_server_t *s, int64_t deadline)
 {
     if (!s)
         return GH_EINVAL;
+    gh__lock(&s->lmu);
     atomic_store(&s->draining, true);
-    if (s->started) {
-        for (int i = 0; i < s->nls; i++) {
-            gh__lock(&s->ls[i].mu);
-            if (s->ls[i].fd >= 0)
-                shutdown(s->ls[i].fd, SHUT_RDWR); /* wakes the acceptor */
-            gh__unlock(&s->ls[i].mu);
-        }
-        gh_waitgroup_wait(&s->acceptors);
+    for (int i = 0; i < s->nls; i++) {
+        s->ls[i]->closed = true;
+        if (s->ls[i]->running)
+            listener_wake(s->ls[i]);
     }
+    gh__unlock(&s->lmu);
+    gh_waitgroup_wait(&s->acceptors);
     /* Idle connections wake up to the end of file and close themselves;
      * none turns idle from now on (gh__conn_idle). */
     conns_shutdown(s, GH__CONN_IDLE, SHUT_RD);
     if (conns_wait(s, deadline))
         return 0;
-    gh__server_log(s, "shutdown: grace period over, cutting %llu connections",
-                   (unsigned long long)atomic_load(&s->conns_open));
+    gh_log(GH_LOG_WARN, "http: shutdown: grace period over, cutting %llu "
+           "connections", (unsigned long long)atomic_load(&s->conns_open));
     gh_ctx_cancel(s->ctx);
     conns_shutdown(s, -1, SHUT_RDWR);
     conns_wait(s, GH_FOREVER);
@@ -629,20 +772,27 @@ int gh_server_shutdown(gh_server_t *s, int64_t deadline)
 
 void gh_server_free(gh_server_t *s)
 {
+    gh__server_cfg_t *cfg, *older;
+
     if (!s)
         return;
     for (int i = 0; i < s->nls; i++) {
-        if (s->ls[i].fd >= 0) { /* never started */
-            close(s->ls[i].fd);
-            if (s->ls[i].unix_path)
-                unlink(s->ls[i].unix_path);
+        gh__listener_t *l = s->ls[i];
+        if (l->fd >= 0) { /* never served */
+            close(l->fd);
+            if (l->unix_path)
+                unlink(l->unix_path);
         }
-        free(s->ls[i].unix_path);
+        free(l->unix_path);
+        free(l);
     }
     free(s->ls);
     gh_ctx_cancel(s->ctx);
     gh_ctx_free(s->ctx);
-    free(s->server_header);
+    for (cfg = atomic_load(&s->cfg); cfg; cfg = older) {
+        older = cfg->older;
+        free(cfg);
+    }
     free(s);
 }
 

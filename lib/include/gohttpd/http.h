@@ -59,6 +59,35 @@ typedef struct gh_router gh_router_t; /**< a method and path router */
 typedef int (*gh_handler_fn)(void *udata, gh_req_t *req, gh_resp_t *resp);
 
 /**
+ * What an access log needs about one finished exchange: every response the
+ * server sent, its own error responses (400, 408, 413, 431 ...) included.
+ * Strings are NUL-terminated and valid only during the callback; a field
+ * the request did not get far enough to have is NULL (method, target) or 0.
+ */
+typedef struct gh_access {
+    const gh_req_t *req;       /**< the request; NULL when the head was
+                                *   not parsed (a malformed or timed-out
+                                *   head) */
+    const struct sockaddr *peer; /**< the client */
+    socklen_t peer_len;
+    const char *method;        /**< "GET"; NULL if unknown */
+    const char *target;        /**< the request-target as sent; NULL ... */
+    int version;               /**< 10 or 11; 0 if unknown */
+    int status;                /**< the status sent */
+    uint64_t body_bytes;       /**< response body bytes sent */
+    int64_t start_wall;        /**< when the request's first byte came,
+                                *   nanoseconds since the Unix epoch */
+    int64_t duration;          /**< from then to the end of the response,
+                                *   nanoseconds */
+} gh_access_t;
+
+/**
+ * An access-log callback: runs on the connection's goroutine right after
+ * each response; it must not park for long (queue the line elsewhere).
+ */
+typedef void (*gh_access_fn)(void *udata, const gh_access_t *a);
+
+/**
  * Server options.  gh_server_opts_init() fills in the defaults shown; change
  * what you need.  Times are nanoseconds; sizes bytes.
  */
@@ -88,6 +117,8 @@ typedef struct gh_server_opts {
                                 *   Copied by gh_server_new(). */
     size_t stack_size;         /**< connection goroutines' stacks: 0 = the
                                 *   runtime default */
+    gh_access_fn access_log;   /**< called after every response: NULL */
+    void *access_udata;        /**< its first argument */
 } gh_server_opts_t;
 
 /** Fill *o with the defaults above. */
@@ -114,7 +145,8 @@ typedef struct gh_listen_opts {
  * (two listeners: every IPv4 and every IPv6 address) or "unix:/path" (an
  * existing socket file at path is replaced).  Port 0 picks a free port
  * (see gh_server_addr(); ":0" gives the two listeners different ports).
- * Before gh_server_start() only.  Returns the (first new) listener's index
+ * After gh_server_start() the new listener is served at once (a reload
+ * adding an address).  Returns the (first new) listener's index
  * (>= 0) or GH_E* (GH_EINVAL for an address it cannot parse,
  * GH_EADDRINUSE, ...).
  */
@@ -122,9 +154,27 @@ GH_API int gh_server_listen(gh_server_t *s, const char *addr,
                             const gh_listen_opts_t *opts);
 
 /**
+ * gh_server_update - replace s's options with opts (copied) while it runs,
+ * as a reload does.  Connections pick the new limits, timeouts and access
+ * log up at their next request; nothing in flight is disturbed.  Returns
+ * 0 or GH_EINVAL (as gh_server_new()) / GH_ENOMEM.  Any thread; not
+ * concurrently with itself.
+ */
+GH_API int gh_server_update(gh_server_t *s, const gh_server_opts_t *opts);
+
+/**
+ * gh_server_listener_close - stop accepting on listener i (an index from
+ * gh_server_listen() or gh_server_listen_fd()) and close it; connections
+ * it accepted carry on.  Works before and after gh_server_start().  Returns
+ * 0 or GH_EINVAL (no such listener, or already closed).
+ */
+GH_API int gh_server_listener_close(gh_server_t *s, int i);
+
+/**
  * gh_server_listen_fd - serve on fd, a socket already listening (inherited
- * from a supervisor, say).  The server takes it over and closes it.
- * Returns the listener's index or GH_E*.
+ * from a supervisor, say).  The server takes it over and closes it.  As
+ * gh_server_listen(), it may be called after gh_server_start().  Returns
+ * the listener's index or GH_E*.
  */
 GH_API int gh_server_listen_fd(gh_server_t *s, int fd);
 
