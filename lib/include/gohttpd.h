@@ -25,5 +25,6 @@
 #include "gohttpd/http.h"
 #include "gohttpd/log.h"
 #include "gohttpd/conf.h"
+#include "gohttpd/handler.h"
 
 #endif /* GOHTTPD_H */

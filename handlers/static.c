@@ -1,0 +1,675 @@
+/*
+ * static.c - the "static" handler plugin: serves the files under a
+ * document root.
+ *
+ *     route / {
+ *         handler static;
+ *         root    ../www;
+ *     }
+ *
+ * Settings (all optional but root):
+ *
+ *   root PATH               the directory to serve; relative to the
+ *                           daemon's working directory.  It must exist
+ *                           when the route is set up.
+ *   index NAME...           files tried, in order, for a request ending in
+ *                           '/'                     (default: index.html)
+ *   mime_types PATH         a mime.types file ("type ext ext" lines, or
+ *                           nginx's "types { type ext ext; }"), read at
+ *                           init; it replaces the compiled-in table of
+ *                           common web types        (default: compiled in)
+ *   default_type TYPE       for extensions the table does not know
+ *                                           (default: application/octet-stream)
+ *   charset NAME|off        added to the text types, application/javascript
+ *                           and application/json    (default: utf-8)
+ *   cache_control VALUE|off sent as Cache-Control with every file, e.g.
+ *                           "public, max-age=3600"  (default: off)
+ *   precompressed on|off    serve FILE.br / FILE.gz in place of FILE when
+ *                           Accept-Encoding allows it (Content-Encoding,
+ *                           Vary: Accept-Encoding; Vary is sent for FILE
+ *                           too whenever such a sibling exists)
+ *                                                   (default: on)
+ *   dotfiles on|off         serve paths with a segment starting with '.'
+ *                           (otherwise they are 404) (default: off)
+ *   symlinks on|off         follow symbolic links   (default: on)
+ *   symlinks_outside on|off ... even to files outside the root (otherwise
+ *                           such a link is 404)     (default: off)
+ *   listing on|off          an HTML listing for a directory without an
+ *                           index file (otherwise 403) (default: off)
+ *
+ * Requests.  GET and HEAD only (405 with Allow otherwise).  The file is the
+ * route's "*" parameter (the rest of the path after a prefix route) or,
+ * for an exact route, the whole path.  A segment "." or "..", an empty one
+ * ("a//b"), an encoded '/' (%2F: a file name never contains one) and, with
+ * dotfiles off, a segment starting with '.' are all 404, checked before
+ * the disk is touched; static_fs.c then makes sure no symbolic link leads
+ * out of the root.  A directory named without its trailing '/' is
+ * redirected (301, query kept).  Every disk access runs through
+ * gh_blocking(), and the body goes out with sendfile(2).
+ *
+ * Caching and ranges (RFC 9110).  A strong ETag made of the inode, size
+ * and modification time, and Last-Modified.  If-Match and
+ * If-Unmodified-Since give 412; If-None-Match (weak comparison) or, without
+ * it, If-Modified-Since (ignored when its date is in the future) give 304.
+ * A single "bytes" Range gives 206, an unsatisfiable one 416 with a
+ * Content-Range that gives only the size; If-Range (an entity tag or a
+ * date) is honoured.  A request for several ranges gets the whole file
+ * with 200: serving multipart/byteranges buys little and is a known
+ * amplification vector.  A precompressed variant has its own validators
+ * and its ranges count bytes of the compressed file.
+ *
+ * Errors opening the file: absent, not a regular file or directory, or
+ * refused by the checks above: 404; permission denied: 403; anything else
+ * is returned to the server, which answers 500 and logs it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gohttpd.h>
+
+#include "static.h"
+
+/* The precompressed variants, in order of preference. */
+static const struct {
+    const char *coding; /* in Accept-Encoding and Content-Encoding */
+    const char *suffix; /* of the sibling file */
+} encodings[] = {{"br", ".br"}, {"gzip", ".gz"}};
+#define NENC ((int)(sizeof(encodings) / sizeof(*encodings)))
+
+/* One configured route; read-only once init returns. */
+typedef struct static_state {
+    gh__static_root_t root;
+    char **index;        /* index file names; malloc */
+    int nindex;
+    gh__static_mime_t mime;
+    char *default_type;  /* charset included; malloc */
+    char *cache_control; /* NULL: none; malloc */
+    bool precompressed, dotfiles, listing;
+} static_state_t;
+
+/* ---- settings -------------------------------------------------------- */
+
+/* Work that init hands to the blocking pool: it may run on a goroutine. */
+typedef struct init_job {
+    static_state_t *st;
+    const char *path;  /* root or mime_types */
+    char err[512];     /* the reason, when it fails */
+} init_job_t;
+
+static int open_root_job(void *arg)
+{
+    init_job_t *j = arg;
+    gh__static_root_t *r = &j->st->root;
+    int rc = 0;
+
+    r->fd = open(j->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (r->fd < 0)
+        rc = -errno;
+    else if (!(r->real = realpath(j->path, NULL)))
+        rc = -errno;
+    if (rc < 0)
+        snprintf(j->err, sizeof(j->err), "%s", rc == GH_ENOTDIR
+                 ? "not a directory" : gh_strerror(rc));
+    else
+        r->real_len = strlen(r->real);
+    return rc;
+}
+
+static int load_mime_job(void *arg)
+{
+    init_job_t *j = arg;
+
+    return gh__static_mime_load(&j->st->mime, j->path, j->err,
+                                sizeof(j->err));
+}
+
+static int read_root(const gh_conf_section_t *conf, static_state_t *st)
+{
+    init_job_t j = {.st = st};
+    int rc;
+
+    if ((rc = gh_conf_get_str(conf, "root", NULL, &j.path)) < 0)
+        return rc;
+    if (!j.path || !*j.path)
+        return gh_conf_errorf(conf, NULL, "static: the setting \"root\" "
+                              "(the directory to serve) is required");
+    if ((rc = gh_blocking(open_root_job, &j)) < 0) {
+        gh_conf_errorf(conf, gh_conf_find(conf, "root"), "root %s: %s",
+                       j.path, j.err);
+        return rc == GH_ENOMEM ? rc : GH_EINVAL;
+    }
+    return 0;
+}
+
+/* "off", or a value checked by ok(); *out is a malloc'd copy or NULL. */
+static int read_optional(const gh_conf_section_t *conf, const char *key,
+                         const char *dflt, bool (*ok)(const char *),
+                         char **out)
+{
+    const char *v;
+    int rc;
+
+    if ((rc = gh_conf_get_str(conf, key, dflt, &v)) < 0)
+        return rc;
+    if (!v || strcmp(v, "off") == 0)
+        return 0;
+    if (!ok(v))
+        return gh_conf_errorf(conf, gh_conf_find(conf, key),
+                              "%s: \"%s\" is not a valid value", key, v);
+    return (*out = strdup(v)) ? 0 : GH_ENOMEM;
+}
+
+static bool ok_charset(const char *v)
+{
+    return *v && strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+                           "TUVWXYZ0123456789-_.:+") == strlen(v);
+}
+
+static bool ok_header_value(const char *v)
+{
+    for (; *v; v++)
+        if ((unsigned char)*v < 0x20 && *v != '\t')
+            return false;
+    return true;
+}
+
+static int read_types(const gh_conf_section_t *conf, static_state_t *st)
+{
+    init_job_t j = {.st = st};
+    char *charset = NULL;
+    const char *dflt;
+    int rc;
+
+    if ((rc = read_optional(conf, "charset", "utf-8", ok_charset,
+                            &charset)) < 0 ||
+        (rc = gh_conf_get_str(conf, "mime_types", NULL, &j.path)) < 0 ||
+        (rc = gh_conf_get_str(conf, "default_type",
+                              "application/octet-stream", &dflt)) < 0)
+        goto out;
+    if (!gh__static_mime_valid(dflt)) {
+        rc = gh_conf_errorf(conf, gh_conf_find(conf, "default_type"),
+                            "default_type: \"%s\" is not a media type "
+                            "(type/subtype)", dflt);
+        goto out;
+    }
+    rc = j.path ? gh_blocking(load_mime_job, &j)
+                : gh__static_mime_builtin(&st->mime);
+    if (rc < 0 && j.path)
+        gh_conf_errorf(conf, gh_conf_find(conf, "mime_types"),
+                       "mime_types: %s", j.err);
+    if (rc == 0)
+        rc = gh__static_mime_finish(&st->mime, charset);
+    if (rc == 0 && !(st->default_type = gh__static_ctype(dflt, charset)))
+        rc = GH_ENOMEM;
+out:
+    free(charset);
+    return rc;
+}
+
+static int read_index(const gh_conf_section_t *conf, static_state_t *st)
+{
+    static const char *const dflt[] = {"index.html"};
+    const char *const *names;
+    int n, rc;
+
+    if ((rc = gh_conf_get_list(conf, "index", &names, &n)) < 0)
+        return rc;
+    if (n == 0) {
+        names = dflt;
+        n = 1;
+    }
+    if (!(st->index = calloc((size_t)n, sizeof(char *))))
+        return GH_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const char *s = names[i];
+        if (!*s || strchr(s, '/') || !strcmp(s, ".") || !strcmp(s, ".."))
+            return gh_conf_errorf(conf, gh_conf_find(conf, "index"),
+                                  "index: \"%s\" is not a file name", s);
+        if (!(st->index[st->nindex++] = strdup(s)))
+            return GH_ENOMEM;
+    }
+    return 0;
+}
+
+static int read_flags(const gh_conf_section_t *conf, static_state_t *st)
+{
+    gh__static_root_t *r = &st->root;
+    int rc;
+
+    if ((rc = gh_conf_get_bool(conf, "precompressed", true,
+                               &st->precompressed)) < 0 ||
+        (rc = gh_conf_get_bool(conf, "dotfiles", false, &st->dotfiles)) < 0 ||
+        (rc = gh_conf_get_bool(conf, "listing", false, &st->listing)) < 0 ||
+        (rc = gh_conf_get_bool(conf, "symlinks", true, &r->symlinks)) < 0 ||
+        (rc = gh_conf_get_bool(conf, "symlinks_outside", false,
+                               &r->outside)) < 0)
+        return rc;
+    if (r->outside && !r->symlinks)
+        return gh_conf_errorf(conf, gh_conf_find(conf, "symlinks_outside"),
+                              "symlinks_outside on needs symlinks on");
+    return read_optional(conf, "cache_control", NULL, ok_header_value,
+                         &st->cache_control);
+}
+
+static void static_fini(void *state)
+{
+    static_state_t *st = state;
+
+    if (!st)
+        return;
+    if (st->root.fd >= 0)
+        close(st->root.fd);
+    free(st->root.real);
+    for (int i = 0; i < st->nindex; i++)
+        free(st->index[i]);
+    free(st->index);
+    gh__static_mime_fini(&st->mime);
+    free(st->default_type);
+    free(st->cache_control);
+    free(st);
+}
+
+static int static_init(const gh_conf_section_t *conf, void **state)
+{
+    static_state_t *st = calloc(1, sizeof(*st));
+    int rc;
+
+    if (!st)
+        return GH_ENOMEM;
+    st->root.fd = -1;
+    /* The root last: its errors are the likeliest, the others cheaper. */
+    if ((rc = read_flags(conf, st)) < 0 || (rc = read_index(conf, st)) < 0 ||
+        (rc = read_types(conf, st)) < 0 || (rc = read_root(conf, st)) < 0) {
+        static_fini(st);
+        return rc;
+    }
+    *state = st;
+    return 0;
+}
+
+/* ---- finding the file (on the blocking pool) ------------------------- */
+
+enum { FOUND_FILE, FOUND_REDIRECT, FOUND_DIR };
+
+/* One request's lookup: what serve asks and what the pool found. */
+typedef struct lookup {
+    const static_state_t *st;
+    const char *rel;       /* the path under the root, checked */
+    bool slash;            /* the request's path ended in '/' */
+    bool accept[NENC];     /* the codings the client takes */
+    int fd;                /* out: the file or directory; -1 */
+    struct stat sb;        /* out: its fstat */
+    int index;             /* out: the index file served, or -1 */
+    int enc;               /* out: the encoding variant served, or -1 */
+    bool vary;             /* out: a compressed sibling exists */
+    gh__static_dirent_t *ents; /* out: a listing's entries (malloc) */
+    ssize_t nents;
+} lookup_t;
+
+/* dir's first index file that is a regular file: adopt it. */
+static int find_index(lookup_t *lk, char *path)
+{
+    const static_state_t *st = lk->st;
+
+    for (int i = 0; i < st->nindex; i++) {
+        struct stat sb;
+        int fd;
+        if (snprintf(path, PATH_MAX, "%s%s%s", lk->rel, *lk->rel ? "/" : "",
+                     st->index[i]) >= PATH_MAX)
+            return GH_ENAMETOOLONG;
+        if ((fd = gh__static_open(&st->root, path, &sb)) == GH_ENOENT)
+            continue;
+        if (fd < 0)
+            return fd;
+        if (!S_ISREG(sb.st_mode)) {
+            close(fd);
+            continue;
+        }
+        close(lk->fd);
+        lk->fd = fd;
+        lk->sb = sb;
+        lk->index = i;
+        return FOUND_FILE;
+    }
+    return FOUND_DIR;
+}
+
+/* Swap in the best compressed sibling of path that the client takes. */
+static void find_variant(lookup_t *lk, const char *path)
+{
+    char vpath[PATH_MAX];
+
+    for (int e = 0; e < NENC; e++) {
+        struct stat sb;
+        int fd;
+        if (snprintf(vpath, sizeof(vpath), "%s%s", path,
+                     encodings[e].suffix) >= (int)sizeof(vpath) ||
+            !gh__static_exists(&lk->st->root, vpath))
+            continue;
+        lk->vary = true;
+        if (lk->enc >= 0 || !lk->accept[e])
+            continue;
+        if ((fd = gh__static_open(&lk->st->root, vpath, &sb)) < 0)
+            continue;
+        if (!S_ISREG(sb.st_mode)) {
+            close(fd);
+            continue;
+        }
+        close(lk->fd);
+        lk->fd = fd;
+        lk->sb = sb;
+        lk->enc = e;
+    }
+}
+
+static int lookup_run(void *arg)
+{
+    lookup_t *lk = arg;
+    char path[PATH_MAX];
+    int rc = FOUND_FILE;
+
+    if ((lk->fd = gh__static_open(&lk->st->root, lk->rel, &lk->sb)) < 0)
+        return lk->fd;
+    snprintf(path, sizeof(path), "%s", lk->rel);
+    if (!S_ISDIR(lk->sb.st_mode) && lk->slash && *lk->rel)
+        return GH_ENOTDIR; /* "file.txt/", as open(2) would say */
+    if (S_ISDIR(lk->sb.st_mode)) {
+        if (!lk->slash)
+            return FOUND_REDIRECT;
+        if ((rc = find_index(lk, path)) < 0)
+            return rc;
+    }
+    if (rc == FOUND_DIR && lk->st->listing) {
+        lk->nents = gh__static_readdir(&lk->st->root, lk->fd, lk->rel,
+                                       lk->st->dotfiles, &lk->ents);
+        lk->fd = -1; /* consumed */
+        return lk->nents < 0 ? (int)lk->nents : FOUND_DIR;
+    }
+    if (rc == FOUND_FILE && lk->st->precompressed)
+        find_variant(lk, path);
+    return rc;
+}
+
+/* ---- the request's path ---------------------------------------------- */
+
+/* Is seg[0 .. n) a segment that may be served? */
+static bool segment_ok(const static_state_t *st, const char *seg, size_t n)
+{
+    if (n == 0)
+        return false;
+    if (seg[0] == '.')
+        return st->dotfiles && !(n == 1 || (n == 2 && seg[1] == '.'));
+    return true;
+}
+
+/*
+ * The path under the root that req names, into *rel (the request's arena)
+ * without a trailing '/', and whether the request had one.  0, 404, or
+ * GH_ENOMEM.
+ */
+static int request_rel(const static_state_t *st, gh_req_t *req,
+                       const char **rel, bool *slash)
+{
+    const char *p = gh_req_param(req, "*"), *seg;
+    size_t n;
+    char *r;
+
+    /* The path is decoded whole, so an encoded '/' would split a segment
+     * the client meant as one: no file name holds a '/' anyway. */
+    if (strcasestr(gh_req_raw_path(req), "%2f"))
+        return 404;
+    if (!p && *(p = gh_req_path(req)) == '/')
+        p++; /* an exact route: the whole path */
+    n = strlen(p);
+    if (n >= PATH_MAX - 64 || !(r = gh_req_alloc(req, n + 1)))
+        return n >= PATH_MAX - 64 ? 404 : GH_ENOMEM;
+    memcpy(r, p, n + 1);
+    *slash = n == 0 || r[n - 1] == '/';
+    if (n > 0 && r[n - 1] == '/')
+        r[--n] = '\0';
+    for (seg = r; n > 0; seg++) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (!segment_ok(st, seg, len))
+            return 404;
+        if (!end)
+            break;
+        seg = end;
+    }
+    *rel = r;
+    return 0;
+}
+
+/* ---- responses ------------------------------------------------------- */
+
+static int error_status(int rc)
+{
+    switch (rc) {
+    case GH_ENOENT: case GH_ENOTDIR: case GH_ENAMETOOLONG: case -ELOOP:
+        return 404;
+    case GH_EACCES: case GH_EPERM:
+        return 403;
+    default:
+        return rc; /* the server answers 500 and logs it */
+    }
+}
+
+static int redirect(gh_req_t *req, gh_resp_t *resp)
+{
+    const char *raw = gh_req_raw_path(req), *q = gh_req_query(req);
+    size_t n = strlen(raw) + (q ? strlen(q) + 1 : 0) + 2;
+    char *loc;
+
+    /* "//host/" would be a protocol-relative URL: another site. */
+    if (raw[0] != '/' || raw[1] == '/')
+        return 404;
+    if (!(loc = gh_req_alloc(req, n)))
+        return GH_ENOMEM;
+    snprintf(loc, n, "%s/%s%s", raw, q ? "?" : "", q ? q : "");
+    gh_resp_header_set(resp, "Location", loc);
+    return 301;
+}
+
+static int send_listing(gh_req_t *req, gh_resp_t *resp, const lookup_t *lk)
+{
+    gh__static_buf_t b = {0};
+    const char *path = gh_req_path(req);
+    int rc;
+
+    gh__static_buf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\""
+                        "utf-8\">\n<title>Index of ");
+    gh__static_buf_html(&b, path);
+    gh__static_buf_puts(&b, "</title>\n<style>body{font:15px/1.6 system-ui,"
+                        "sans-serif;margin:2em}ul{list-style:none;padding:0}"
+                        "a{text-decoration:none}</style>\n</head><body>\n"
+                        "<h1>Index of ");
+    gh__static_buf_html(&b, path);
+    gh__static_buf_puts(&b, "</h1>\n<ul>\n");
+    if (*lk->rel)
+        gh__static_buf_puts(&b, "<li><a href=\"../\">../</a></li>\n");
+    for (ssize_t i = 0; i < lk->nents; i++) {
+        const char *sl = lk->ents[i].dir ? "/" : "";
+        gh__static_buf_puts(&b, "<li><a href=\"");
+        gh__static_buf_url(&b, lk->ents[i].name);
+        gh__static_buf_puts(&b, sl);
+        gh__static_buf_puts(&b, "\">");
+        gh__static_buf_html(&b, lk->ents[i].name);
+        gh__static_buf_puts(&b, sl);
+        gh__static_buf_puts(&b, "</a></li>\n");
+    }
+    gh__static_buf_puts(&b, "</ul>\n</body></html>\n");
+    if (b.oom)
+        rc = GH_ENOMEM;
+    else if ((rc = gh_resp_header_set(resp, "Content-Type",
+                                      "text/html; charset=utf-8")) == 0)
+        rc = gh_resp_send(resp, b.p, b.len);
+    free(b.p);
+    return rc;
+}
+
+/* RFC 9110 13.2.2, steps 1 to 4: 0, 304 or 412. */
+static int preconditions(gh_req_t *req, const struct stat *sb,
+                         const char *etag)
+{
+    const char *im = gh_req_header(req, "If-Match");
+    const char *inm = gh_req_header(req, "If-None-Match");
+    const char *h;
+    time_t t;
+
+    if (im) {
+        if (!gh__static_etag_match(im, etag, true))
+            return 412;
+    } else if ((h = gh_req_header(req, "If-Unmodified-Since")) &&
+               gh__static_parse_date(h, &t) == 0 && sb->st_mtim.tv_sec > t) {
+        return 412;
+    }
+    if (inm)
+        return gh__static_etag_match(inm, etag, false) ? 304 : 0;
+    /* A date in the future is no validator the server ever sent. */
+    if ((h = gh_req_header(req, "If-Modified-Since")) &&
+        gh__static_parse_date(h, &t) == 0 && sb->st_mtim.tv_sec <= t &&
+        t <= time(NULL))
+        return 304;
+    return 0;
+}
+
+/* Does If-Range (absent, an entity tag or a date) let Range apply? */
+static bool if_range_ok(gh_req_t *req, const struct stat *sb,
+                        const char *etag)
+{
+    const char *ir = gh_req_header(req, "If-Range");
+    time_t t;
+
+    if (!ir)
+        return true;
+    if (ir[0] == '"' || ir[0] == 'W')
+        return strcmp(ir, etag) == 0; /* strong comparison */
+    return gh__static_parse_date(ir, &t) == 0 && t == sb->st_mtim.tv_sec;
+}
+
+/* The fields every answer about the file carries, 304 included. */
+static int set_validators(const static_state_t *st, const lookup_t *lk,
+                          gh_resp_t *resp, const char *etag)
+{
+    char lm[GH__STATIC_DATE_LEN + 1];
+    int rc;
+
+    gh__static_fmt_date(lk->sb.st_mtim.tv_sec, lm);
+    if ((rc = gh_resp_header_set(resp, "ETag", etag)) < 0 ||
+        (rc = gh_resp_header_set(resp, "Last-Modified", lm)) < 0)
+        return rc;
+    if (st->cache_control &&
+        (rc = gh_resp_header_set(resp, "Cache-Control", st->cache_control)))
+        return rc;
+    if (lk->vary && (rc = gh_resp_header_set(resp, "Vary", "Accept-Encoding")))
+        return rc;
+    return 0;
+}
+
+/* Narrow the body to the request's Range: 0 (maybe now a 206) or 416. */
+static int apply_range(gh_req_t *req, gh_resp_t *resp, const lookup_t *lk,
+                       const char *etag, uint64_t *off, uint64_t *len)
+{
+    const char *h = gh_req_header(req, "Range");
+    uint64_t size = (uint64_t)lk->sb.st_size;
+    char cr[80];
+
+    if (!h || strcmp(gh_req_method(req), "GET") != 0 ||
+        !if_range_ok(req, &lk->sb, etag))
+        return 0;
+    switch (gh__static_range(h, size, off, len)) {
+    case GH__RANGE_OK:
+        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
+                 (unsigned long long)*off,
+                 (unsigned long long)(*off + *len - 1),
+                 (unsigned long long)size);
+        gh_resp_status(resp, 206);
+        return gh_resp_header_set(resp, "Content-Range", cr);
+    case GH__RANGE_UNSAT:
+        snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+        gh_resp_header_del(resp, "Content-Encoding");
+        gh_resp_header_set(resp, "Content-Range", cr);
+        return 416;
+    default:
+        return 0;
+    }
+}
+
+/* The content type by the name the client asked for (not FILE.gz). */
+static const char *content_type(const static_state_t *st, const lookup_t *lk)
+{
+    const char *name = lk->index >= 0 ? st->index[lk->index] : lk->rel;
+    const char *slash = strrchr(name, '/'), *t;
+
+    t = gh__static_mime_find(&st->mime, slash ? slash + 1 : name);
+    return t ? t : st->default_type;
+}
+
+static int send_file(const static_state_t *st, const lookup_t *lk,
+                     gh_req_t *req, gh_resp_t *resp)
+{
+    char etag[GH__STATIC_ETAG_MAX];
+    uint64_t off = 0, len = (uint64_t)lk->sb.st_size;
+    int rc;
+
+    gh__static_etag(&lk->sb, etag);
+    if ((rc = set_validators(st, lk, resp, etag)) < 0)
+        return rc;
+    if ((rc = preconditions(req, &lk->sb, etag)) == 304) {
+        gh_resp_status(resp, 304);
+        return gh_resp_send(resp, NULL, 0);
+    }
+    if (rc)
+        return rc;
+    if ((rc = gh_resp_header_set(resp, "Content-Type",
+                                 content_type(st, lk))) < 0 ||
+        (rc = gh_resp_header_set(resp, "Accept-Ranges", "bytes")) < 0)
+        return rc;
+    if (lk->enc >= 0 && (rc = gh_resp_header_set(resp, "Content-Encoding",
+                                                 encodings[lk->enc].coding)))
+        return rc;
+    if ((rc = apply_range(req, resp, lk, etag, &off, &len)) != 0)
+        return rc;
+    return gh_resp_sendfile(resp, lk->fd, (off_t)off, (size_t)len);
+}
+
+static int static_serve(void *state, gh_req_t *req, gh_resp_t *resp)
+{
+    const static_state_t *st = state;
+    const char *m = gh_req_method(req), *ae;
+    lookup_t lk = {.st = st, .fd = -1, .index = -1, .enc = -1};
+    int rc;
+
+    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+        gh_resp_header_set(resp, "Allow", "GET, HEAD");
+        return 405;
+    }
+    if ((rc = request_rel(st, req, &lk.rel, &lk.slash)) != 0)
+        return rc;
+    ae = gh_req_header(req, "Accept-Encoding");
+    for (int e = 0; ae && st->precompressed && e < NENC; e++)
+        lk.accept[e] = gh__static_accepts(ae, encodings[e].coding);
+    rc = gh_blocking(lookup_run, &lk);
+    if (rc == FOUND_FILE)
+        rc = send_file(st, &lk, req, resp);
+    else if (rc == FOUND_REDIRECT)
+        rc = redirect(req, resp);
+    else if (rc == FOUND_DIR)
+        rc = st->listing ? send_listing(req, resp, &lk) : 403;
+    else
+        rc = error_status(rc);
+    if (lk.fd >= 0)
+        close(lk.fd);
+    gh__static_dirents_free(lk.ents, lk.nents > 0 ? (size_t)lk.nents : 0);
+    return rc;
+}
+
+GH_HANDLER_DEFINE("static", static_init, static_serve, static_fini);

@@ -1,0 +1,170 @@
+/*
+ * static.h - the pieces of the static handler plugin (handlers/static*.c)
+ * shared between its files.  Nothing here is exported from the module:
+ * it is built with -fvisibility=hidden and only gh_handler_entry carries
+ * GH_API.  The unit test compiles static_http.c and static_mime.c in as
+ * well, to check the parsers directly.
+ *
+ *   static.c       the plugin: settings, the request flow, the listing
+ *   static_fs.c    resolving a request path under the root, safely; runs
+ *                  on the blocking-thread pool
+ *   static_http.c  header values: dates, entity tags, Range,
+ *                  Accept-Encoding, HTML and URL escaping
+ *   static_mime.c  the extension -> Content-Type table
+ */
+#ifndef GH_HANDLER_STATIC_H
+#define GH_HANDLER_STATIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* ---- static_mime.c --------------------------------------------------- */
+
+/* One extension and the Content-Type it maps to (charset included). */
+typedef struct gh__static_mime_ent {
+    char *ext;   /* lower case, without the dot; malloc */
+    char *ctype; /* "text/html; charset=utf-8"; malloc */
+    size_t seq;  /* order of addition: the later duplicate wins */
+} gh__static_mime_ent_t;
+
+/* The table: sorted by ext, no duplicates, after gh__static_mime_finish. */
+typedef struct gh__static_mime {
+    gh__static_mime_ent_t *ents; /* malloc */
+    size_t n, cap;
+} gh__static_mime_t;
+
+/* Fill m from the compiled-in table of common types.  0 or GH_ENOMEM. */
+int gh__static_mime_builtin(gh__static_mime_t *m);
+
+/*
+ * Fill m from a mime.types file (Apache's "type ext ext" lines; nginx's
+ * "types { type ext ext; }" shape is accepted too).  0, or a negative
+ * GH_E* with "path:line: what is wrong" (or "path: reason") in err.
+ * Blocking: reads the file.
+ */
+int gh__static_mime_load(gh__static_mime_t *m, const char *path, char *err,
+                         size_t errlen);
+
+/* Sort m, drop duplicate extensions (the later line wins) and append
+ * "; charset=CS" to the types that take one (charset NULL: none).
+ * 0 or GH_ENOMEM. */
+int gh__static_mime_finish(gh__static_mime_t *m, const char *charset);
+
+/* The Content-Type for a file name by its extension (case-insensitive),
+ * or NULL when the table has none. */
+const char *gh__static_mime_find(const gh__static_mime_t *m,
+                                 const char *name);
+
+/* Is t a media type, "type/subtype" made of token characters? */
+bool gh__static_mime_valid(const char *t);
+
+/* "type; charset=CS" if type takes a charset, else a copy of type.  The
+ * result is malloc'd; NULL when out of memory. */
+char *gh__static_ctype(const char *type, const char *charset);
+
+void gh__static_mime_fini(gh__static_mime_t *m);
+
+/* ---- static_http.c --------------------------------------------------- */
+
+#define GH__STATIC_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define GH__STATIC_ETAG_MAX 64
+
+/* Format t as an IMF-fixdate into out[GH__STATIC_DATE_LEN + 1]. */
+void gh__static_fmt_date(time_t t, char *out);
+
+/* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime).  0 or -1. */
+int gh__static_parse_date(const char *s, time_t *out);
+
+/* The strong entity tag of a file: "\"ino-size-mtime_ns\"", hex. */
+void gh__static_etag(const struct stat *st, char *out);
+
+/*
+ * Does the If-Match / If-None-Match value list ("*" or a comma-separated
+ * list of entity tags) match etag?  strong: the strong comparison (a weak
+ * tag never matches), else the weak one.
+ */
+bool gh__static_etag_match(const char *list, const char *etag, bool strong);
+
+enum gh__static_range {
+    GH__RANGE_NONE,  /* no usable single range: send the whole file */
+    GH__RANGE_OK,    /* *off and *len are set */
+    GH__RANGE_UNSAT  /* 416 */
+};
+
+/*
+ * Interpret a Range header value for a representation of size bytes.  Only
+ * one "bytes" range is served; a list of several, another unit or a syntax
+ * error gives GH__RANGE_NONE (RFC 9110 14.2 lets a server ignore Range).
+ */
+enum gh__static_range gh__static_range(const char *h, uint64_t size,
+                                       uint64_t *off, uint64_t *len);
+
+/* Does Accept-Encoding value ae allow coding ("gzip", "br") with q > 0? */
+bool gh__static_accepts(const char *ae, const char *coding);
+
+/* A growing output buffer; once out of memory it stays failed (oom). */
+typedef struct gh__static_buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} gh__static_buf_t;
+
+void gh__static_buf_put(gh__static_buf_t *b, const char *s, size_t n);
+void gh__static_buf_puts(gh__static_buf_t *b, const char *s);
+/* s with & < > " ' as character references. */
+void gh__static_buf_html(gh__static_buf_t *b, const char *s);
+/* s percent-encoded, all but the unreserved characters (RFC 3986). */
+void gh__static_buf_url(gh__static_buf_t *b, const char *s);
+
+/* ---- static_fs.c ----------------------------------------------------- */
+
+/* The document root, opened at init. */
+typedef struct gh__static_root {
+    int fd;           /* O_DIRECTORY descriptor of the root */
+    char *real;       /* its realpath(3); malloc */
+    size_t real_len;  /* strlen(real) */
+    bool symlinks;    /* follow symbolic links at all */
+    bool outside;     /* ... even to files outside the root */
+} gh__static_root_t;
+
+/*
+ * Open root->fd's path rel ("" is the root itself; no leading or trailing
+ * '/', no "." / ".." / empty segment: the caller checked) as a regular
+ * file or a directory.  Returns the descriptor (>= 0, close-on-exec) with
+ * its fstat in *st, or GH_ENOENT for anything that is not to be served
+ * (absent, not a regular file or directory, a symlink where none is
+ * allowed, one leading out of the root), or another negative GH_E*
+ * (GH_EACCES, ...).  Blocking.
+ */
+int gh__static_open(const gh__static_root_t *root, const char *rel,
+                    struct stat *st);
+
+/* Is there a regular file at rel (following symlinks)?  Blocking. */
+bool gh__static_exists(const gh__static_root_t *root, const char *rel);
+
+/* One directory entry, for the listing. */
+typedef struct gh__static_dirent {
+    char *name; /* malloc */
+    bool dir;
+} gh__static_dirent_t;
+
+/*
+ * Read the directory open at fd, which is rel under the root (the
+ * descriptor is consumed), into a
+ * sorted array: directories first, then by name in byte order.  Entries
+ * that could not be served (dotfiles unless dotfiles, symlinks unless
+ * root->symlinks, fifos, devices) are left out.  Returns the count and
+ * the array in *out (free with gh__static_dirents_free), or a negative
+ * GH_E*.  Blocking.
+ */
+ssize_t gh__static_readdir(const gh__static_root_t *root, int fd,
+                           const char *rel, bool dotfiles,
+                           gh__static_dirent_t **out);
+
+void gh__static_dirents_free(gh__static_dirent_t *e, size_t n);
+
+#endif /* GH_HANDLER_STATIC_H */

@@ -1,0 +1,270 @@
+/*
+ * static_fs.c - finding a request's file under the document root without
+ * ever leaving it.  Every function here blocks on the disk and runs on the
+ * runtime's blocking-thread pool (gh_blocking), never on a worker.
+ *
+ * How a path stays inside the root.  The caller has already refused "..",
+ * "." and empty segments, so the only way out is a symbolic link.  The
+ * file is opened relative to the root's descriptor (openat), then checked
+ * after the fact, on the descriptor actually opened: realpath(3) of the
+ * same path must lie under the root's own real path (with symlinks off:
+ * must be exactly root + "/" + rel, i.e. no link anywhere on the way), and
+ * must name the very inode that was opened.  Checking the open descriptor
+ * rather than the name closes the race in which a link is swapped in
+ * between the check and the open: whatever was opened either is the file
+ * realpath found inside the root, or is refused.  With
+ * "symlinks_outside on" the operator opted out, and only the open happens.
+ *
+ * Where the kernel has openat2(2) (Linux 5.6), RESOLVE_BENEATH (plus
+ * RESOLVE_NO_SYMLINKS with symlinks off) makes the open itself refuse any
+ * way out, and the realpath check is skipped: it is cheaper, and it needs
+ * no search permission above the root, which matters once the daemon has
+ * dropped root privileges and the root lies under, say, /root.  Only an
+ * absolute link, which RESOLVE_BENEATH refuses even when it points
+ * inside, takes the slow path.
+ *
+ * Before opening, fstatat() makes sure the path is a regular file or a
+ * directory, so a request never opens a device (opening one can have side
+ * effects) or blocks on a FIFO (O_NONBLOCK guards that race as well).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
+
+#include <gohttpd.h>
+
+#include "static.h"
+
+static bool servable(const struct stat *st)
+{
+    return S_ISREG(st->st_mode) || S_ISDIR(st->st_mode);
+}
+
+/* root->real + "/" + rel into buf[PATH_MAX]; false when it does not fit. */
+static bool join_real(const gh__static_root_t *root, const char *rel,
+                      char *buf)
+{
+    size_t rl = strlen(rel), base = root->real_len;
+
+    if (base == 1) /* the root is "/" itself */
+        base = 0;
+    if (base + 1 + rl + 1 > PATH_MAX)
+        return false;
+    memcpy(buf, root->real, base);
+    buf[base] = '/';
+    memcpy(buf + base + 1, rel, rl + 1);
+    if (rl == 0 && base > 0)
+        buf[base] = '\0'; /* the root itself */
+    return true;
+}
+
+/* Is the file opened as *st really the one at rel inside the root? */
+static int check_inside(const gh__static_root_t *root, const char *rel,
+                        const struct stat *st)
+{
+    char want[PATH_MAX], got[PATH_MAX];
+    struct stat st2;
+
+    if (!join_real(root, rel, want))
+        return GH_ENAMETOOLONG;
+    if (!realpath(want, got))
+        return errno == ENOENT || errno == ENOTDIR ? GH_ENOENT : -errno;
+    if (!root->symlinks) {
+        if (strcmp(want, got) != 0)
+            return GH_ENOENT; /* a link somewhere on the way */
+    } else if (root->real_len > 1 &&
+               (strncmp(got, root->real, root->real_len) != 0 ||
+                (got[root->real_len] != '/' && got[root->real_len] != '\0'))) {
+        return GH_ENOENT; /* a link leading out of the root */
+    }
+    if (stat(got, &st2) < 0)
+        return GH_ENOENT;
+    if (st2.st_dev != st->st_dev || st2.st_ino != st->st_ino)
+        return GH_ENOENT; /* swapped under us */
+    return 0;
+}
+
+/* Set once openat2(2) turned out to be missing (or filtered out). */
+static atomic_bool no_openat2;
+
+/*
+ * Open p beneath the root with openat2(2): a descriptor; -1 when the path
+ * leads out of the root (errno EXDEV or ELOOP); -2 when there is no
+ * openat2, and the caller must check by itself.
+ */
+static int open_beneath(const gh__static_root_t *root, const char *p,
+                        int flags)
+{
+#ifdef SYS_openat2
+    struct open_how how = {
+        .flags = (uint64_t)flags,
+        .resolve = RESOLVE_BENEATH |
+                   (root->symlinks ? 0 : RESOLVE_NO_SYMLINKS),
+    };
+    long fd;
+
+    if (!atomic_load_explicit(&no_openat2, memory_order_relaxed)) {
+        fd = syscall(SYS_openat2, root->fd, p, &how, sizeof(how));
+        if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+            return fd >= 0 ? (int)fd : -1;
+        atomic_store_explicit(&no_openat2, true, memory_order_relaxed);
+    }
+#endif
+    return -2;
+}
+
+int gh__static_open(const gh__static_root_t *root, const char *rel,
+                    struct stat *st)
+{
+    int nofollow = root->symlinks ? 0 : O_NOFOLLOW, fd = -2, rc;
+    int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    bool checked = root->symlinks && root->outside;
+    const char *p = *rel ? rel : ".";
+    struct stat pre;
+
+    if (fstatat(root->fd, p, &pre, root->symlinks ? 0 : AT_SYMLINK_NOFOLLOW))
+        return errno == ENOTDIR || errno == ELOOP ? GH_ENOENT : -errno;
+    if (!servable(&pre))
+        return GH_ENOENT;
+    if (!checked) {
+        fd = open_beneath(root, p, flags);
+        /* An absolute link may still point inside: the slow check says. */
+        if (fd == -1 && errno == EXDEV && root->symlinks)
+            fd = -2;
+        checked = fd != -2;
+    }
+    if (fd == -2)
+        fd = openat(root->fd, p, flags | nofollow);
+    if (fd < 0)
+        return errno == ENOTDIR || errno == ELOOP || errno == EXDEV
+                   ? GH_ENOENT
+                   : -errno;
+    if (fstat(fd, st) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    rc = GH_ENOENT;
+    if (!servable(st) || st->st_dev != pre.st_dev || st->st_ino != pre.st_ino)
+        goto fail;
+    if (!checked && (rc = check_inside(root, rel, st)) < 0)
+        goto fail;
+    return fd;
+fail:
+    close(fd);
+    return rc;
+}
+
+bool gh__static_exists(const gh__static_root_t *root, const char *rel)
+{
+    struct stat st;
+
+    return fstatat(root->fd, rel, &st, 0) == 0 && S_ISREG(st.st_mode);
+}
+
+/* ---- listing --------------------------------------------------------- */
+
+static int cmp_dirent(const void *a, const void *b)
+{
+    const gh__static_dirent_t *x = a, *y = b;
+
+    if (x->dir != y->dir)
+        return x->dir ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/*
+ * Should entry d of the directory at rel be listed, and is it a directory?
+ * A symbolic link is listed only if following it would be allowed.
+ */
+static bool listable(const gh__static_root_t *root, DIR *dir, const char *rel,
+                     const struct dirent *d, bool dotfiles, bool *is_dir)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int fd;
+
+    if (d->d_name[0] == '.' && (!dotfiles || !d->d_name[1] ||
+                                (d->d_name[1] == '.' && !d->d_name[2])))
+        return false;
+    if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return false;
+    if (S_ISLNK(st.st_mode)) {
+        if (!root->symlinks ||
+            snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "",
+                     d->d_name) >= (int)sizeof(path) ||
+            (fd = gh__static_open(root, path, &st)) < 0)
+            return false;
+        close(fd);
+    }
+    *is_dir = S_ISDIR(st.st_mode);
+    return servable(&st);
+}
+
+static int push(gh__static_dirent_t **v, size_t *n, size_t *cap,
+                const char *name, bool dir)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 32;
+        gh__static_dirent_t *p = realloc(*v, c * sizeof(*p));
+        if (!p)
+            return GH_ENOMEM;
+        *v = p;
+        *cap = c;
+    }
+    if (!((*v)[*n].name = strdup(name)))
+        return GH_ENOMEM;
+    (*v)[(*n)++].dir = dir;
+    return 0;
+}
+
+ssize_t gh__static_readdir(const gh__static_root_t *root, int fd,
+                           const char *rel, bool dotfiles,
+                           gh__static_dirent_t **out)
+{
+    gh__static_dirent_t *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *d;
+    int rc = 0;
+    DIR *dir = fdopendir(fd);
+
+    if (!dir) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    while (rc == 0 && (errno = 0, d = readdir(dir))) {
+        bool is_dir = false;
+        if (listable(root, dir, rel, d, dotfiles, &is_dir))
+            rc = push(&v, &n, &cap, d->d_name, is_dir);
+    }
+    if (rc == 0 && errno)
+        rc = -errno;
+    closedir(dir);
+    if (rc < 0) {
+        gh__static_dirents_free(v, n);
+        return rc;
+    }
+    if (n > 1)
+        qsort(v, n, sizeof(*v), cmp_dirent);
+    *out = v;
+    return (ssize_t)n;
+}
+
+void gh__static_dirents_free(gh__static_dirent_t *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i].name);
+    free(e);
+}

@@ -1,0 +1,1238 @@
+/*
+ * check_handler_static.c - the static handler plugin (handlers/static.la),
+ * loaded the way the daemon loads it: dlopen() of the freshly built module
+ * from $GH_TEST_HANDLER_DIR, dlsym("gh_handler_entry"), then init with a
+ * route block parsed by gh_conf_parse_string().  An in-process gh_server on
+ * 127.0.0.1:0 routes the prefix "/" to the plugin's serve (so the "*"
+ * parameter is set, as in the daemon), and the test's main thread talks to
+ * it over loopback with http_client.h.
+ *
+ * The document root is built once per run under a mkdtemp directory (by
+ * an unchecked fixture, in the parent, before Check forks):
+ *
+ *   BASE/outside.txt  BASE/outdir/secret.txt        (outside the root)
+ *   BASE/root/hello.txt  page.html  UPPER.HTML  data.bin (1000 bytes)
+ *       big.bin (3 MiB)  noext  .secret  app.js  app.js.gz  app.js.br
+ *       sub/index.html  empty/  list/{a&b<c>.txt, dir one/, z.css, .hidden}
+ *       out -> BASE/outside.txt   outd -> ../outdir   in -> hello.txt
+ *       abs -> BASE/root/page.html   fifo (a FIFO)
+ *
+ * The parsers (dates, entity tags, Range, Accept-Encoding, mime.types) are
+ * also compiled in from handlers/ and checked directly.
+ */
+#include "check_gh.h"
+
+#include <dlfcn.h>
+#include <ftw.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "http_client.h"
+#include "static.h"
+
+#define MS(n) ((int64_t)(n) * GH_MILLISECOND)
+#define DL(ms) (gh_now() + gh_test_slack(MS(ms)))
+
+#define HELLO "Hello, static world!\n"
+#define APP_JS "console.log('plain');\n"
+#define APP_GZ "GZIP-BYTES"
+#define APP_BR "BROTLI-BYTES"
+#define DATA_LEN 1000
+#define BIG_LEN (3u << 20)
+
+static char base[PATH_MAX], root[PATH_MAX + 8];
+
+/* ------------------------------------------------------------------ */
+/* The document root                                                   */
+/* ------------------------------------------------------------------ */
+
+static void put_file(const char *rel, const void *data, size_t len)
+{
+    char path[PATH_MAX + 64];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", base, rel);
+    f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+#define PUT(rel, s) put_file((rel), (s), strlen(s))
+
+static void mk(const char *rel)
+{
+    char path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", base, rel);
+    ck_assert_msg(mkdir(path, 0755) == 0, "%s: %s", path, strerror(errno));
+}
+
+static void ln(const char *target, const char *rel)
+{
+    char path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", base, rel);
+    ck_assert_msg(symlink(target, path) == 0, "%s: %s", path,
+                  strerror(errno));
+}
+
+/* Byte i of data.bin and big.bin. */
+static char pattern(size_t i)
+{
+    return (char)('a' + (i * 7 + i / 26) % 26);
+}
+
+static void make_data_files(void)
+{
+    char *big = malloc(BIG_LEN);
+
+    ck_assert_ptr_nonnull(big);
+    for (size_t i = 0; i < BIG_LEN; i++)
+        big[i] = pattern(i);
+    put_file("root/data.bin", big, DATA_LEN);
+    put_file("root/big.bin", big, BIG_LEN);
+    free(big);
+}
+
+static void make_docroot(void)
+{
+    char link[PATH_MAX + 64];
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(base, sizeof(base), "%s/gh-static-XXXXXX", tmp ? tmp : "/tmp");
+    ck_assert_msg(mkdtemp(base) != NULL, "mkdtemp: %s", strerror(errno));
+    snprintf(root, sizeof(root), "%s/root", base);
+    mk("root");
+    mk("outdir");
+    PUT("outside.txt", "outside\n");
+    PUT("outdir/secret.txt", "secret\n");
+    PUT("root/hello.txt", HELLO);
+    PUT("root/page.html", "<p>page</p>\n");
+    PUT("root/UPPER.HTML", "<p>upper</p>\n");
+    PUT("root/noext", "no extension\n");
+    PUT("root/.secret", "dot\n");
+    PUT("root/app.js", APP_JS);
+    PUT("root/app.js.gz", APP_GZ);
+    PUT("root/app.js.br", APP_BR);
+    make_data_files();
+    mk("root/sub");
+    PUT("root/sub/index.html", "<p>sub index</p>\n");
+    mk("root/empty");
+    mk("root/list");
+    PUT("root/list/a&b<c>.txt", "amp\n");
+    mk("root/list/dir one");
+    PUT("root/list/z.css", "z{}\n");
+    PUT("root/list/.hidden", "hidden\n");
+    snprintf(link, sizeof(link), "%s/outside.txt", base);
+    ln(link, "root/out");
+    ln("../outdir", "root/outd");
+    ln("hello.txt", "root/in");
+    snprintf(link, sizeof(link), "%s/page.html", root);
+    ln(link, "root/abs");
+    snprintf(link, sizeof(link), "%s/fifo", root);
+    ck_assert_int_eq(mkfifo(link, 0644), 0);
+}
+
+static pid_t docroot_owner;
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+                  struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* At exit of the process that built it (forked children exit too). */
+static void remove_docroot(void)
+{
+    if (base[0] && getpid() == docroot_owner)
+        nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The unchecked fixture of every tcase: build the root once. */
+static void ensure_docroot(void)
+{
+    if (base[0])
+        return;
+    make_docroot();
+    docroot_owner = getpid();
+    atexit(remove_docroot);
+}
+
+/* ------------------------------------------------------------------ */
+/* The plugin and the server                                           */
+/* ------------------------------------------------------------------ */
+
+static const gh_handler_t *entry;
+static void *hstate;
+static gh_conf_section_t *tree;
+static gh_server_t *srv;
+static gh_router_t *router;
+static struct sockaddr_storage srv_ss;
+static socklen_t srv_sslen;
+
+static const gh_handler_t *load_entry(void)
+{
+    const char *dir = getenv("GH_TEST_HANDLER_DIR");
+    char path[PATH_MAX];
+    void *h;
+
+    ck_assert_msg(dir != NULL, "GH_TEST_HANDLER_DIR is not set");
+    snprintf(path, sizeof(path), "%s/static.so", dir);
+    h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "dlopen: %s", dlerror());
+    entry = dlsym(h, GH_HANDLER_SYMBOL);
+    ck_assert_msg(entry != NULL, "dlsym: %s", dlerror());
+    return entry;
+}
+
+/*
+ * Parse "route / { handler static; root ROOT; BODY }" (BODY may replace
+ * root: with "root ..." in it, ours is left out) and run init.  Returns its
+ * result; the message, if any, goes to err.
+ */
+static int init_with(const char *body, char *err, size_t errlen)
+{
+    const gh_conf_directive_t *d;
+    char text[4096], rootline[PATH_MAX + 32] = "";
+    int rc;
+
+    if (!strstr(body, "root "))
+        snprintf(rootline, sizeof(rootline), "root \"%s\";", root);
+    snprintf(text, sizeof(text), "route / {\n handler static;\n %s\n %s\n}\n",
+             rootline, body);
+    gh_conf_free(tree);
+    rc = gh_conf_parse_string("test.conf", text, strlen(text), &tree, err,
+                              errlen);
+    ck_assert_msg(rc == 0, "parse: %s", err);
+    d = gh_conf_find(tree, "route");
+    ck_assert_ptr_nonnull(d);
+    load_entry();
+    hstate = NULL;
+    rc = entry->init(gh_conf_block(d), &hstate);
+    err[0] = '\0';
+    if (rc < 0 && gh_conf_error(tree))
+        snprintf(err, errlen, "%s", gh_conf_error(tree));
+    return rc;
+}
+
+static int serve_static(void *u, gh_req_t *req, gh_resp_t *resp)
+{
+    return entry->serve(hstate, req, resp);
+}
+
+/* An exact route too, where "*" is not set: /exact/hello.txt. */
+static void start(const char *body)
+{
+    gh_server_opts_t o;
+    char err[512];
+    int rc = init_with(body, err, sizeof(err));
+
+    ck_assert_msg(rc == 0, "init: %s (%s)", gh_err_name(rc), err);
+    router = gh_router_new();
+    ck_assert_ptr_nonnull(router);
+    ck_assert_int_eq(gh_router_add(router, NULL, "/", serve_static, NULL), 0);
+    ck_assert_int_eq(gh_router_add(router, NULL, "/hello.txt", serve_static,
+                                   NULL), 0);
+    gh_server_opts_init(&o);
+    o.write_timeout = o.idle_timeout = 5 * GH_SECOND;
+    ck_assert_int_eq(gh_server_new(&srv, &o, gh_router_serve, router), 0);
+    rc = gh_server_listen(srv, "127.0.0.1:0", NULL);
+    ck_assert_msg(rc == 0, "listen: %s", gh_err_name(rc));
+    ck_assert_int_eq(gh_server_addr(srv, 0, &srv_ss, &srv_sslen), 0);
+    ck_assert_int_eq(gh_server_start(srv), 0);
+}
+
+static void stop(void)
+{
+    ck_assert_int_eq(gh_server_shutdown(srv, gh_deadline_in(
+                                                 gh_test_slack(GH_SECOND))),
+                     0);
+    gh_server_free(srv);
+    gh_router_free(router);
+    if (entry->fini)
+        entry->fini(hstate);
+    gh_conf_free(tree);
+    srv = NULL;
+    router = NULL;
+    tree = NULL;
+}
+
+/*
+ * One request on a fresh connection: "METHOD TARGET" plus extra header
+ * lines (each ending in \r\n, or NULL).  Returns the status; r holds the
+ * response (hc_resp_free it).
+ */
+static int http(hc_resp_t *r, const char *method, const char *target,
+                const char *headers)
+{
+    char req[2048];
+    hc_conn_t c;
+    int rc;
+
+    snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: t\r\n%s"
+             "Connection: close\r\n\r\n", method, target,
+             headers ? headers : "");
+    hc_connect(&c, &srv_ss, srv_sslen);
+    hc_send(&c, req);
+    rc = hc_response(&c, r, strcmp(method, "HEAD") == 0, DL(5000));
+    ck_assert_msg(rc == 0, "%s %s: %s", method, target, hc_err(rc));
+    hc_close(&c);
+    return r->status;
+}
+
+/* GET target and expect status; the response is freed. */
+static void expect(const char *target, const char *headers, int status)
+{
+    hc_resp_t r;
+
+    ck_assert_msg(http(&r, "GET", target, headers) == status,
+                  "GET %s: %d, expected %d", target, r.status, status);
+    hc_resp_free(&r);
+}
+
+static void assert_field(const hc_resp_t *r, const char *name,
+                         const char *want)
+{
+    const char *v = hc_field(r, name);
+
+    ck_assert_msg(v != NULL, "no %s field", name);
+    ck_assert_str_eq(v, want);
+}
+
+/* ------------------------------------------------------------------ */
+/* The module                                                          */
+/* ------------------------------------------------------------------ */
+
+START_TEST(module_exports_one_entry_with_current_abi)
+{
+    const gh_handler_t *h = load_entry();
+
+    ck_assert_uint_eq(h->abi, GH_HANDLER_ABI);
+    ck_assert_uint_ge(h->size, sizeof(gh_handler_t));
+    ck_assert_str_eq(h->name, "static");
+    ck_assert_ptr_nonnull(h->init);
+    ck_assert_ptr_nonnull(h->serve);
+    ck_assert_ptr_nonnull(h->fini);
+    /* Internals stay hidden (-fvisibility=hidden). */
+    {
+        char path[PATH_MAX];
+        void *m;
+        snprintf(path, sizeof(path), "%s/static.so",
+                 getenv("GH_TEST_HANDLER_DIR"));
+        m = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        ck_assert_ptr_null(dlsym(m, "gh__static_open"));
+        ck_assert_ptr_null(dlsym(m, "gh__static_range"));
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Serving files                                                       */
+/* ------------------------------------------------------------------ */
+
+START_TEST(get_serves_file_with_type_and_validators)
+{
+    hc_resp_t r;
+
+    start("");
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt", NULL), 200);
+    ck_assert_str_eq(r.body, HELLO);
+    assert_field(&r, "Content-Type", "text/plain; charset=utf-8");
+    assert_field(&r, "Content-Length", "21");
+    assert_field(&r, "Accept-Ranges", "bytes");
+    ck_assert_ptr_nonnull(hc_field(&r, "ETag"));
+    ck_assert_int_eq(hc_field(&r, "ETag")[0], '"');
+    ck_assert_ptr_nonnull(hc_field(&r, "Last-Modified"));
+    ck_assert_ptr_null(hc_field(&r, "Vary"));
+    ck_assert_ptr_null(hc_field(&r, "Cache-Control"));
+    hc_resp_free(&r);
+
+    ck_assert_int_eq(http(&r, "GET", "/page.html", NULL), 200);
+    assert_field(&r, "Content-Type", "text/html; charset=utf-8");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/UPPER.HTML", NULL), 200);
+    assert_field(&r, "Content-Type", "text/html; charset=utf-8");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/noext", NULL), 200);
+    assert_field(&r, "Content-Type", "application/octet-stream");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/data.bin", NULL), 200);
+    ck_assert_uint_eq(r.body_len, DATA_LEN);
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(head_has_headers_and_no_body)
+{
+    hc_conn_t c;
+    hc_resp_t r;
+
+    start("");
+    hc_connect(&c, &srv_ss, srv_sslen);
+    /* Keep-alive: a stray body would corrupt the second response. */
+    hc_send(&c, "HEAD /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert_int_eq(hc_response(&c, &r, true, DL(3000)), 0);
+    ck_assert_int_eq(r.status, 200);
+    assert_field(&r, "Content-Length", "21");
+    assert_field(&r, "Content-Type", "text/plain; charset=utf-8");
+    ck_assert_uint_eq(r.body_len, 0);
+    hc_resp_free(&r);
+    hc_send(&c, "GET /page.html HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert_int_eq(hc_response(&c, &r, false, DL(3000)), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "<p>page</p>\n");
+    hc_resp_free(&r);
+    hc_close(&c);
+    stop();
+}
+END_TEST
+
+START_TEST(big_file_arrives_whole)
+{
+    hc_resp_t r;
+
+    start("");
+    ck_assert_int_eq(http(&r, "GET", "/big.bin", NULL), 200);
+    ck_assert_uint_eq(r.body_len, BIG_LEN);
+    for (size_t i = 0; i < BIG_LEN; i += 4093)
+        ck_assert_msg(r.body[i] == pattern(i), "byte %zu differs", i);
+    ck_assert_int_eq(r.body[BIG_LEN - 1], pattern(BIG_LEN - 1));
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(exact_route_uses_whole_path)
+{
+    hc_resp_t r;
+
+    start("");
+    /* "/hello.txt" is also an exact route: no "*" there. */
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt?x=1", NULL), 200);
+    ck_assert_str_eq(r.body, HELLO);
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(only_get_and_head_are_allowed)
+{
+    hc_resp_t r;
+
+    start("");
+    ck_assert_int_eq(http(&r, "POST", "/hello.txt", "Content-Length: 0\r\n"),
+                     405);
+    assert_field(&r, "Allow", "GET, HEAD");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "DELETE", "/hello.txt", NULL), 405);
+    assert_field(&r, "Allow", "GET, HEAD");
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(cache_control_when_configured)
+{
+    hc_resp_t r;
+
+    start("cache_control \"public, max-age=3600\";");
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt", NULL), 200);
+    assert_field(&r, "Cache-Control", "public, max-age=3600");
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(charset_off_and_default_type)
+{
+    hc_resp_t r;
+
+    start("charset off; default_type text/x-unknown;");
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt", NULL), 200);
+    assert_field(&r, "Content-Type", "text/plain");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/noext", NULL), 200);
+    assert_field(&r, "Content-Type", "text/x-unknown");
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Paths: missing, hidden, escaping                                    */
+/* ------------------------------------------------------------------ */
+
+START_TEST(missing_and_special_files_are_404)
+{
+    start("");
+    expect("/nope.txt", NULL, 404);
+    expect("/nope/deeper.txt", NULL, 404);
+    expect("/hello.txt/x", NULL, 404); /* ENOTDIR */
+    expect("/hello.txt/", NULL, 404);
+    expect("/fifo", NULL, 404);         /* not a regular file */
+    expect("/sub//index.html", NULL, 404);
+    stop();
+}
+END_TEST
+
+START_TEST(dotfiles_are_404_unless_enabled)
+{
+    start("");
+    expect("/.secret", NULL, 404);
+    expect("/list/.hidden", NULL, 404);
+    expect("/%2esecret", NULL, 404);
+    stop();
+    start("dotfiles on;");
+    expect("/.secret", NULL, 200);
+    expect("/list/.hidden", NULL, 200);
+    expect("/./hello.txt", NULL, 404); /* "." itself never */
+    stop();
+}
+END_TEST
+
+/* The core may answer 400 itself or leave it to us (404); never 200. */
+static void expect_refused(const char *target)
+{
+    hc_resp_t r;
+    int st = http(&r, "GET", target, NULL);
+
+    ck_assert_msg(st == 404 || st == 400, "GET %s: %d", target, st);
+    ck_assert_ptr_null(strstr(r.body, "outside"));
+    ck_assert_ptr_null(strstr(r.body, "secret"));
+    hc_resp_free(&r);
+}
+
+START_TEST(dot_dot_never_escapes_the_root)
+{
+    start("dotfiles on;");
+    expect_refused("/../outside.txt");
+    expect_refused("/sub/../../outside.txt");
+    expect_refused("/%2e%2e/outside.txt");
+    expect_refused("/%2E%2E/outside.txt");
+    expect_refused("/sub/%2e%2e/%2e%2e/outside.txt");
+    expect_refused("/..%2foutside.txt");
+    expect_refused("/sub%2f..%2f..%2foutside.txt");
+    expect_refused("/sub/..%2F..%2Foutdir/secret.txt");
+    expect_refused("/%2e%2e%2f%2e%2e%2foutside.txt");
+    expect_refused("/hello.txt%00.html");
+    stop();
+}
+END_TEST
+
+/* %2F is no separator: a file name cannot hold a '/', so it is 404. */
+START_TEST(encoded_slash_is_not_a_separator)
+{
+    start("");
+    expect("/sub/index.html", NULL, 200);
+    expect("/sub%2Findex.html", NULL, 404);
+    expect("/sub%2findex.html", NULL, 404);
+    stop();
+}
+END_TEST
+
+START_TEST(symlinks_inside_follow_outside_404)
+{
+    hc_resp_t r;
+
+    start("");
+    ck_assert_int_eq(http(&r, "GET", "/in", NULL), 200);
+    ck_assert_str_eq(r.body, HELLO);
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/abs", NULL), 200); /* absolute */
+    ck_assert_str_eq(r.body, "<p>page</p>\n");
+    hc_resp_free(&r);
+    expect_refused("/out");
+    expect_refused("/outd/secret.txt");
+    expect("/outd/", NULL, 404);
+    stop();
+}
+END_TEST
+
+START_TEST(symlinks_off_refuses_every_link)
+{
+    start("symlinks off;");
+    expect("/in", NULL, 404);
+    expect("/abs", NULL, 404);
+    expect("/out", NULL, 404);
+    expect("/outd/secret.txt", NULL, 404);
+    expect("/hello.txt", NULL, 200);
+    stop();
+}
+END_TEST
+
+START_TEST(symlinks_outside_on_follows_out)
+{
+    hc_resp_t r;
+
+    start("symlinks_outside on;");
+    ck_assert_int_eq(http(&r, "GET", "/out", NULL), 200);
+    ck_assert_str_eq(r.body, "outside\n");
+    hc_resp_free(&r);
+    expect("/outd/secret.txt", NULL, 200);
+    stop();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Directories                                                         */
+/* ------------------------------------------------------------------ */
+
+START_TEST(directory_without_slash_redirects)
+{
+    hc_resp_t r;
+
+    start("");
+    ck_assert_int_eq(http(&r, "GET", "/sub", NULL), 301);
+    assert_field(&r, "Location", "/sub/");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/sub?a=1&b=%20", NULL), 301);
+    assert_field(&r, "Location", "/sub/?a=1&b=%20");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/list/dir%20one", NULL), 301);
+    assert_field(&r, "Location", "/list/dir%20one/");
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(directory_serves_index_or_403)
+{
+    hc_resp_t r;
+
+    start("");
+    ck_assert_int_eq(http(&r, "GET", "/sub/", NULL), 200);
+    ck_assert_str_eq(r.body, "<p>sub index</p>\n");
+    assert_field(&r, "Content-Type", "text/html; charset=utf-8");
+    hc_resp_free(&r);
+    expect("/empty/", NULL, 403);
+    expect("/list/", NULL, 403);
+    expect("/", NULL, 403); /* the root has no index.html */
+    stop();
+    /* The index list is tried in order. */
+    start("index missing.html hello.txt;");
+    ck_assert_int_eq(http(&r, "GET", "/", NULL), 200);
+    ck_assert_str_eq(r.body, HELLO);
+    assert_field(&r, "Content-Type", "text/plain; charset=utf-8");
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(listing_escapes_and_sorts)
+{
+    hc_resp_t r;
+    const char *dir, *file, *z;
+
+    start("listing on;");
+    ck_assert_int_eq(http(&r, "GET", "/list/", NULL), 200);
+    assert_field(&r, "Content-Type", "text/html; charset=utf-8");
+    ck_assert_ptr_nonnull(strstr(r.body, "Index of /list/"));
+    file = strstr(r.body, "<a href=\"a%26b%3Cc%3E.txt\">a&amp;b&lt;c&gt;.txt"
+                          "</a>");
+    dir = strstr(r.body, "<a href=\"dir%20one/\">dir one/</a>");
+    z = strstr(r.body, "<a href=\"z.css\">z.css</a>");
+    ck_assert_msg(file && dir && z, "listing:\n%s", r.body);
+    ck_assert_msg(dir < file && file < z, "order:\n%s", r.body);
+    ck_assert_ptr_nonnull(strstr(r.body, "href=\"../\""));
+    ck_assert_ptr_null(strstr(r.body, "hidden"));
+    ck_assert_ptr_null(strstr(r.body, "<c>"));
+    hc_resp_free(&r);
+
+    /* The root: links out of it are not listed, and no "../". */
+    ck_assert_int_eq(http(&r, "GET", "/", NULL), 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "href=\"hello.txt\""));
+    ck_assert_ptr_nonnull(strstr(r.body, "href=\"in\""));
+    ck_assert_ptr_null(strstr(r.body, "href=\"out\""));
+    ck_assert_ptr_null(strstr(r.body, "href=\"outd/\""));
+    ck_assert_ptr_null(strstr(r.body, "href=\"../\""));
+    ck_assert_ptr_null(strstr(r.body, "secret"));
+    ck_assert_ptr_null(strstr(r.body, "fifo"));
+    hc_resp_free(&r);
+    /* With an index, the index wins. */
+    expect("/sub/", NULL, 200);
+    stop();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Conditional requests                                                */
+/* ------------------------------------------------------------------ */
+
+/* GET /hello.txt: its ETag and Last-Modified, copied to et and lm. */
+static void validators(char *et, char *lm)
+{
+    hc_resp_t r;
+
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt", NULL), 200);
+    snprintf(et, 128, "%s", hc_field(&r, "ETag"));
+    snprintf(lm, 64, "%s", hc_field(&r, "Last-Modified"));
+    hc_resp_free(&r);
+}
+
+START_TEST(if_none_match_gives_304)
+{
+    char et[128], lm[64], h[512];
+    hc_resp_t r;
+
+    start("cache_control no-cache;");
+    validators(et, lm);
+    snprintf(h, sizeof(h), "If-None-Match: %s\r\n", et);
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt", h), 304);
+    ck_assert_uint_eq(r.body_len, 0);
+    ck_assert_ptr_null(hc_field(&r, "Content-Length"));
+    assert_field(&r, "ETag", et);
+    assert_field(&r, "Last-Modified", lm);
+    assert_field(&r, "Cache-Control", "no-cache");
+    hc_resp_free(&r);
+    /* Weak comparison, lists, and "*". */
+    snprintf(h, sizeof(h), "If-None-Match: \"x\", W/%s\r\n", et);
+    expect("/hello.txt", h, 304);
+    expect("/hello.txt", "If-None-Match: *\r\n", 304);
+    expect("/hello.txt", "If-None-Match: \"other\"\r\n", 200);
+    /* If-None-Match wins over If-Modified-Since. */
+    snprintf(h, sizeof(h), "If-None-Match: \"other\"\r\n"
+             "If-Modified-Since: %s\r\n", lm);
+    expect("/hello.txt", h, 200);
+    snprintf(h, sizeof(h), "If-None-Match: %s\r\n", et);
+    ck_assert_int_eq(http(&r, "HEAD", "/hello.txt", h), 304);
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(if_modified_since_gives_304)
+{
+    char et[128], lm[64], h[512];
+
+    start("");
+    validators(et, lm);
+    snprintf(h, sizeof(h), "If-Modified-Since: %s\r\n", lm);
+    expect("/hello.txt", h, 304);
+    /* A date in the future is not a valid validator: ignored. */
+    expect("/hello.txt", "If-Modified-Since: Sun, 06 Nov 2094 08:49:37 GMT"
+           "\r\n", 200);
+    expect("/hello.txt", "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT"
+           "\r\n", 200);
+    expect("/hello.txt", "If-Modified-Since: yesterday\r\n", 200);
+    stop();
+}
+END_TEST
+
+START_TEST(if_match_and_if_unmodified_since_give_412)
+{
+    char et[128], lm[64], h[512];
+    hc_resp_t r;
+
+    start("");
+    validators(et, lm);
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt", "If-Match: \"nope\"\r\n"),
+                     412);
+    ck_assert_ptr_null(strstr(r.body, "Hello"));
+    hc_resp_free(&r);
+    snprintf(h, sizeof(h), "If-Match: W/%s\r\n", et); /* strong only */
+    expect("/hello.txt", h, 412);
+    snprintf(h, sizeof(h), "If-Match: \"a\", %s\r\n", et);
+    expect("/hello.txt", h, 200);
+    expect("/hello.txt", "If-Match: *\r\n", 200);
+    expect("/hello.txt", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT"
+           "\r\n", 412);
+    snprintf(h, sizeof(h), "If-Unmodified-Since: %s\r\n", lm);
+    expect("/hello.txt", h, 200);
+    stop();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Ranges                                                              */
+/* ------------------------------------------------------------------ */
+
+static void assert_slice(const hc_resp_t *r, size_t off, size_t len)
+{
+    ck_assert_uint_eq(r->body_len, len);
+    for (size_t i = 0; i < len; i++)
+        ck_assert_msg(r->body[i] == pattern(off + i), "byte %zu", off + i);
+}
+
+START_TEST(single_range_gives_206)
+{
+    hc_resp_t r;
+
+    start("");
+    ck_assert_int_eq(http(&r, "GET", "/data.bin", "Range: bytes=10-19\r\n"),
+                     206);
+    assert_field(&r, "Content-Range", "bytes 10-19/1000");
+    assert_field(&r, "Content-Length", "10");
+    assert_slice(&r, 10, 10);
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/data.bin", "Range: bytes=990-\r\n"),
+                     206);
+    assert_field(&r, "Content-Range", "bytes 990-999/1000");
+    assert_slice(&r, 990, 10);
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/data.bin", "Range: bytes=995-5000\r\n"),
+                     206);
+    assert_field(&r, "Content-Range", "bytes 995-999/1000");
+    assert_slice(&r, 995, 5);
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/big.bin",
+                          "Range: bytes=2000000-2000099\r\n"), 206);
+    assert_slice(&r, 2000000, 100);
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(suffix_range_gives_last_bytes)
+{
+    hc_resp_t r;
+
+    start("");
+    ck_assert_int_eq(http(&r, "GET", "/data.bin", "Range: bytes=-7\r\n"), 206);
+    assert_field(&r, "Content-Range", "bytes 993-999/1000");
+    assert_slice(&r, 993, 7);
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/data.bin", "Range: bytes=-5000\r\n"),
+                     206);
+    assert_field(&r, "Content-Range", "bytes 0-999/1000");
+    assert_slice(&r, 0, DATA_LEN);
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(unsatisfiable_range_gives_416)
+{
+    hc_resp_t r;
+
+    start("");
+    ck_assert_int_eq(http(&r, "GET", "/data.bin", "Range: bytes=1000-\r\n"),
+                     416);
+    assert_field(&r, "Content-Range", "bytes */1000");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/data.bin", "Range: bytes=-0\r\n"), 416);
+    assert_field(&r, "Content-Range", "bytes */1000");
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(ignored_ranges_give_200_full)
+{
+    hc_resp_t r;
+
+    start("");
+    /* Several ranges: the whole file, by design. */
+    ck_assert_int_eq(http(&r, "GET", "/data.bin", "Range: bytes=0-1,5-6\r\n"),
+                     200);
+    assert_slice(&r, 0, DATA_LEN);
+    ck_assert_ptr_null(hc_field(&r, "Content-Range"));
+    hc_resp_free(&r);
+    expect("/data.bin", "Range: bytes=9-3\r\n", 200);
+    expect("/data.bin", "Range: lines=1-2\r\n", 200);
+    expect("/data.bin", "Range: bytes=abc\r\n", 200);
+    /* Range is for GET only. */
+    ck_assert_int_eq(http(&r, "HEAD", "/data.bin", "Range: bytes=0-9\r\n"),
+                     200);
+    assert_field(&r, "Content-Length", "1000");
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(if_range_mismatch_gives_200_full)
+{
+    char et[128], lm[64], h[512];
+    hc_resp_t r;
+
+    start("");
+    validators(et, lm);
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt",
+                          "Range: bytes=0-4\r\nIf-Range: \"stale\"\r\n"), 200);
+    ck_assert_str_eq(r.body, HELLO);
+    hc_resp_free(&r);
+    expect("/hello.txt", "Range: bytes=0-4\r\nIf-Range: Sun, 06 Nov 1994 "
+           "08:49:37 GMT\r\n", 200);
+    snprintf(h, sizeof(h), "Range: bytes=0-4\r\nIf-Range: W/%s\r\n", et);
+    expect("/hello.txt", h, 200);
+    snprintf(h, sizeof(h), "Range: bytes=0-4\r\nIf-Range: %s\r\n", et);
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt", h), 206);
+    ck_assert_str_eq(r.body, "Hello");
+    hc_resp_free(&r);
+    snprintf(h, sizeof(h), "Range: bytes=7-12\r\nIf-Range: %s\r\n", lm);
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt", h), 206);
+    ck_assert_str_eq(r.body, "static");
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Precompressed siblings                                              */
+/* ------------------------------------------------------------------ */
+
+START_TEST(gzip_sibling_only_when_accepted)
+{
+    hc_resp_t r;
+
+    start("");
+    ck_assert_int_eq(http(&r, "GET", "/app.js", "Accept-Encoding: gzip\r\n"),
+                     200);
+    ck_assert_str_eq(r.body, APP_GZ);
+    assert_field(&r, "Content-Encoding", "gzip");
+    assert_field(&r, "Vary", "Accept-Encoding");
+    assert_field(&r, "Content-Type", "application/javascript; charset=utf-8");
+    hc_resp_free(&r);
+
+    ck_assert_int_eq(http(&r, "GET", "/app.js", NULL), 200);
+    ck_assert_str_eq(r.body, APP_JS);
+    ck_assert_ptr_null(hc_field(&r, "Content-Encoding"));
+    assert_field(&r, "Vary", "Accept-Encoding");
+    hc_resp_free(&r);
+
+    ck_assert_int_eq(http(&r, "GET", "/app.js",
+                          "Accept-Encoding: gzip;q=0, deflate\r\n"), 200);
+    ck_assert_str_eq(r.body, APP_JS);
+    ck_assert_ptr_null(hc_field(&r, "Content-Encoding"));
+    hc_resp_free(&r);
+
+    /* br is preferred when both are taken. */
+    ck_assert_int_eq(http(&r, "GET", "/app.js",
+                          "Accept-Encoding: gzip, deflate, br\r\n"), 200);
+    ck_assert_str_eq(r.body, APP_BR);
+    assert_field(&r, "Content-Encoding", "br");
+    hc_resp_free(&r);
+
+    /* No sibling, no Vary. */
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt", "Accept-Encoding: gzip\r\n"),
+                     200);
+    ck_assert_ptr_null(hc_field(&r, "Content-Encoding"));
+    ck_assert_ptr_null(hc_field(&r, "Vary"));
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(precompressed_off_serves_plain)
+{
+    hc_resp_t r;
+
+    start("precompressed off;");
+    ck_assert_int_eq(http(&r, "GET", "/app.js", "Accept-Encoding: gzip\r\n"),
+                     200);
+    ck_assert_str_eq(r.body, APP_JS);
+    ck_assert_ptr_null(hc_field(&r, "Content-Encoding"));
+    ck_assert_ptr_null(hc_field(&r, "Vary"));
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* init                                                                */
+/* ------------------------------------------------------------------ */
+
+/* init with body must fail, its message naming each of the words. */
+static void init_fails(const char *body, const char *w1, const char *w2)
+{
+    char err[1024];
+    int rc = init_with(body, err, sizeof(err));
+
+    ck_assert_msg(rc < 0, "init accepted: %s", body);
+    ck_assert_msg(strstr(err, w1), "\"%s\" not in: %s", w1, err);
+    ck_assert_msg(!w2 || strstr(err, w2), "\"%s\" not in: %s", w2, err);
+    ck_assert_msg(strstr(err, "test.conf:"), "no position in: %s", err);
+    gh_conf_free(tree);
+    tree = NULL;
+}
+
+START_TEST(init_errors_name_the_setting)
+{
+    char body[PATH_MAX + 64];
+
+    init_fails("root \"\";", "root", NULL);
+    snprintf(body, sizeof(body), "root \"%s/nope\";", base);
+    init_fails(body, "root", "nope");
+    snprintf(body, sizeof(body), "root \"%s/outside.txt\";", base);
+    init_fails(body, "root", "not a directory");
+    init_fails("listing maybe;", "listing", NULL);
+    init_fails("precompressed 2;", "precompressed", NULL);
+    init_fails("symlinks off; symlinks_outside on;", "symlinks_outside",
+               NULL);
+    init_fails("index a/b.html;", "index", NULL);
+    init_fails("default_type nonsense;", "default_type", NULL);
+    init_fails("charset \"utf 8\";", "charset", NULL);
+    init_fails("cache_control \"a\\nb\";", "cache_control", NULL);
+    snprintf(body, sizeof(body), "mime_types \"%s/none.types\";", base);
+    init_fails(body, "mime_types", "none.types");
+}
+END_TEST
+
+START_TEST(init_without_root_fails)
+{
+    char err[512];
+    int rc;
+    const char *text = "route / { handler static; }";
+
+    load_entry();
+    rc = gh_conf_parse_string("test.conf", text, strlen(text), &tree, err,
+                              sizeof(err));
+    ck_assert_int_eq(rc, 0);
+    rc = entry->init(gh_conf_block(gh_conf_find(tree, "route")), &hstate);
+    ck_assert_int_eq(rc, GH_EINVAL);
+    ck_assert_ptr_nonnull(gh_conf_error(tree));
+    ck_assert_ptr_nonnull(strstr(gh_conf_error(tree), "\"root\""));
+    ck_assert_ptr_nonnull(strstr(gh_conf_error(tree), "test.conf:1:"));
+    gh_conf_free(tree);
+    tree = NULL;
+}
+END_TEST
+
+START_TEST(mime_types_file_is_read)
+{
+    char body[PATH_MAX + 64], path[PATH_MAX + 32];
+    const char *src = getenv("top_srcdir");
+    hc_resp_t r;
+
+    /* A bad line is reported as file:line. */
+    PUT("bad.types", "# comment\ntext/plain txt\nnot-a-type foo\n");
+    snprintf(body, sizeof(body), "mime_types \"%s/bad.types\";", base);
+    init_fails(body, "bad.types:3:", "not-a-type");
+    PUT("bad2.types", "text/plain t/xt\n");
+    snprintf(body, sizeof(body), "mime_types \"%s/bad2.types\";", base);
+    init_fails(body, "bad2.types:1:", "t/xt");
+
+    /* nginx's shape; a later line wins. */
+    PUT("my.types", "types {\n  text/x-mine txt;\n  text/html html;\n"
+                    "  text/x-later txt;\n}\n");
+    snprintf(body, sizeof(body), "mime_types \"%s/my.types\";", base);
+    start(body);
+    ck_assert_int_eq(http(&r, "GET", "/hello.txt", NULL), 200);
+    assert_field(&r, "Content-Type", "text/x-later; charset=utf-8");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/data.bin", NULL), 200);
+    assert_field(&r, "Content-Type", "application/octet-stream");
+    hc_resp_free(&r);
+    stop();
+
+    /* The shipped conf/mime.types parses. */
+    ck_assert_ptr_nonnull(src);
+    snprintf(path, sizeof(path), "%s/conf/mime.types", src);
+    snprintf(body, sizeof(body), "mime_types \"%s\";", path);
+    start(body);
+    ck_assert_int_eq(http(&r, "GET", "/page.html", NULL), 200);
+    assert_field(&r, "Content-Type", "text/html; charset=utf-8");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/app.js", NULL), 200);
+    assert_field(&r, "Content-Type", "application/javascript; charset=utf-8");
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* The parsers, directly                                               */
+/* ------------------------------------------------------------------ */
+
+START_TEST(dates_parse_in_all_three_forms)
+{
+    char out[GH__STATIC_DATE_LEN + 1];
+    time_t t;
+
+    ck_assert_int_eq(gh__static_parse_date("Sun, 06 Nov 1994 08:49:37 GMT",
+                                           &t), 0);
+    ck_assert_int_eq(t, 784111777);
+    ck_assert_int_eq(gh__static_parse_date("Sunday, 06-Nov-94 08:49:37 GMT",
+                                           &t), 0);
+    ck_assert_int_eq(t, 784111777);
+    ck_assert_int_eq(gh__static_parse_date("Sun Nov  6 08:49:37 1994", &t), 0);
+    ck_assert_int_eq(t, 784111777);
+    ck_assert_int_eq(gh__static_parse_date("Sun, 06 Nov 1994 08:49:37 GMTx",
+                                           &t), -1);
+    ck_assert_int_eq(gh__static_parse_date("Sun, 06 Foo 1994 08:49:37 GMT",
+                                           &t), -1);
+    ck_assert_int_eq(gh__static_parse_date("Sun, 06 Nov 1994 25:49:37 GMT",
+                                           &t), -1);
+    ck_assert_int_eq(gh__static_parse_date("", &t), -1);
+    gh__static_fmt_date(784111777, out);
+    ck_assert_str_eq(out, "Sun, 06 Nov 1994 08:49:37 GMT");
+    gh__static_fmt_date(0, out);
+    ck_assert_str_eq(out, "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+END_TEST
+
+START_TEST(etag_lists_compare_strong_and_weak)
+{
+    const char *e = "\"1-2-3\"";
+
+    ck_assert(gh__static_etag_match("\"1-2-3\"", e, true));
+    ck_assert(gh__static_etag_match(" \"a\" ,\"1-2-3\"", e, true));
+    ck_assert(!gh__static_etag_match("W/\"1-2-3\"", e, true));
+    ck_assert(gh__static_etag_match("W/\"1-2-3\"", e, false));
+    ck_assert(gh__static_etag_match("*", e, true));
+    ck_assert(!gh__static_etag_match("\"1-2-3", e, false));
+    ck_assert(!gh__static_etag_match("1-2-3", e, false));
+    ck_assert(!gh__static_etag_match("\"1-2-34\"", e, false));
+    ck_assert(!gh__static_etag_match("", e, false));
+}
+END_TEST
+
+START_TEST(range_values_parse_strictly)
+{
+    uint64_t off = 0, len = 0;
+
+    ck_assert_int_eq(gh__static_range("bytes=0-0", 10, &off, &len),
+                     GH__RANGE_OK);
+    ck_assert(off == 0 && len == 1);
+    ck_assert_int_eq(gh__static_range(" bytes = 2 - ", 10, &off, &len),
+                     GH__RANGE_NONE); /* no space inside a range */
+    ck_assert_int_eq(gh__static_range("bytes=2-", 10, &off, &len),
+                     GH__RANGE_OK);
+    ck_assert(off == 2 && len == 8);
+    ck_assert_int_eq(gh__static_range("BYTES=-3", 10, &off, &len),
+                     GH__RANGE_OK);
+    ck_assert(off == 7 && len == 3);
+    ck_assert_int_eq(gh__static_range("bytes=0-", 0, &off, &len),
+                     GH__RANGE_UNSAT);
+    ck_assert_int_eq(gh__static_range("bytes=-1", 0, &off, &len),
+                     GH__RANGE_UNSAT);
+    ck_assert_int_eq(gh__static_range("bytes=99999999999999999999999-", 10,
+                                      &off, &len), GH__RANGE_UNSAT);
+    ck_assert_int_eq(gh__static_range("bytes=0-99999999999999999999999", 10,
+                                      &off, &len), GH__RANGE_OK);
+    ck_assert(off == 0 && len == 10);
+    ck_assert_int_eq(gh__static_range("bytes=1-2,3-4", 10, &off, &len),
+                     GH__RANGE_NONE);
+    ck_assert_int_eq(gh__static_range("bytes=-", 10, &off, &len),
+                     GH__RANGE_NONE);
+    ck_assert_int_eq(gh__static_range("bytes=1-2x", 10, &off, &len),
+                     GH__RANGE_NONE);
+    ck_assert_int_eq(gh__static_range("bytes 1-2", 10, &off, &len),
+                     GH__RANGE_NONE);
+}
+END_TEST
+
+START_TEST(accept_encoding_honours_q)
+{
+    ck_assert(gh__static_accepts("gzip", "gzip"));
+    ck_assert(gh__static_accepts("deflate, GZIP;q=0.5", "gzip"));
+    ck_assert(!gh__static_accepts("gzip;q=0", "gzip"));
+    ck_assert(!gh__static_accepts("gzip; q=0.000", "gzip"));
+    ck_assert(!gh__static_accepts("gzipx", "gzip"));
+    ck_assert(!gh__static_accepts("x-gzip2, deflate", "gzip"));
+    ck_assert(gh__static_accepts("*", "br"));
+    ck_assert(!gh__static_accepts("*;q=0", "br"));
+    ck_assert(!gh__static_accepts("*, br;q=0", "br"));
+    ck_assert(gh__static_accepts("br;q=0.001, *;q=0", "br"));
+    ck_assert(!gh__static_accepts("", "br"));
+    ck_assert(!gh__static_accepts("identity", "gzip"));
+}
+END_TEST
+
+START_TEST(escaping_for_the_listing)
+{
+    gh__static_buf_t b = {0};
+
+    gh__static_buf_html(&b, "<a href=\"x\">&'</a>");
+    gh__static_buf_put(&b, "|", 1);
+    gh__static_buf_url(&b, "a b/ü?#%.-_~");
+    gh__static_buf_put(&b, "", 1);
+    ck_assert(!b.oom);
+    ck_assert_str_eq(b.p, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+                          "|a%20b%2F%C3%BC%3F%23%25.-_~");
+    free(b.p);
+}
+END_TEST
+
+START_TEST(mime_table_lookup)
+{
+    gh__static_mime_t m = {0};
+
+    ck_assert_int_eq(gh__static_mime_builtin(&m), 0);
+    ck_assert_int_eq(gh__static_mime_finish(&m, "utf-8"), 0);
+    ck_assert_str_eq(gh__static_mime_find(&m, "a.CSS"),
+                     "text/css; charset=utf-8");
+    ck_assert_str_eq(gh__static_mime_find(&m, "x.tar.gz"), "application/gzip");
+    ck_assert_str_eq(gh__static_mime_find(&m, "a.json"),
+                     "application/json; charset=utf-8");
+    ck_assert_str_eq(gh__static_mime_find(&m, "a.png"), "image/png");
+    ck_assert_ptr_null(gh__static_mime_find(&m, "README"));
+    ck_assert_ptr_null(gh__static_mime_find(&m, "a."));
+    ck_assert_ptr_null(gh__static_mime_find(&m, "a.unknownext"));
+    gh__static_mime_fini(&m);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+
+static Suite *handler_static_suite(void)
+{
+    Suite *s = suite_create("handler_static");
+    TCase *tc = tcase_create("module");
+    TCase *srv_tc = tcase_create("serve");
+    TCase *paths = tcase_create("paths");
+    TCase *cond = tcase_create("conditional");
+    TCase *init = tcase_create("init");
+    TCase *parse = tcase_create("parsers");
+
+    tcase_add_test(tc, module_exports_one_entry_with_current_abi);
+    suite_add_tcase(s, tc);
+
+    tcase_add_test(srv_tc, get_serves_file_with_type_and_validators);
+    tcase_add_test(srv_tc, head_has_headers_and_no_body);
+    tcase_add_test(srv_tc, big_file_arrives_whole);
+    tcase_add_test(srv_tc, exact_route_uses_whole_path);
+    tcase_add_test(srv_tc, only_get_and_head_are_allowed);
+    tcase_add_test(srv_tc, cache_control_when_configured);
+    tcase_add_test(srv_tc, charset_off_and_default_type);
+    tcase_add_test(srv_tc, gzip_sibling_only_when_accepted);
+    tcase_add_test(srv_tc, precompressed_off_serves_plain);
+    suite_add_tcase(s, srv_tc);
+
+    tcase_add_test(paths, missing_and_special_files_are_404);
+    tcase_add_test(paths, dotfiles_are_404_unless_enabled);
+    tcase_add_test(paths, dot_dot_never_escapes_the_root);
+    tcase_add_test(paths, encoded_slash_is_not_a_separator);
+    tcase_add_test(paths, symlinks_inside_follow_outside_404);
+    tcase_add_test(paths, symlinks_off_refuses_every_link);
+    tcase_add_test(paths, symlinks_outside_on_follows_out);
+    tcase_add_test(paths, directory_without_slash_redirects);
+    tcase_add_test(paths, directory_serves_index_or_403);
+    tcase_add_test(paths, listing_escapes_and_sorts);
+    suite_add_tcase(s, paths);
+
+    tcase_add_test(cond, if_none_match_gives_304);
+    tcase_add_test(cond, if_modified_since_gives_304);
+    tcase_add_test(cond, if_match_and_if_unmodified_since_give_412);
+    tcase_add_test(cond, single_range_gives_206);
+    tcase_add_test(cond, suffix_range_gives_last_bytes);
+    tcase_add_test(cond, unsatisfiable_range_gives_416);
+    tcase_add_test(cond, ignored_ranges_give_200_full);
+    tcase_add_test(cond, if_range_mismatch_gives_200_full);
+    suite_add_tcase(s, cond);
+
+    tcase_add_test(init, init_errors_name_the_setting);
+    tcase_add_test(init, init_without_root_fails);
+    tcase_add_test(init, mime_types_file_is_read);
+    suite_add_tcase(s, init);
+
+    tcase_add_test(parse, dates_parse_in_all_three_forms);
+    tcase_add_test(parse, etag_lists_compare_strong_and_weak);
+    tcase_add_test(parse, range_values_parse_strictly);
+    tcase_add_test(parse, accept_encoding_honours_q);
+    tcase_add_test(parse, escaping_for_the_listing);
+    tcase_add_test(parse, mime_table_lookup);
+    suite_add_tcase(s, parse);
+
+    /* The document root is built once, in the parent, before any fork
+     * (whichever tcase runs first), and removed when the parent exits. */
+    TCase *all[] = {tc, srv_tc, paths, cond, init, parse};
+    for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++) {
+        gh_test_tcase_setup(all[i], 20);
+        tcase_add_unchecked_fixture(all[i], ensure_docroot, NULL);
+    }
+    return s;
+}
+
+GH_CHECK_MAIN(handler_static_suite)
