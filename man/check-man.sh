@@ -3,13 +3,17 @@
 # and their examples work.
 #
 #   1. groff -man -ww -z (and mandoc -T lint, when installed) print
-#      nothing for any page;
+#      nothing for any page (sections 3, 5 and 8);
 #   2. every GH_API function of lib/include is named in the NAME section of
 #      a page, and every name there except the page's own has an alias page
 #      man/alias/NAME.3 in the build tree (".so man3/PAGE.3");
 #   3. every example block (.EX/.EE) that holds a main() is unescaped,
 #      compiled with this build's flags against the headers, linked with
-#      lib/libgohttpd, and run: it must exit 0.
+#      lib/libgohttpd, and run: it must exit 0.  A block that holds a
+#      handler plugin (a line starting GH_HANDLER_DEFINE) is built as the
+#      daemon's plugins are, with -fPIC -shared, and a loader opens it as
+#      the daemon does (dlopen RTLD_NOW | RTLD_LOCAL), checks its entry and
+#      runs its init, with an empty route block, and its fini.
 #
 # Environment (set by AM_TESTS_ENVIRONMENT; see man/Makemodule.am):
 # top_srcdir, top_builddir, CC, GH_MAN_CFLAGS, GH_MAN_LDFLAGS.  Writes only
@@ -35,10 +39,11 @@ fail() {
 }
 
 pages=$(cd "$mandir" && ls *.3)
+allpages=$(cd "$mandir" && ls *.3 *.5 *.8 2>/dev/null)
 
 # ---- 1. rendering ----
 if command -v groff >/dev/null 2>&1; then
-    for p in $pages; do
+    for p in $allpages; do
         groff -man -ww -z "$mandir/$p" >"$tmp/lint" 2>&1
         if [ -s "$tmp/lint" ]; then
             fail "groff warns about $p:"
@@ -50,7 +55,7 @@ else
     echo "SKIP (part): groff not installed"
 fi
 if command -v mandoc >/dev/null 2>&1; then
-    for p in $pages; do
+    for p in $allpages; do
         if ! mandoc -T lint -W warning "$mandir/$p" >"$tmp/lint" 2>&1 ||
             [ -s "$tmp/lint" ]; then
             fail "mandoc -T lint warns about $p:"
@@ -106,6 +111,69 @@ run_with_timeout() {
     fi
 }
 
+# The loader for plugin examples, built on first use: "" until then.
+loader=
+build_loader() {
+    cat >"$tmp/plugin-load.c" <<'EOC'
+/* Open a handler plugin as gohttpd does, check its entry, run its init
+ * with an empty route block, then its fini. */
+#include <dlfcn.h>
+#include <stdio.h>
+
+#include <gohttpd.h>
+
+static int check(const char *path)
+{
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    const gh_handler_t *h;
+    gh_conf_section_t *conf = NULL;
+    void *state = NULL;
+    char err[512] = "";
+    int rc;
+
+    if (!dl) {
+        fprintf(stderr, "dlopen: %s\n", dlerror());
+        return 1;
+    }
+    h = dlsym(dl, GH_HANDLER_SYMBOL);
+    if (!h || h->abi != GH_HANDLER_ABI || h->size != sizeof(*h) ||
+        !h->name || !h->serve) {
+        fprintf(stderr, "%s: no valid %s\n", path, GH_HANDLER_SYMBOL);
+        return 1;
+    }
+    rc = gh_conf_parse_string("route", "", 0, &conf, err, sizeof(err));
+    if (rc == 0 && h->init)
+        rc = h->init(conf, &state);
+    if (rc != 0) {
+        fprintf(stderr, "%s: init: %s\n", h->name,
+                conf && gh_conf_error(conf) ? gh_conf_error(conf)
+                : *err ? err : gh_strerror(rc));
+        return 1;
+    }
+    if (h->fini)
+        h->fini(state);
+    gh_conf_free(conf);
+    dlclose(dl);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    return argc == 2 ? check(argv[1]) : 2;
+}
+EOC
+    # shellcheck disable=SC2086 # the flags are word lists
+    if $CC $GH_MAN_CFLAGS -I"$top_srcdir/lib/include" \
+        -I"$top_builddir/lib/include" -o "$tmp/plugin-load" \
+        "$tmp/plugin-load.c" $GH_MAN_LDFLAGS -L"$libdir" \
+        -Wl,-rpath,"$libdir" -lgohttpd >"$tmp/plugin-load.cc" 2>&1; then
+        loader=$tmp/plugin-load
+    else
+        fail "the plugin loader does not compile:"
+        cat "$tmp/plugin-load.cc"
+    fi
+}
+
 nex=0
 for p in $pages; do
     # Blocks between .EX and .EE, one file each, with the roff escapes
@@ -116,15 +184,23 @@ for p in $pages; do
         inex { print > f }' "$mandir/$p"
     for src in "$tmp/${p%.3}"-*.c; do
         [ -f "$src" ] || continue
-        grep -q '^int main(void)' "$src" || continue
+        exe=${src%.c}
+        if grep -q '^int main(void)' "$src"; then
+            out=$exe shared=
+        elif grep -q '^GH_HANDLER_DEFINE(' "$src"; then
+            out=$exe.so shared="-fPIC -shared"
+            [ -n "$loader" ] || build_loader
+            [ -n "$loader" ] || continue
+        else
+            continue
+        fi
         sed -e 's/\\-/-/g' -e 's/\\&//g' -e "s/\\\\(aq/'/g" \
             -e 's/\\e/\\/g' "$src" >"$src.tmp" && mv "$src.tmp" "$src"
         nex=$((nex + 1))
         label="$p example ${src##*-}"
-        exe=${src%.c}
         # shellcheck disable=SC2086 # the flags are word lists
-        if ! $CC $GH_MAN_CFLAGS -I"$top_srcdir/lib/include" \
-            -I"$top_builddir/lib/include" -o "$exe" "$src" \
+        if ! $CC $GH_MAN_CFLAGS $shared -I"$top_srcdir/lib/include" \
+            -I"$top_builddir/lib/include" -o "$out" "$src" \
             $GH_MAN_LDFLAGS -L"$libdir" -Wl,-rpath,"$libdir" -lgohttpd \
             >"$exe.cc" 2>&1; then
             fail "$label does not compile:"
@@ -135,7 +211,11 @@ for p in $pages; do
             fail "$label compiles with warnings:"
             cat "$exe.cc"
         fi
-        run_with_timeout "$exe" >"$exe.out" 2>&1
+        if [ -n "$shared" ]; then
+            run_with_timeout "$loader" "$out" >"$exe.out" 2>&1
+        else
+            run_with_timeout "$exe" >"$exe.out" 2>&1
+        fi
         rc=$?
         if [ "$rc" != 0 ]; then
             fail "$label exited with status $rc:"

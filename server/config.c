@@ -1,0 +1,593 @@
+/*
+ * config.c - the daemon's configuration: turns the tree that
+ * gh_conf_parse_file() reads into a gd_config_t, checking every directive.
+ *
+ * The main context is a list of directives that each set one thing; a
+ * later one overrides an earlier one (so -g, applied last, overrides the
+ * file), except listen and route, which add.  Every error names the file,
+ * line and column of the directive at fault, and an unknown directive is
+ * an error, so a typo never passes silently.  A route's block belongs to
+ * its plugin, which reads it in init (plugins.c); only "handler" is read
+ * here.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/settings.h"
+#include "server/log.h"
+
+typedef struct loader {
+    gd_config_t *c;
+    const gh_conf_section_t *sec; /* the section being read */
+    char *err;
+    size_t errlen;
+} loader_t;
+
+typedef int (*setter_fn)(loader_t *l, const gh_conf_directive_t *d);
+
+static int fail(loader_t *l, const gh_conf_directive_t *d, const char *fmt,
+                ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(loader_t *l, const gh_conf_directive_t *d, const char *fmt,
+                ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (d)
+        snprintf(l->err, l->errlen, "%s:%d:%d: %s: %s", gh_conf_file(d),
+                 gh_conf_line(d), gh_conf_col(d), gh_conf_name(d), msg);
+    else
+        snprintf(l->err, l->errlen, "%s", msg);
+    return GH_EINVAL;
+}
+
+/* The directive must have between min and max arguments and no block. */
+static int shape(loader_t *l, const gh_conf_directive_t *d, int min, int max)
+{
+    int n = gh_conf_nargs(d);
+
+    if (gh_conf_block(d))
+        return fail(l, d, "unexpected block");
+    if (n < min || n > max) {
+        if (min == max)
+            return fail(l, d, "expected %d argument%s, found %d", min,
+                        min == 1 ? "" : "s", n);
+        return fail(l, d, "expected %d to %d arguments, found %d", min, max,
+                    n);
+    }
+    return 0;
+}
+
+static int get_size(loader_t *l, const gh_conf_directive_t *d, uint64_t max,
+                    uint64_t *out)
+{
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    if (gh_conf_parse_size(gh_conf_arg(d, 0), out) < 0)
+        return fail(l, d, "expected a size (e.g. 512, 64k, 1m), found \"%s\"",
+                    gh_conf_arg(d, 0));
+    if (*out > max)
+        return fail(l, d, "must be at most %llu", (unsigned long long)max);
+    return 0;
+}
+
+static int get_count(loader_t *l, const gh_conf_directive_t *d, uint64_t min,
+                     uint64_t max, uint64_t *out)
+{
+    const char *a;
+    char *end;
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    a = gh_conf_arg(d, 0);
+    errno = 0;
+    *out = strtoull(a, &end, 10);
+    if (!*a || *end || *a == '-' || errno)
+        return fail(l, d, "expected a number, found \"%s\"", a);
+    if (*out < min || *out > max)
+        return fail(l, d, "must be between %llu and %llu",
+                    (unsigned long long)min, (unsigned long long)max);
+    return 0;
+}
+
+static int get_duration(loader_t *l, const gh_conf_directive_t *d,
+                        int64_t *out)
+{
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    if (gh_conf_parse_duration(gh_conf_arg(d, 0), out) < 0)
+        return fail(l, d,
+                    "expected a duration (e.g. 30s, 500ms, 5m), found \"%s\"",
+                    gh_conf_arg(d, 0));
+    if (*out <= 0)
+        return fail(l, d, "must be more than 0");
+    return 0;
+}
+
+static int get_flag(loader_t *l, const gh_conf_directive_t *d, bool *out)
+{
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    if (gh_conf_parse_bool(gh_conf_arg(d, 0), out) < 0)
+        return fail(l, d, "expected on or off, found \"%s\"",
+                    gh_conf_arg(d, 0));
+    return 0;
+}
+
+/* ---- the HTTP limits and timeouts ---- */
+
+#define HTTP_SIZE(field, max)                                              \
+    static int set_##field(loader_t *l, const gh_conf_directive_t *d)      \
+    {                                                                      \
+        uint64_t v;                                                        \
+        int rc = get_size(l, d, max, &v);                                  \
+        if (rc == 0 && v == 0)                                             \
+            rc = fail(l, d, "must be more than 0");                        \
+        if (rc == 0)                                                       \
+            l->c->http.field = v;                                          \
+        return rc;                                                         \
+    }
+#define HTTP_COUNT(field, min, max)                                        \
+    static int set_##field(loader_t *l, const gh_conf_directive_t *d)      \
+    {                                                                      \
+        uint64_t v;                                                        \
+        int rc = get_count(l, d, min, max, &v);                            \
+        if (rc == 0)                                                       \
+            l->c->http.field = v;                                          \
+        return rc;                                                         \
+    }
+#define HTTP_DURATION(field)                                               \
+    static int set_##field(loader_t *l, const gh_conf_directive_t *d)      \
+    {                                                                      \
+        int64_t v;                                                         \
+        int rc = get_duration(l, d, &v);                                   \
+        if (rc == 0)                                                       \
+            l->c->http.field = v;                                          \
+        return rc;                                                         \
+    }
+
+HTTP_SIZE(max_target, 1u << 20)
+HTTP_SIZE(max_header_bytes, 1u << 24)
+HTTP_SIZE(max_body, UINT64_MAX / 2)
+HTTP_SIZE(stack_size, 1u << 30)
+HTTP_COUNT(max_headers, 1, 65535)
+HTTP_COUNT(body_min_rate, 0, UINT32_MAX)
+HTTP_COUNT(write_min_rate, 0, UINT32_MAX)
+HTTP_COUNT(max_conns, 1, UINT32_MAX)
+HTTP_COUNT(max_requests, 0, UINT32_MAX)
+HTTP_DURATION(header_timeout)
+HTTP_DURATION(body_timeout)
+HTTP_DURATION(write_timeout)
+HTTP_DURATION(idle_timeout)
+HTTP_DURATION(accept_backoff)
+
+static int set_server_header(loader_t *l, const gh_conf_directive_t *d)
+{
+    const char *v;
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    v = gh_conf_arg(d, 0);
+    if (strpbrk(v, "\r\n"))
+        return fail(l, d, "must not contain a line break");
+    l->c->http.server_header = strcmp(v, "off") == 0 ? NULL : v;
+    return 0;
+}
+
+/* ---- the daemon's own settings ---- */
+
+static int set_workers(loader_t *l, const gh_conf_directive_t *d)
+{
+    uint64_t v;
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    if (strcmp(gh_conf_arg(d, 0), "auto") == 0) {
+        l->c->workers = 0;
+        return 0;
+    }
+    if ((rc = get_count(l, d, 1, 1024, &v)) == 0)
+        l->c->workers = (int)v;
+    return rc;
+}
+
+static int set_user(loader_t *l, const gh_conf_directive_t *d)
+{
+    int rc = shape(l, d, 1, 2);
+
+    if (rc)
+        return rc;
+    l->c->user = gh_conf_arg(d, 0);
+    l->c->group = gh_conf_nargs(d) > 1 ? gh_conf_arg(d, 1) : NULL;
+    return 0;
+}
+
+static int set_allow_root(loader_t *l, const gh_conf_directive_t *d)
+{
+    return get_flag(l, d, &l->c->allow_root);
+}
+
+/* d's first argument as a path, or off (NULL) when off_ok. */
+static int get_path(loader_t *l, const gh_conf_directive_t *d, bool off_ok,
+                    const char **out)
+{
+    *out = gh_conf_arg(d, 0);
+    if (!**out)
+        return fail(l, d, "expected a path, found \"\"");
+    if (off_ok && strcmp(*out, "off") == 0)
+        *out = NULL;
+    return 0;
+}
+
+static int set_pid_file(loader_t *l, const gh_conf_directive_t *d)
+{
+    return shape(l, d, 1, 1) ? GH_EINVAL
+                             : get_path(l, d, true, &l->c->pid_file);
+}
+
+static int set_plugin_dir(loader_t *l, const gh_conf_directive_t *d)
+{
+    return shape(l, d, 1, 1) ? GH_EINVAL
+                             : get_path(l, d, false, &l->c->plugin_dir);
+}
+
+static int set_error_log(loader_t *l, const gh_conf_directive_t *d)
+{
+    int rc = shape(l, d, 1, 2), level;
+
+    if (rc)
+        return rc;
+    if (gh_conf_nargs(d) > 1) {
+        level = gh_log_level_parse(gh_conf_arg(d, 1));
+        if (level < 0)
+            return fail(l, d, "expected a level (error, warn, notice, info, "
+                        "debug), found \"%s\"", gh_conf_arg(d, 1));
+        l->c->error_level = level;
+    }
+    return get_path(l, d, false, &l->c->error_log);
+}
+
+static int set_access_log(loader_t *l, const gh_conf_directive_t *d)
+{
+    int rc = shape(l, d, 1, 2), fmt;
+
+    if (rc)
+        return rc;
+    if (gh_conf_nargs(d) > 1) {
+        fmt = gd_access_format_parse(gh_conf_arg(d, 1));
+        if (fmt < 0)
+            return fail(l, d, "expected a format (common, combined, json), "
+                        "found \"%s\"", gh_conf_arg(d, 1));
+        l->c->access_format = fmt;
+    }
+    return get_path(l, d, true, &l->c->access_log);
+}
+
+static int set_log_buffer(loader_t *l, const gh_conf_directive_t *d)
+{
+    int rc = get_size(l, d, 1u << 30, &l->c->log_buffer);
+
+    if (rc == 0 && l->c->log_buffer < 4096)
+        rc = fail(l, d, "must be at least 4k");
+    return rc;
+}
+
+static int set_shutdown_timeout(loader_t *l, const gh_conf_directive_t *d)
+{
+    return get_duration(l, d, &l->c->shutdown_timeout);
+}
+
+static int set_max_open_files(loader_t *l, const gh_conf_directive_t *d)
+{
+    return get_count(l, d, 64, 1u << 30, &l->c->max_open_files);
+}
+
+/* ---- listen and route ---- */
+
+static int listen_flag(loader_t *l, const gh_conf_directive_t *d,
+                       gd_listen_t *ls, const char *a)
+{
+    uint64_t v;
+    char *end;
+
+    if (strcmp(a, "reuseport") == 0) {
+        ls->reuseport = true;
+        return 0;
+    }
+    if (strncmp(a, "backlog=", 8) == 0) {
+        errno = 0;
+        v = strtoull(a + 8, &end, 10);
+        if (a[8] && !*end && a[8] != '-' && !errno && v >= 1 && v <= 65535) {
+            ls->backlog = (int)v;
+            return 0;
+        }
+        return fail(l, d, "backlog= expects a number from 1 to 65535, "
+                    "found \"%s\"", a + 8);
+    }
+    return fail(l, d, "unknown flag \"%s\" (expected reuseport or "
+                "backlog=N)", a);
+}
+
+static int set_listen(loader_t *l, const gh_conf_directive_t *d)
+{
+    gd_config_t *c = l->c;
+    gd_listen_t *ls;
+    int rc = shape(l, d, 1, 3);
+
+    if (rc)
+        return rc;
+    ls = realloc(c->listens, (size_t)(c->nlistens + 1) * sizeof(*ls));
+    if (!ls)
+        return fail(l, d, "out of memory");
+    c->listens = ls;
+    ls = &ls[c->nlistens];
+    *ls = (gd_listen_t){.addr = gh_conf_arg(d, 0), .d = d};
+    for (int i = 1; i < gh_conf_nargs(d); i++)
+        if ((rc = listen_flag(l, d, ls, gh_conf_arg(d, i))))
+            return rc;
+    if (!*ls->addr)
+        return fail(l, d, "expected an address, found \"\"");
+    c->nlistens++;
+    return 0;
+}
+
+static int route_handler(loader_t *l, const gh_conf_directive_t *d,
+                         gd_route_t *r)
+{
+    const gh_conf_directive_t *h = gh_conf_find(r->block, "handler");
+
+    if (!h)
+        return fail(l, d, "the block names no handler (add \"handler "
+                    "NAME;\")");
+    if (gh_conf_block(h) || gh_conf_nargs(h) != 1)
+        return fail(l, h, "expected 1 argument");
+    r->handler = gh_conf_arg(h, 0);
+    return 0;
+}
+
+static int set_route(loader_t *l, const gh_conf_directive_t *d)
+{
+    gd_config_t *c = l->c;
+    gd_route_t *r;
+    int n = gh_conf_nargs(d), rc;
+
+    if (!gh_conf_block(d))
+        return fail(l, d, "expected a block: route PATH [METHODS] { handler "
+                    "NAME; ... }");
+    if (n < 1 || n > 2)
+        return fail(l, d, "expected a path and optionally methods, found %d "
+                    "arguments", n);
+    if (gh_conf_arg(d, 0)[0] != '/')
+        return fail(l, d, "the path must start with '/', found \"%s\"",
+                    gh_conf_arg(d, 0));
+    r = realloc(c->routes, (size_t)(c->nroutes + 1) * sizeof(*r));
+    if (!r)
+        return fail(l, d, "out of memory");
+    c->routes = r;
+    r = &r[c->nroutes];
+    *r = (gd_route_t){.pattern = gh_conf_arg(d, 0),
+                      .methods = n > 1 ? gh_conf_arg(d, 1) : NULL,
+                      .block = gh_conf_block(d), .d = d};
+    if ((rc = route_handler(l, d, r)))
+        return rc;
+    c->nroutes++;
+    return 0;
+}
+
+/* ---- the main context ---- */
+
+static const struct directive {
+    const char *name;
+    setter_fn set;
+} directives[] = {
+    {"workers", set_workers},
+    {"user", set_user},
+    {"allow_root", set_allow_root},
+    {"pid_file", set_pid_file},
+    {"plugin_dir", set_plugin_dir},
+    {"error_log", set_error_log},
+    {"access_log", set_access_log},
+    {"log_buffer", set_log_buffer},
+    {"shutdown_timeout", set_shutdown_timeout},
+    {"max_open_files", set_max_open_files},
+    {"listen", set_listen},
+    {"route", set_route},
+    {"max_target", set_max_target},
+    {"max_header_bytes", set_max_header_bytes},
+    {"max_headers", set_max_headers},
+    {"max_body", set_max_body},
+    {"header_timeout", set_header_timeout},
+    {"body_timeout", set_body_timeout},
+    {"body_min_rate", set_body_min_rate},
+    {"write_timeout", set_write_timeout},
+    {"write_min_rate", set_write_min_rate},
+    {"idle_timeout", set_idle_timeout},
+    {"max_conns", set_max_conns},
+    {"max_requests", set_max_requests},
+    {"accept_backoff", set_accept_backoff},
+    {"server_header", set_server_header},
+    {"stack_size", set_stack_size},
+};
+
+static int apply(loader_t *l, const gh_conf_section_t *sec)
+{
+    size_t i, n = sizeof(directives) / sizeof(directives[0]);
+    int rc;
+
+    for (int k = 0; k < gh_conf_count(sec); k++) {
+        const gh_conf_directive_t *d = gh_conf_at(sec, k);
+
+        for (i = 0; i < n; i++)
+            if (strcmp(gh_conf_name(d), directives[i].name) == 0)
+                break;
+        if (i == n)
+            return fail(l, d, "unknown directive");
+        gh_conf_use(d);
+        if ((rc = directives[i].set(l, d)))
+            return rc;
+    }
+    return 0;
+}
+
+static void defaults(gd_config_t *c)
+{
+    c->error_log = "stderr";
+    c->error_level = GH_LOG_INFO;
+    c->access_log = NULL;
+    c->access_format = GD_ACCESS_COMBINED;
+    c->log_buffer = 1u << 20;
+    c->shutdown_timeout = 30 * GH_SECOND;
+    c->user = "nobody";
+    gh_server_opts_init(&c->http);
+}
+
+/* A double-quoted config string holding s. */
+static char *quote(const char *s)
+{
+    size_t n = strlen(s);
+    char *q = malloc(2 * n + 3), *p = q;
+
+    if (!q)
+        return NULL;
+    *p++ = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\' || *s == '$')
+            *p++ = '\\';
+        *p++ = *s;
+    }
+    *p++ = '"';
+    *p = '\0';
+    return q;
+}
+
+/* -r DIR: the configuration a file would give, as text. */
+static int root_tree(const char *dir, gh_conf_section_t **out, char *err,
+                     size_t errlen)
+{
+    char *q = quote(dir), *text = NULL;
+    int rc = GH_ENOMEM, n;
+
+    if (q) {
+        n = asprintf(&text, "access_log stdout common;\n"
+                            "route / {\n  handler static;\n  root %s;\n"
+                            "  listing on;\n}\n", q);
+        if (n >= 0)
+            rc = gh_conf_parse_string("-r", text, (size_t)n, out, err,
+                                      errlen);
+    }
+    free(q);
+    free(text);
+    return rc;
+}
+
+static int parse(const char *path, const gd_overrides_t *ov, gd_config_t *c,
+                 char *err, size_t errlen)
+{
+    int rc;
+
+    if (ov->root)
+        rc = root_tree(ov->root, &c->tree, err, errlen);
+    else
+        rc = gh_conf_parse_file(path, &c->tree, err, errlen);
+    if (rc == 0 && ov->globals)
+        rc = gh_conf_parse_string("-g", ov->globals, strlen(ov->globals),
+                                  &c->extra, err, errlen);
+    return rc;
+}
+
+/* The command line's -l and -w, and the settings that need one another. */
+static int finish(loader_t *l, const gd_overrides_t *ov)
+{
+    gd_config_t *c = l->c;
+
+    if (ov->listen) {
+        gd_listen_t *ls = realloc(c->listens, sizeof(*ls));
+
+        if (!ls)
+            return fail(l, NULL, "out of memory");
+        c->listens = ls;
+        *ls = (gd_listen_t){.addr = ov->listen};
+        c->nlistens = 1;
+    }
+    if (ov->workers)
+        c->workers = ov->workers;
+    if (c->nlistens == 0 && ov->root) {
+        c->listens = calloc(1, sizeof(*c->listens));
+        if (!c->listens)
+            return fail(l, NULL, "out of memory");
+        c->listens[0].addr = "127.0.0.1:8080";
+        c->nlistens = 1;
+    }
+    if (c->nlistens == 0)
+        return fail(l, NULL, "%s: no listen directive (add one, e.g. "
+                    "\"listen 127.0.0.1:8080;\", or use -l ADDR)", c->path);
+    if (c->http.max_target + (uint64_t)c->http.max_header_bytes >= 1u << 30)
+        return fail(l, NULL, "%s: max_target + max_header_bytes must stay "
+                    "under 1g", c->path);
+    return 0;
+}
+
+int gd_config_load(const char *path, const gd_overrides_t *ov,
+                   gd_config_t **out, char *err, size_t errlen)
+{
+    gd_config_t *c = calloc(1, sizeof(*c));
+    loader_t l = {.c = c, .err = err, .errlen = errlen};
+    int rc;
+
+    *out = NULL;
+    if (!c || !(c->path = strdup(ov->root ? "" : path))) {
+        free(c);
+        snprintf(err, errlen, "out of memory");
+        return GH_ENOMEM;
+    }
+    defaults(c);
+    rc = parse(path, ov, c, err, errlen);
+    if (rc == 0)
+        rc = apply(&l, c->tree);
+    if (rc == 0 && c->extra)
+        rc = apply(&l, c->extra);
+    if (rc == 0)
+        rc = finish(&l, ov);
+    if (rc) {
+        gd_config_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void gd_config_free(gd_config_t *c)
+{
+    if (!c)
+        return;
+    free(c->listens);
+    free(c->routes);
+    gh_conf_free(c->tree);
+    gh_conf_free(c->extra);
+    free(c->path);
+    free(c);
+}
+
+bool gd_listen_same(const gd_listen_t *a, const gd_listen_t *b)
+{
+    return strcmp(a->addr, b->addr) == 0 && a->reuseport == b->reuseport;
+}

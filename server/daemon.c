@@ -1,0 +1,460 @@
+/*
+ * daemon.c - the daemon's life: start-up, the signal loop, reload and the
+ * graceful stop.
+ *
+ * Signals are blocked in every thread (the mask is set before the first
+ * thread starts) and read from a signalfd by the main thread, so a handler
+ * never runs in signal context and a reload is ordinary code:
+ *
+ *   SIGHUP   reload: read the configuration again, and only if it is good
+ *            and every plugin initialises, open the new listeners, update
+ *            the server's limits and logs, swap the routes in one atomic
+ *            step and retire the old generation once its requests are
+ *            done.  Any failure leaves the running configuration alone.
+ *   SIGTERM, SIGINT  graceful stop within shutdown_timeout.
+ *   SIGUSR1  reopen the log files (after logrotate moved them).
+ *   SIGQUIT  dump every goroutine to the error log.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "server/daemon.h"
+
+static const int handled[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGQUIT};
+
+static int signals_block(gd_daemon_t *d, char *err, size_t errlen)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+        sigaddset(&set, handled[i]);
+    sigaddset(&set, SIGPIPE); /* writes to a gone client fail with EPIPE */
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        goto fail;
+    sigdelset(&set, SIGPIPE);
+    d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (d->sfd < 0)
+        goto fail;
+    return 0;
+fail:
+    snprintf(err, errlen, "signals: %s", strerror(errno));
+    return GH_EINVAL;
+}
+
+/* The access log the server options of c should point at, or NULL. */
+static gd_access_log_t *access_for(gd_daemon_t *d, const gd_config_t *c,
+                                   char *err, size_t errlen)
+{
+    gd_access_keep_t *k;
+    gd_logfile_t *f;
+
+    if (!c->access_log)
+        return NULL;
+    if (!(f = gd_logfile_open(c->access_log, err, errlen)))
+        return (gd_access_log_t *)-1;
+    if (!(k = calloc(1, sizeof(*k)))) {
+        gd_logfile_release(f);
+        snprintf(err, errlen, "out of memory");
+        return (gd_access_log_t *)-1;
+    }
+    k->log.f = f;
+    k->log.format = c->access_format;
+    k->next = d->access;
+    d->access = k;
+    return &k->log;
+}
+
+/* c's server options, with its access log. */
+static int server_opts(gd_daemon_t *d, const gd_config_t *c,
+                       gh_server_opts_t *o, char *err, size_t errlen)
+{
+    gd_access_log_t *al = access_for(d, c, err, errlen);
+
+    if (al == (gd_access_log_t *)-1)
+        return GH_EINVAL;
+    *o = c->http;
+    o->access_log = al ? gd_access_log_cb : NULL;
+    o->access_udata = al;
+    return 0;
+}
+
+static int open_errlog(gd_daemon_t *d, const gd_config_t *c, char *err,
+                       size_t errlen)
+{
+    gd_logfile_t *f = NULL, *old = d->errlog;
+
+    if (strcmp(c->error_log, "stderr") != 0 &&
+        !(f = gd_logfile_open(c->error_log, err, errlen)))
+        return GH_EINVAL;
+    gd_errlog_use(f);
+    d->errlog = f;
+    if (old)
+        gd_logfile_release(old);
+    gh_log_set_level(c->error_level);
+    return 0;
+}
+
+/* Say where listener i of d's server listens (port 0 picks one). */
+static void log_listener(gd_daemon_t *d, const gd_listen_t *l, int idx)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[64] = "", port[16] = "";
+
+    if (strncmp(l->addr, "unix:", 5) == 0 ||
+        gh_server_addr(d->srv, idx, &ss, &len) < 0 ||
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+                    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        gh_log(GH_LOG_NOTICE, "listening on %s", l->addr);
+        return;
+    }
+    gh_log(GH_LOG_NOTICE, ss.ss_family == AF_INET6 ? "listening on [%s]:%s"
+                                                   : "listening on %s:%s",
+           host, port);
+}
+
+/* Bind listen directive l into *slot.  0, or GH_E* with err. */
+static int listen_one(gd_daemon_t *d, const gd_listen_t *l, gd_lslot_t *slot,
+                      char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    gh_listen_opts_t lo = {.backlog = l->backlog, .reuseport = l->reuseport};
+    int idx = gh_server_listen(d->srv, l->addr, &lo);
+
+    if (idx < 0) {
+        if (l->d)
+            snprintf(err, errlen, "%s:%d:%d: listen %s: %s", gh_conf_file(l->d),
+                     gh_conf_line(l->d), gh_conf_col(l->d), l->addr,
+                     gh_strerror(idx));
+        else
+            snprintf(err, errlen, "-l %s: %s", l->addr, gh_strerror(idx));
+        return idx;
+    }
+    /* ":port" makes two listeners (IPv4 and IPv6), with consecutive
+     * indexes: right after the call, a next one can only be its twin. */
+    slot->idx = idx;
+    slot->n = gh_server_addr(d->srv, idx + 1, &ss, &len) == 0 ? 2 : 1;
+    for (int i = 0; i < slot->n; i++)
+        log_listener(d, l, idx + i);
+    return 0;
+}
+
+static void listen_close(gd_daemon_t *d, const gd_lslot_t *slot)
+{
+    for (int i = 0; i < slot->n; i++)
+        gh_server_listener_close(d->srv, slot->idx + i);
+}
+
+static int listen_all(gd_daemon_t *d, char *err, size_t errlen)
+{
+    const gd_config_t *c = d->cfg;
+    int rc;
+
+    if (!(d->lslots = calloc((size_t)c->nlistens, sizeof(*d->lslots))))
+        return GH_ENOMEM;
+    for (int i = 0; i < c->nlistens; i++)
+        if ((rc = listen_one(d, &c->listens[i], &d->lslots[i], err, errlen)))
+            return rc;
+    return 0;
+}
+
+/* Everything before the signal loop.  0, or GH_E* with err. */
+int gd_start(gd_daemon_t *d, char *err, size_t errlen)
+{
+    gd_plugin_path_t pp;
+    gh_server_opts_t o;
+    gd_gen_t *g;
+    int rc;
+
+    gd_plugin_path(d->cfg, &pp);
+    if ((rc = gd_detach(d, err, errlen)) ||
+        (rc = signals_block(d, err, errlen)))
+        return rc;
+    if (d->cfg->workers)
+        gh_set_workers(d->cfg->workers);
+    gd_logs_init(d->cfg->log_buffer);
+    if ((rc = open_errlog(d, d->cfg, err, errlen)))
+        return rc;
+    gd_raise_nofile(d->cfg);
+    if ((rc = server_opts(d, d->cfg, &o, err, errlen)))
+        return rc;
+    if ((rc = gh_server_new(&d->srv, &o, gd_serve, NULL))) {
+        snprintf(err, errlen, "server: %s", gh_strerror(rc));
+        return rc;
+    }
+    if ((rc = listen_all(d, err, errlen)) ||
+        (rc = gd_gen_build(d->cfg, &pp, &g, err, errlen)))
+        return rc;
+    gd_gen_swap(g);
+    if ((rc = gd_pid_write(d, err, errlen)) ||
+        (rc = gd_drop_privileges(d->cfg, err, errlen)))
+        return rc;
+    if ((rc = gh_server_start(d->srv))) {
+        snprintf(err, errlen, "server: %s", gh_strerror(rc));
+        return rc;
+    }
+    gh_log(GH_LOG_NOTICE, "gohttpd %s started (pid %ld, %d workers, %s)",
+           gh_version(), (long)getpid(), gh_workers(),
+           d->conf_path ? d->conf_path : "-r");
+    return 0;
+}
+
+/* ---- reload ---- */
+
+/* The settings a reload cannot change, and what it says about them. */
+static void restart_only(const gd_config_t *old, const gd_config_t *c)
+{
+    if (old->workers != c->workers)
+        gh_log(GH_LOG_WARN, "reload: workers changes at the next restart");
+    if (strcmp(old->user, c->user) != 0 || old->allow_root != c->allow_root)
+        gh_log(GH_LOG_WARN, "reload: user and allow_root change at the next "
+               "restart");
+    if ((old->pid_file == NULL) != (c->pid_file == NULL) ||
+        (c->pid_file && strcmp(old->pid_file, c->pid_file) != 0))
+        gh_log(GH_LOG_WARN, "reload: pid_file changes at the next restart");
+    if (old->log_buffer != c->log_buffer)
+        gh_log(GH_LOG_WARN, "reload: log_buffer changes at the next restart");
+    if (old->max_open_files != c->max_open_files)
+        gh_log(GH_LOG_WARN, "reload: max_open_files changes at the next "
+               "restart");
+}
+
+/* Listeners for c: the running ones that c keeps, new ones opened.  On
+ * failure, the new ones are closed again and nothing changed. */
+static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
+                    char *err, size_t errlen)
+{
+    const gd_config_t *old = d->cfg;
+    int i, j, rc = 0;
+
+    for (i = 0; i < c->nlistens && rc == 0; i++) {
+        slots[i].n = 0;
+        for (j = 0; j < old->nlistens; j++)
+            if (d->lslots[j].n && gd_listen_same(&old->listens[j],
+                                                 &c->listens[i]))
+                break;
+        if (j < old->nlistens) {
+            slots[i] = d->lslots[j];
+            d->lslots[j].n = 0; /* taken over */
+            slots[i].n = -slots[i].n; /* kept: marked for rollback */
+        } else {
+            rc = listen_one(d, &c->listens[i], &slots[i], err, errlen);
+        }
+    }
+    for (i = 0; i < c->nlistens; i++) {
+        if (slots[i].n < 0) {
+            slots[i].n = -slots[i].n;
+            if (rc) /* give the kept ones back */
+                for (j = 0; j < old->nlistens; j++)
+                    if (d->lslots[j].n == 0 && d->lslots[j].idx ==
+                                                   slots[i].idx)
+                        d->lslots[j] = slots[i];
+        } else if (rc && slots[i].n > 0) {
+            listen_close(d, &slots[i]);
+        }
+    }
+    return rc;
+}
+
+typedef struct retiring {
+    gd_gen_t *gen;
+    gd_config_t *cfg;
+} retiring_t;
+
+/* Off the main thread: a long request must not hold up the next reload. */
+static void retire_go(void *arg)
+{
+    retiring_t *r = arg;
+
+    gd_gen_retire(r->gen);
+    gd_config_free(r->cfg);
+    free(r);
+}
+
+static void retire(gd_gen_t *g, gd_config_t *c)
+{
+    retiring_t *r = malloc(sizeof(*r));
+
+    if (r) {
+        *r = (retiring_t){g, c};
+        if (gh_go_with(retire_go, r, &(gh_go_opts_t){.name = "retire"}) > 0)
+            return;
+        free(r);
+    }
+    gd_gen_retire(g); /* in line, then */
+    gd_config_free(c);
+}
+
+/* Load, build and listen for the new configuration: nothing in force
+ * changes unless all of it worked. */
+static int reload_prepare(gd_daemon_t *d, gd_config_t **cp, gd_gen_t **gp,
+                          gd_lslot_t **sp, char *err, size_t errlen)
+{
+    gd_plugin_path_t pp;
+    gd_config_t *c;
+    int rc;
+
+    if ((rc = gd_config_load(d->conf_path, &d->ov, &c, err, errlen)))
+        return rc;
+    gd_plugin_path(c, &pp);
+    if ((rc = gd_gen_build(c, &pp, gp, err, errlen)))
+        goto fail_cfg;
+    if (!(*sp = calloc((size_t)c->nlistens, sizeof(**sp)))) {
+        rc = GH_ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        goto fail_gen;
+    }
+    if ((rc = relisten(d, c, *sp, err, errlen)))
+        goto fail_slots;
+    *cp = c;
+    return 0;
+fail_slots:
+    free(*sp);
+fail_gen:
+    gd_gen_retire(*gp);
+fail_cfg:
+    gd_config_free(c);
+    return rc;
+}
+
+static void reload(gd_daemon_t *d)
+{
+    char err[1024];
+    gd_config_t *c, *old = d->cfg;
+    gd_lslot_t *slots;
+    gh_server_opts_t o;
+    gd_gen_t *g;
+
+    gh_log(GH_LOG_NOTICE, "reloading %s", d->conf_path ? d->conf_path : "-r");
+    if (reload_prepare(d, &c, &g, &slots, err, sizeof(err))) {
+        gh_log(GH_LOG_ERROR, "reload failed, the running configuration "
+               "stays: %s", err);
+        return;
+    }
+    for (int j = 0; j < old->nlistens; j++)
+        if (d->lslots[j].n)
+            listen_close(d, &d->lslots[j]); /* gone from the new one */
+    free(d->lslots);
+    d->lslots = slots;
+    restart_only(old, c);
+    if (server_opts(d, c, &o, err, sizeof(err)) == 0)
+        gh_server_update(d->srv, &o);
+    else
+        gh_log(GH_LOG_ERROR, "reload: %s (keeping the old access log)", err);
+    if (open_errlog(d, c, err, sizeof(err)) != 0)
+        gh_log(GH_LOG_ERROR, "reload: %s (keeping the old error log)", err);
+    d->cfg = c;
+    retire(gd_gen_swap(g), old);
+    gh_log(GH_LOG_NOTICE, "reloaded: %d listeners, %d routes", c->nlistens,
+           c->nroutes);
+}
+
+/* ---- the signal loop and the stop ---- */
+
+static void dump_goroutines(gd_daemon_t *d)
+{
+    gh_log(GH_LOG_NOTICE, "SIGQUIT: goroutine dump follows");
+    gd_logs_flush();
+    /* The dump goes straight to the error log's descriptor, after what
+     * was queued, so it cannot be cut by the queue's bound. */
+    gh_dump(d->errlog ? gd_logfile_fd(d->errlog) : 2);
+}
+
+/* The next signal; parks the main goroutine (or thread) meanwhile. */
+static int next_signal(gd_daemon_t *d)
+{
+    struct signalfd_siginfo si;
+    ssize_t n;
+
+    for (;;) {
+        n = gh_read(d->sfd, &si, sizeof(si), GH_FOREVER);
+        if (n == (ssize_t)sizeof(si))
+            return (int)si.ssi_signo;
+        if (n < 0 && n != GH_EINTR && n != GH_EAGAIN) {
+            gh_log(GH_LOG_ERROR, "signalfd: %s", gh_strerror((int)n));
+            return SIGTERM;
+        }
+    }
+}
+
+void gd_stop_logs(gd_daemon_t *d)
+{
+    gd_errlog_use(NULL);
+    if (d->errlog)
+        gd_logfile_release(d->errlog);
+    d->errlog = NULL;
+    gd_logs_shutdown();
+}
+
+/* Release everything gd_start() made, as far as it got.  The server must
+ * be shut down or never started. */
+void gd_teardown(gd_daemon_t *d)
+{
+    gd_gen_retire(gd_gen_swap(NULL));
+    gh_server_free(d->srv);
+    d->srv = NULL;
+    gd_pid_remove(d);
+    gd_stop_logs(d);
+    for (gd_access_keep_t *k = d->access, *next; k; k = next) {
+        next = k->next;
+        gd_logfile_release(k->log.f);
+        free(k);
+    }
+    d->access = NULL;
+    gd_config_free(d->cfg);
+    d->cfg = NULL;
+    free(d->lslots);
+    d->lslots = NULL;
+    if (d->sfd > 0)
+        close(d->sfd);
+    d->sfd = -1;
+}
+
+/* The graceful stop; gd_teardown() releases the rest. */
+static int stop(gd_daemon_t *d, int sig)
+{
+    int64_t grace = d->cfg->shutdown_timeout;
+    int rc;
+
+    gh_log(GH_LOG_NOTICE, "%s: stopping; in-flight requests have %.1f s",
+           strsignal(sig), (double)grace / GH_SECOND);
+    rc = gh_server_shutdown(d->srv, gh_deadline_in(grace));
+    if (rc == GH_ETIMEDOUT)
+        gh_log(GH_LOG_WARN, "some requests were cut off after %.1f s",
+               (double)grace / GH_SECOND);
+    gh_log(GH_LOG_NOTICE, "stopped");
+    return 0;
+}
+
+int gd_run(gd_daemon_t *d)
+{
+    for (;;) {
+        int sig = next_signal(d);
+
+        switch (sig) {
+        case SIGHUP:
+            reload(d);
+            break;
+        case SIGUSR1:
+            gh_log(GH_LOG_NOTICE, "SIGUSR1: reopening the log files");
+            gd_logs_reopen();
+            break;
+        case SIGQUIT:
+            dump_goroutines(d);
+            break;
+        default:
+            return stop(d, sig);
+        }
+    }
+}

@@ -1,0 +1,367 @@
+/*
+ * plugins.c - loading handler plugins, and the generations of routes that
+ * requests are served by.
+ *
+ * Loading: a route's "handler NAME" is a file NAME.so in the plugin path,
+ * or, when it holds a '/', a path to the .so itself.  The module is opened
+ * with dlopen(RTLD_NOW | RTLD_LOCAL) and must export gh_handler_entry with
+ * our GH_HANDLER_ABI and a size that covers the callbacks we call; any
+ * mismatch names the file and both numbers.  Each route gets its own
+ * instance: init(its block, &state).  A setting in the block that init did
+ * not read is an error, so "max_ag 1h" is caught like a syntax error.
+ *
+ * Swapping: `current` points at the generation serving new requests.  A
+ * request takes a reference with the classic load / increment / re-check:
+ *
+ *     g = current; g->refs++; if (g != current) { g->refs--; retry; }
+ *
+ * Once the re-check passes, g was current while we held a reference, so
+ * its retirement (which starts only after it stopped being current) waits
+ * for us.  A reader that loaded g just before a swap may still touch
+ * g->refs after g was retired, so generation records are never returned
+ * to malloc: a retired record goes on a free list and is reused.  A reader
+ * whose stale g has meanwhile been reused as the current generation just
+ * serves with it, which is correct (it is current).
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/plugins.h"
+
+typedef struct module {
+    char *path;                 /* as opened */
+    void *dl;                   /* dlopen handle */
+    const gh_handler_t *h;      /* its entry */
+} module_t;
+
+typedef struct instance {
+    const module_t *m;
+    void *state;                /* from init */
+    bool inited;
+} instance_t;
+
+struct gd_gen {
+    _Atomic long refs;          /* requests inside, see above */
+    module_t *mods;             /* loaded modules, nmods of them */
+    int nmods;
+    instance_t *insts;          /* one per route, ninsts of them */
+    int ninsts;
+    gh_router_t *router;
+    gd_gen_t *free_next;        /* on free_gens once retired */
+};
+
+static _Atomic(gd_gen_t *) current;
+static gh_mutex_t free_mu;      /* free_gens */
+static gd_gen_t *free_gens;
+
+/* The smallest entry we can use: one with a fini member. */
+#define MIN_ENTRY_SIZE (offsetof(gh_handler_t, fini) + sizeof(void (*)(void *)))
+
+static gd_gen_t *gen_alloc(void)
+{
+    gd_gen_t *g;
+
+    gh_mutex_lock(&free_mu);
+    if ((g = free_gens))
+        free_gens = g->free_next;
+    gh_mutex_unlock(&free_mu);
+    if (!g)
+        return calloc(1, sizeof(*g));
+    /* refs may still be touched by a stale reader: leave it alone */
+    g->mods = NULL;
+    g->nmods = 0;
+    g->insts = NULL;
+    g->ninsts = 0;
+    g->router = NULL;
+    g->free_next = NULL;
+    return g;
+}
+
+/* Where handler NAME's file is: *out is malloc'ed. */
+static int plugin_file(const char *name, const gd_plugin_path_t *pp,
+                       char **out, char *err, size_t errlen)
+{
+    if (strchr(name, '/')) {
+        *out = strdup(name);
+        return *out ? 0 : GH_ENOMEM;
+    }
+    for (int i = 0; i < pp->n; i++) {
+        if (asprintf(out, "%s/%s.so", pp->dirs[i], name) < 0)
+            return GH_ENOMEM;
+        if (access(*out, F_OK) == 0)
+            return 0;
+        free(*out);
+    }
+    *out = NULL;
+    snprintf(err, errlen, "no plugin \"%s\" (looked for %s.so in %s%s%s%s%s)",
+             name, name, pp->n ? pp->dirs[0] : "no directory",
+             pp->n > 1 ? ", " : "", pp->n > 1 ? pp->dirs[1] : "",
+             pp->n > 2 ? ", " : "", pp->n > 2 ? pp->dirs[2] : "");
+    return GH_ENOENT;
+}
+
+/* Check the entry of the module at path.  0 or GH_EINVAL with err. */
+static int entry_check(const char *path, const gh_handler_t *h, char *err,
+                       size_t errlen)
+{
+    if (h->abi != GH_HANDLER_ABI) {
+        snprintf(err, errlen, "%s: built for handler ABI %u, but this "
+                 "gohttpd has handler ABI %u: rebuild the plugin against "
+                 "gohttpd %s", path, (unsigned)h->abi, GH_HANDLER_ABI,
+                 gh_version());
+        return GH_EINVAL;
+    }
+    if (h->size < MIN_ENTRY_SIZE) {
+        snprintf(err, errlen, "%s: its gh_handler_t is %u bytes, less than "
+                 "the %zu of handler ABI %u", path, (unsigned)h->size,
+                 (size_t)MIN_ENTRY_SIZE, GH_HANDLER_ABI);
+        return GH_EINVAL;
+    }
+    if (!h->serve || !h->name) {
+        snprintf(err, errlen, "%s: gh_handler_entry has no %s", path,
+                 h->serve ? "name" : "serve callback");
+        return GH_EINVAL;
+    }
+    return 0;
+}
+
+static int module_open(module_t *m, char *path, char *err, size_t errlen)
+{
+    const char *why;
+    int rc;
+
+    m->path = path;
+    if (!(m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
+        why = dlerror();
+        snprintf(err, errlen, "%s", why ? why : path);
+        return GH_EINVAL;
+    }
+    m->h = dlsym(m->dl, GH_HANDLER_SYMBOL);
+    if (!m->h) {
+        snprintf(err, errlen, "%s: not a gohttpd plugin (no %s symbol)",
+                 path, GH_HANDLER_SYMBOL);
+        return GH_EINVAL;
+    }
+    if ((rc = entry_check(path, m->h, err, errlen)))
+        return rc;
+    return 0;
+}
+
+/* The module for route r, opened on first use.  NULL with err set. */
+static const module_t *route_module(gd_gen_t *g, const gd_route_t *r,
+                                   const gd_plugin_path_t *pp, char *err,
+                                   size_t errlen)
+{
+    module_t *mods, *m;
+    char *path;
+
+    if (plugin_file(r->handler, pp, &path, err, errlen))
+        return NULL;
+    for (int i = 0; i < g->nmods; i++) {
+        if (strcmp(g->mods[i].path, path) == 0) {
+            free(path);
+            return &g->mods[i];
+        }
+    }
+    /* Module records are looked up by instances through pointers: make
+     * room for every route up front so they never move. */
+    mods = g->mods;
+    m = &mods[g->nmods];
+    if (module_open(m, path, err, errlen)) {
+        if (m->dl)
+            dlclose(m->dl);
+        free(path);
+        *m = (module_t){0};
+        return NULL;
+    }
+    g->nmods++;
+    return m;
+}
+
+static int instance_serve(void *udata, gh_req_t *req, gh_resp_t *resp)
+{
+    instance_t *in = udata;
+
+    return in->m->h->serve(in->state, req, resp);
+}
+
+/* Say where route r went wrong: "file:line:col: route /x: msg". */
+static int route_error(const gd_route_t *r, int rc, char *err, size_t errlen)
+{
+    char msg[768];
+
+    snprintf(msg, sizeof(msg), "%s", err);
+    snprintf(err, errlen, "%s:%d:%d: route %s: %s", gh_conf_file(r->d),
+             gh_conf_line(r->d), gh_conf_col(r->d), r->pattern, msg);
+    return rc;
+}
+
+static int instance_init(instance_t *in, const gd_route_t *r, char *err,
+                         size_t errlen)
+{
+    const gh_conf_directive_t *d;
+    const char *why;
+    int rc = in->m->h->init ? in->m->h->init(r->block, &in->state) : 0;
+
+    if (rc) {
+        why = gh_conf_error(r->block);
+        if (why)
+            snprintf(err, errlen, "%s", why);
+        else
+            snprintf(err, errlen, "%s:%d:%d: route %s: handler %s failed to "
+                     "start: %s", gh_conf_file(r->d), gh_conf_line(r->d),
+                     gh_conf_col(r->d), r->pattern, in->m->h->name,
+                     gh_strerror(rc));
+        return rc < 0 ? rc : GH_EINVAL;
+    }
+    in->inited = true;
+    if ((d = gh_conf_unused(r->block))) {
+        snprintf(err, errlen, "%s:%d:%d: %s: unknown setting for handler %s",
+                 gh_conf_file(d), gh_conf_line(d), gh_conf_col(d),
+                 gh_conf_name(d), in->m->h->name);
+        return GH_EINVAL;
+    }
+    return 0;
+}
+
+static int route_add(gd_gen_t *g, instance_t *in, const gd_route_t *r,
+                     char *err, size_t errlen)
+{
+    int rc = gh_router_add(g->router, r->methods, r->pattern, instance_serve,
+                           in);
+
+    if (rc == GH_EEXIST)
+        snprintf(err, errlen, "a route with this path and method exists");
+    else if (rc == GH_EINVAL)
+        snprintf(err, errlen, "bad path pattern or method list");
+    else if (rc)
+        snprintf(err, errlen, "%s", gh_strerror(rc));
+    return rc ? route_error(r, rc, err, errlen) : 0;
+}
+
+static void gen_free(gd_gen_t *g)
+{
+    for (int i = g->ninsts - 1; i >= 0; i--)
+        if (g->insts[i].inited && g->insts[i].m->h->fini)
+            g->insts[i].m->h->fini(g->insts[i].state);
+    gh_router_free(g->router);
+    for (int i = 0; i < g->nmods; i++) {
+        dlclose(g->mods[i].dl);
+        free(g->mods[i].path);
+    }
+    free(g->mods);
+    free(g->insts);
+    gh_mutex_lock(&free_mu);
+    g->free_next = free_gens;
+    free_gens = g;
+    gh_mutex_unlock(&free_mu);
+}
+
+static int gen_routes(gd_gen_t *g, const gd_config_t *c,
+                      const gd_plugin_path_t *pp, char *err, size_t errlen)
+{
+    int rc;
+
+    for (int i = 0; i < c->nroutes; i++) {
+        const gd_route_t *r = &c->routes[i];
+        instance_t *in = &g->insts[i];
+
+        if (!(in->m = route_module(g, r, pp, err, errlen)))
+            return route_error(r, GH_EINVAL, err, errlen);
+        g->ninsts = i + 1;
+        if ((rc = instance_init(in, r, err, errlen)))
+            return rc;
+        if ((rc = route_add(g, in, r, err, errlen)))
+            return rc;
+    }
+    return 0;
+}
+
+int gd_gen_build(const gd_config_t *c, const gd_plugin_path_t *pp,
+                 gd_gen_t **out, char *err, size_t errlen)
+{
+    size_t n = c->nroutes ? (size_t)c->nroutes : 1;
+    gd_gen_t *g = gen_alloc();
+    int rc;
+
+    *out = NULL;
+    if (!g)
+        goto nomem;
+    g->mods = calloc(n, sizeof(*g->mods));
+    g->insts = calloc(n, sizeof(*g->insts));
+    g->router = gh_router_new();
+    if (!g->mods || !g->insts || !g->router) {
+        gen_free(g);
+        goto nomem;
+    }
+    if ((rc = gen_routes(g, c, pp, err, errlen))) {
+        gen_free(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return GH_ENOMEM;
+}
+
+gd_gen_t *gd_gen_swap(gd_gen_t *g)
+{
+    return atomic_exchange(&current, g);
+}
+
+void gd_gen_retire(gd_gen_t *g)
+{
+    if (!g)
+        return;
+    /* Requests finish on their own; a reload is rare, so polling is
+     * cheaper than making every request signal on its way out. */
+    while (atomic_load(&g->refs) > 0)
+        gh_sleep(5 * GH_MILLISECOND);
+    gen_free(g);
+}
+
+static gd_gen_t *acquire(void)
+{
+    gd_gen_t *g;
+
+    for (;;) {
+        g = atomic_load(&current);
+        if (!g)
+            return NULL;
+        atomic_fetch_add(&g->refs, 1);
+        if (g == atomic_load(&current))
+            return g;
+        atomic_fetch_sub(&g->refs, 1);
+    }
+}
+
+static void release(void *arg)
+{
+    gd_gen_t *g = arg;
+
+    atomic_fetch_sub(&g->refs, 1);
+}
+
+int gd_serve(void *udata, gh_req_t *req, gh_resp_t *resp)
+{
+    gd_gen_t *g = acquire();
+
+    (void)udata;
+    if (!g)
+        return 503;
+    /* Deferred, so that a handler that panics (the server recovers it)
+     * still lets its generation go. */
+    if (gh_defer(release, g) < 0) {
+        release(g);
+        return GH_ENOMEM;
+    }
+    return gh_router_serve(g->router, req, resp);
+}

@@ -1,0 +1,125 @@
+#!/bin/sh
+# daemon-reload.sh - SIGHUP reloads without failing a request: a client
+# keeps sending keep-alive requests through five reloads and sees only
+# 200s; a route that the new configuration adds answers; a broken
+# configuration is refused and the old one keeps serving; a changed listen
+# directive opens the new socket and closes the old one.
+#
+# Run by "make check"; see daemon-lib.sh.
+
+set -u
+. "${srcdir:-.}/tests/integration/daemon-lib.sh"
+
+if ! build_plugin hello; then
+    not_ok "tests/plugins/hello.c builds out of tree"
+    finish
+    exit 1
+fi
+
+# write_conf GREETING [EXTRA-ROUTE-GREETING [LISTEN-FLAGS]]
+write_conf() {
+    {
+        echo "listen 127.0.0.1:0 ${3:-};"
+        echo "error_log $tmp/error.log info;"
+        echo "$as_root"
+        echo "route /hello { handler $tmp/hello.so; greeting $1; }"
+        if [ -n "${2:-}" ]; then
+            echo "route /added { handler $tmp/hello.so; greeting $2; }"
+        fi
+    } >"$tmp/gohttpd.conf.new"
+    mv "$tmp/gohttpd.conf.new" "$tmp/gohttpd.conf"
+}
+
+# outcomes: how many reloads the error log has reported so far
+outcomes() {
+    grep -c -E 'reloaded:|reload failed' "$tmp/error.log"
+}
+
+# reload_and_wait: SIGHUP, then wait (10 s at most) for the outcome
+reload_and_wait() {
+    before=$(outcomes)
+    kill -HUP "$pid"
+    i=0
+    while [ "$(outcomes)" -le "$before" ] && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+write_conf v1
+watch=$tmp/error.log
+own_listen=yes
+if ! start_daemon reload -c "$tmp/gohttpd.conf"; then
+    not_ok "the daemon starts"
+    finish
+    exit 1
+fi
+check "v1 answers" "200 v1 1" "$(get /hello)"
+
+# The client: 40 keep-alive requests per curl, again and again.
+urls=
+for i in $(seq 40); do
+    urls="$urls -o /dev/null http://127.0.0.1:$port/hello"
+done
+(
+    while [ ! -e "$tmp/stop" ]; do
+        # shellcheck disable=SC2086
+        curl -s -m 20 -w '%{http_code}\n' $urls
+    done
+) >"$tmp/codes" 2>&1 &
+cpid=$!
+pids="$pids $cpid"
+
+sleep 0.3
+for r in 1 2 3 4 5; do
+    if [ $((r % 2)) = 1 ]; then
+        write_conf "v$r" "added$r"
+    else
+        write_conf "v$r"
+    fi
+    reload_and_wait
+    sleep 0.2
+done
+touch "$tmp/stop"
+wait "$cpid"
+
+total=$(wc -l <"$tmp/codes")
+bad=$(grep -cv '^200$' "$tmp/codes")
+check "no request failed during 5 reloads ($total requests)" 0 "$bad"
+[ "$total" -ge 200 ] && ok "the client kept going ($total >= 200)" ||
+    not_ok "the client kept going" "only $total requests"
+check_grep "five reloads were logged" 'reloaded:' "$tmp/error.log"
+check "five reloads succeeded" 5 "$(grep -c 'reloaded:' "$tmp/error.log")"
+check "the last configuration serves" "v5" "$(get /hello | cut -d' ' -f2)"
+check "a route added by a reload answers" "added5" \
+    "$(get /added | cut -d' ' -f2)"
+check_grep "retired instances were finished (fini)" 'hello: served' \
+    "$tmp/error.log"
+
+# A broken configuration changes nothing.
+printf 'listen 127.0.0.1:0;\nroute /hello {\n  handler %s/hello.so;\n  greeting;\n' \
+    "$tmp" >"$tmp/gohttpd.conf"
+reload_and_wait
+check_grep "a broken configuration is refused with its place" \
+    'reload failed.*gohttpd.conf:' "$tmp/error.log"
+check "and the old one keeps serving" "v5" "$(get /hello | cut -d' ' -f2)"
+
+# A changed listen directive: the new socket opens, the old one closes.
+old=$port
+write_conf v6 "" reuseport
+reload_and_wait
+port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+           "$tmp/error.log" | tail -n 1)
+if [ "$port" != "$old" ]; then
+    ok "the new listener has its own port"
+else
+    not_ok "the new listener has its own port" "still $old"
+fi
+check "the new listener answers" "v6" "$(get /hello | cut -d' ' -f2)"
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' \
+           "http://127.0.0.1:$old/hello")
+check "the old listener is closed" "000" "$code"
+
+stop_daemon TERM
+check "SIGTERM after reloads exits 0" 0 "$status"
+finish
