@@ -99,15 +99,22 @@ static void iowait_finish(iowait_t *w, int result)
         gh__ready(g, result);
 }
 
-/* Owner only: stop a dormant watch's ev_io for good. */
+/*
+ * Owner only: stop a dormant watch's ev_io for good.  All of it happens
+ * under the descriptor's lock: the moment p->dormant no longer names w, a
+ * goroutine closing the descriptor on another worker stops waiting for
+ * us and may free w, so nothing may touch w after that.
+ */
 static void dormant_stop(iowait_t *w)
 {
-    gh__lock(&w->pfd->mu);
-    if (w->pfd->dormant == w)
-        w->pfd->dormant = NULL;
-    gh__unlock(&w->pfd->mu);
+    pfd_t *p = w->pfd;
+
+    gh__lock(&p->mu);
+    if (p->dormant == w)
+        p->dormant = NULL;
     ev_io_stop(w->m->loop, &w->io);
     w->dormant = false;
+    gh__unlock(&p->mu);
 }
 
 /* Level-triggered readiness keeps coming while the new owner of the bytes
