@@ -314,30 +314,43 @@ typedef struct lookup {
     ssize_t nents;
 } lookup_t;
 
+/* If path is a regular file, make it the one lk serves: 1.  0 if it is
+ * missing or not a regular file; GH_E* on another error. */
+static int adopt_file(lookup_t *lk, const char *path)
+{
+    struct stat sb;
+    int fd = gh__static_open(&lk->st->root, path, &sb);
+
+    if (fd == GH_ENOENT)
+        return 0;
+    if (fd < 0)
+        return fd;
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return 0;
+    }
+    close(lk->fd);
+    lk->fd = fd;
+    lk->sb = sb;
+    return 1;
+}
+
 /* dir's first index file that is a regular file: adopt it. */
 static int find_index(lookup_t *lk, char *path)
 {
     const static_state_t *st = lk->st;
+    int rc;
 
     for (int i = 0; i < st->nindex; i++) {
-        struct stat sb;
-        int fd;
         if (snprintf(path, PATH_MAX, "%s%s%s", lk->rel, *lk->rel ? "/" : "",
                      st->index[i]) >= PATH_MAX)
             return GH_ENAMETOOLONG;
-        if ((fd = gh__static_open(&st->root, path, &sb)) == GH_ENOENT)
-            continue;
-        if (fd < 0)
-            return fd;
-        if (!S_ISREG(sb.st_mode)) {
-            close(fd);
-            continue;
+        if ((rc = adopt_file(lk, path)) < 0)
+            return rc;
+        if (rc) {
+            lk->index = i;
+            return FOUND_FILE;
         }
-        close(lk->fd);
-        lk->fd = fd;
-        lk->sb = sb;
-        lk->index = i;
-        return FOUND_FILE;
     }
     return FOUND_DIR;
 }
@@ -348,25 +361,14 @@ static void find_variant(lookup_t *lk, const char *path)
     char vpath[PATH_MAX];
 
     for (int e = 0; e < NENC; e++) {
-        struct stat sb;
-        int fd;
         if (snprintf(vpath, sizeof(vpath), "%s%s", path,
                      encodings[e].suffix) >= (int)sizeof(vpath) ||
             !gh__static_exists(&lk->st->root, vpath))
             continue;
         lk->vary = true;
-        if (lk->enc >= 0 || !lk->accept[e])
-            continue;
-        if ((fd = gh__static_open(&lk->st->root, vpath, &sb)) < 0)
-            continue;
-        if (!S_ISREG(sb.st_mode)) {
-            close(fd);
-            continue;
-        }
-        close(lk->fd);
-        lk->fd = fd;
-        lk->sb = sb;
-        lk->enc = e;
+        /* a variant that fails to open is skipped: the plain file stays */
+        if (lk->enc < 0 && lk->accept[e] && adopt_file(lk, vpath) > 0)
+            lk->enc = e;
     }
 }
 

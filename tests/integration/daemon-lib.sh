@@ -1,8 +1,7 @@
 # daemon-lib.sh - shared by the tests that run the real gohttpd daemon
-# (sourced, not run).  Gives: a temporary directory $tmp, TAP-style
-# ok/not_ok/check, start_daemon (on a free loopback port, read from the
-# daemon's own "listening on" line), stop_daemon, and cleanup that kills
-# every process a test started, by pid.
+# (sourced, not run).  Gives, on top of tap.sh ($tmp, ok/not_ok/check,
+# cleanup by pid): start_daemon (on a free loopback port, read from the
+# daemon's own "listening on" line), stop_daemon, get and build_plugin.
 #
 # Needs top_builddir and srcdir (make check exports both); exits 77 when
 # curl is missing.
@@ -22,54 +21,13 @@ if [ ! -x "$gohttpd" ]; then
     exit 99
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gh-daemon.XXXXXX") || exit 99
-pids=
-cleanup() {
-    for p in $pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    wait 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. "$srcdir/tests/integration/tap.sh"
 
 # Root would drop to nobody, who may not read a checkout under /root.
 as_root=
 if [ "$(id -u)" = 0 ]; then
     as_root='allow_root on;'
 fi
-
-n=0 failed=0
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-not_ok() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    shift
-    for l in "$@"; do
-        echo "#   $l"
-    done
-}
-# check DESCRIPTION EXPECTED GOT
-check() {
-    if [ "$2" = "$3" ]; then
-        ok "$1"
-    else
-        not_ok "$1" "expected: $2" "got:      $3"
-    fi
-}
-# check_grep DESCRIPTION PATTERN FILE
-check_grep() {
-    if grep -q -- "$2" "$3"; then
-        ok "$1"
-    else
-        not_ok "$1" "no line matching: $2" "in $3:" "$(tail -n 20 "$3")"
-    fi
-}
 
 # wait_for_grep PATTERN FILE [TENTHS]: poll until FILE has PATTERN.
 wait_for_grep() {
@@ -83,7 +41,8 @@ wait_for_grep() {
 }
 
 # start_daemon NAME ARGS...: run gohttpd ARGS with -l 127.0.0.1:0 (unless
-# $own_listen is set: then the configuration's listen directives hold); stdout to $tmp/NAME.out, stderr to $tmp/NAME.err.  Sets
+# $own_listen is set: then the configuration's listen directives hold);
+# stdout to $tmp/NAME.out, stderr to $tmp/NAME.err.  Sets
 # $pid and $port (the first listener's), read from the error log: $watch
 # when set (a configured error_log), else $tmp/NAME.err.  Fails if it does
 # not come up within 10 s.

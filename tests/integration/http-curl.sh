@@ -26,39 +26,7 @@ if [ ! -x "$server" ]; then
     exit 99
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gh-http-curl.XXXXXX") || exit 99
-pids=
-cleanup() {
-    for p in $pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-n=0 failed=0
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-not_ok() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    shift
-    for l in "$@"; do
-        echo "#   $l"
-    done
-}
-# check DESCRIPTION EXPECTED GOT
-check() {
-    if [ "$2" = "$3" ]; then
-        ok "$1"
-    else
-        not_ok "$1" "expected: $2" "got:      $3"
-    fi
-}
+. "${srcdir:-.}/tests/integration/tap.sh"
 
 # Start the server and read its port, within 10 s.
 "$server" -l 127.0.0.1:0 -p "$tmp/port" -w 2 -g 5000 >"$tmp/server.log" 2>&1 &
