@@ -29,6 +29,14 @@
  * after gd_logs_shutdown()) every write is done at once under g.lock and
  * a release frees at once.
  *
+ * Batching: when lines arrive while the writer is idle, the first one is
+ * written at once (a quiet server's log is current), but rounds then come
+ * at most every BATCH_EVERY_MS: the writer lingers until then, unless the
+ * queues pass a quarter of the bound, someone flushes, or it is told to
+ * stop.  Producers signal only an idle writer or, past that mark, a
+ * lingering one, so under load a log line costs a memcpy and no system
+ * call, and the file gets one write(2) per round.
+ *
  * The writer must never hold g.lock while it calls gh_log(): the error-log
  * sink takes g.lock to queue the message.
  */
@@ -58,6 +66,7 @@
 
 #define NO_CUT SIZE_MAX
 #define FLUSH_WAIT_S 2
+#define BATCH_EVERY_MS 20        /* at most one round per this, under load */
 #define JOIN_WAIT_S 3
 
 struct gd_logfile {
@@ -76,6 +85,7 @@ struct gd_logfile {
     size_t wlen, wcap;       /* writer */
     size_t wcut;             /* writer: the batch's cut */
     bool failing;            /* writer: the last write failed (reported) */
+    bool due;                /* g.lock: to be served in this round */
     struct gd_logfile *next; /* g.lock: g.files */
 };
 
@@ -89,7 +99,10 @@ static struct {
     bool running;            /* a writer thread serves the queues */
     bool stop;               /* shutting down: exit once idle */
     bool busy;               /* the writer has a batch in hand */
-    bool waiting;            /* the writer sleeps on g.work */
+    bool waiting;            /* the writer sleeps on g.work, idle */
+    bool lingering;          /* ... or waits for the next round's time */
+    int hurry;               /* flushers waiting: no lingering */
+    struct timespec next_round; /* writer: no round before (REALTIME) */
     uint64_t dropped;        /* lines dropped, ever */
     uint64_t unreported;     /* ... not yet noted in the error log */
     gd_logfile_t *errlog;    /* the error log's file (a reference) */
@@ -369,7 +382,7 @@ static void enqueue_locked(gd_logfile_t *f, const char *line, size_t len,
         f->buf[f->len + len] = '\n';
     f->len += need;
     g.queued += need;
-    if (g.waiting)
+    if (g.waiting || (g.lingering && g.queued >= g.cap / 4))
         pthread_cond_signal(&g.work);
 }
 
@@ -570,6 +583,63 @@ static void report_drops_locked(void)
     pthread_mutex_lock(&g.lock);
 }
 
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec ||
+           (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Wait for the next round's time, unless something cannot wait.  True if
+ * it waited (the caller looks for work again).  g.lock held. */
+static bool linger_locked(void)
+{
+    struct timespec now;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (!ts_before(&now, &g.next_round))
+        return false;
+    g.lingering = true;
+    while (rc == 0 && !g.stop && !g.hurry && g.queued < g.cap / 4)
+        rc = pthread_cond_timedwait(&g.work, &g.lock, &g.next_round);
+    g.lingering = false;
+    return true;
+}
+
+/* The earliest time of the round after one starting now. */
+static void round_started(void)
+{
+    clock_gettime(CLOCK_REALTIME, &g.next_round);
+    g.next_round.tv_nsec += BATCH_EVERY_MS * 1000000L;
+    if (g.next_round.tv_nsec >= 1000000000L) {
+        g.next_round.tv_sec++;
+        g.next_round.tv_nsec -= 1000000000L;
+    }
+}
+
+static void serve_locked(gd_logfile_t *f);
+
+/* Some file has work: serve the next one due in this round, or start a
+ * round (once its time has come: marking every file with work as due).
+ * g.lock held. */
+static void serve_or_linger_locked(void)
+{
+    gd_logfile_t *f = g.files;
+
+    while (f && !(f->due && has_work(f)))
+        f = f->next;
+    if (f) {
+        f->due = false;
+        serve_locked(f);
+        return;
+    }
+    if (linger_locked())
+        return; /* look again: the queues changed meanwhile */
+    round_started();
+    for (f = g.files; f; f = f->next)
+        f->due = has_work(f);
+}
+
 /* One batch of f; g.lock held on entry and exit. */
 static void serve_locked(gd_logfile_t *f)
 {
@@ -596,7 +666,7 @@ static void *writer_main(void *arg)
         while (f && !has_work(f))
             f = f->next;
         if (f) {
-            serve_locked(f);
+            serve_or_linger_locked();
             continue;
         }
         g.busy = false;
@@ -652,10 +722,12 @@ int gd_logs_flush(void)
     int rc = 0;
 
     pthread_mutex_lock(&g.lock);
+    g.hurry++;
     while (g.running && !idle_locked() && rc == 0) {
         pthread_cond_signal(&g.work);
         rc = pthread_cond_timedwait(&g.idle, &g.lock, &dl);
     }
+    g.hurry--;
     pthread_mutex_unlock(&g.lock);
     return rc == ETIMEDOUT ? GH_ETIMEDOUT : 0;
 }
