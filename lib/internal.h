@@ -200,6 +200,8 @@ struct gh__m {
      * takes it; an idle thief takes it only after a short grace. */
     gh__g_t *_Atomic runnext;
     uint32_t tick;               /* schedule count; drives fair polling */
+    _Atomic uint64_t switches;   /* goroutines started or resumed here;
+                                  * owner writes, anyone reads */
     int64_t last_poll;           /* gh_now() of the last ev_run (owner) */
     _Atomic int32_t io_backlog;  /* ready sockets of this loop that wait
                                   * for a goroutine outside the run queue

@@ -11,8 +11,8 @@
  * shutdown, EMFILE back-off, response API misuse, HEAD, idle connections
  * without goroutines, the idle timeout, streaming, the router,
  * Unix-domain listeners, options replaced while running
- * (gh_server_update), listeners added and closed while running, and the
- * access-log hook.
+ * (gh_server_update), listeners added and closed while running, the
+ * access-log hook, and the counters (the latency histogram, gh_req_server).
  *
  * Handlers report what they saw through the atomics below (each test runs
  * in its own forked child, so they start at zero); the main thread waits
@@ -182,6 +182,15 @@ static int h_panic_stream(void *u, gh_req_t *req, gh_resp_t *resp)
     return 0;
 }
 
+/* Which server is this?  (gh_req_server, checked against srv.) */
+static gh_server_t *_Atomic h_server;
+
+static int h_server_of(void *u, gh_req_t *req, gh_resp_t *resp)
+{
+    atomic_store(&h_server, gh_req_server(req));
+    return gh_resp_send(resp, "ok", 2);
+}
+
 static int h_sleep(void *u, gh_req_t *req, gh_resp_t *resp)
 {
     atomic_store(&h_entered, 1);
@@ -294,6 +303,7 @@ static gh_router_t *make_router(void)
         {"GET", "/panic", h_panic},
         {"GET", "/panic-stream", h_panic_stream},
         {"GET", "/sleep", h_sleep},
+        {"GET", "/server", h_server_of},
         {"GET", "/sleepctx", h_sleepctx},
         {"GET", "/misuse", h_misuse},
         {"GET", "/misuse-stream", h_misuse_stream},
@@ -1524,6 +1534,68 @@ START_TEST(response_api_misuse_is_refused)
 }
 END_TEST
 
+/* The bucket a latency falls in, from the public bounds. */
+static int bucket_of(int64_t ns)
+{
+    static const uint32_t bounds[GH_LATENCY_BUCKETS - 1] =
+        GH_LATENCY_BOUNDS_US;
+    int i = 0;
+
+    while (i < GH_LATENCY_BUCKETS - 1 && ns > bounds[i] * GH_MICROSECOND)
+        i++;
+    return i;
+}
+
+START_TEST(stats_histogram_counts_every_response_by_latency)
+{
+    int slow = bucket_of(MS(500) + 1); /* the first over 500 ms */
+    uint64_t fast = 0, total = 0;
+    gh_server_stats_t st;
+    int64_t t0 = gh_now();
+    hc_conn_t c;
+    hc_resp_t r;
+
+    srv_start(NULL);
+    cli(&c);
+    for (int i = 0; i < 20; i++) {
+        roundtrip(&c, GET("/hello"), &r);
+        hc_resp_free(&r);
+    }
+    roundtrip(&c, GET("/server"), &r); /* 200 */
+    hc_resp_free(&r);
+    roundtrip(&c, GET("/nowhere"), &r); /* 404 */
+    hc_resp_free(&r);
+    for (int i = 0; i < 2; i++) {
+        roundtrip(&c, GET("/sleep"), &r); /* at least 500 ms each */
+        hc_resp_free(&r);
+    }
+    hc_close(&c);
+    cli(&c); /* the server's own answer to a malformed head counts too */
+    roundtrip(&c, "BAD\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 400);
+    hc_resp_free(&r);
+    hc_close(&c);
+
+    ck_assert_ptr_eq(atomic_load(&h_server), srv);
+    /* A response is counted just after it went out: the client may read
+     * it first. */
+    ck_assert(GH_TEST_WAIT_UNTIL(stats().requests == 25, GH_SECOND));
+    st = stats();
+    ck_assert_uint_eq(st.status[4], 2);
+    for (int i = 0; i < GH_LATENCY_BUCKETS; i++) {
+        total += st.latency[i];
+        fast += i < slow ? st.latency[i] : 0;
+    }
+    ck_assert_uint_eq(total, st.requests);
+    ck_assert_uint_eq(fast, 23);
+    ck_assert_uint_ge(st.latency_sum_ns, 2 * (uint64_t)MS(500));
+    ck_assert_uint_lt(st.latency_sum_ns, (uint64_t)(gh_now() - t0));
+    ck_assert_int_ge(st.created, t0); /* created by srv_start */
+    ck_assert_int_le(st.created, gh_now());
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
 START_TEST(head_gets_length_but_no_body)
 {
     hc_conn_t c;
@@ -2320,6 +2392,7 @@ static Suite *http_server_suite(void)
     tc = tcase(s, "responses", 10);
     tcase_add_test(tc, response_api_misuse_is_refused);
     tcase_add_test(tc, head_gets_length_but_no_body);
+    tcase_add_test(tc, stats_histogram_counts_every_response_by_latency);
     tcase_add_test(tc, streamed_response_is_chunked_or_close_delimited);
 
     tc = tcase(s, "idle", 15);

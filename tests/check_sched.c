@@ -2,7 +2,8 @@
  * check_sched.c - the M:N scheduler: work spreads over the workers, yield
  * hands the worker over, goroutines start goroutines, configuration calls
  * validate, an idle runtime sleeps, and the runtime can be looked into
- * (gh_rt_stats, gh_dump, the SIGQUIT dump).
+ * (gh_rt_stats, gh_dump, the SIGQUIT dump, gh_rt_worker_stats and the
+ * gh_rt_goroutines walk).
  *
  * Goroutines record what they see; only the test's main thread asserts.
  */
@@ -444,6 +445,163 @@ START_TEST(sched_dump_on_sigquit_writes_the_dump_and_keeps_running)
 }
 END_TEST
 
+/* ---- gh_rt_worker_stats ---- */
+
+#define QUEUED 10
+
+static gh_rt_worker_stats_t seen_ws;
+static atomic_int seen_ws_n = -1;
+
+/* On the only worker: start QUEUED goroutines (gh_go never switches, so
+ * they all wait in this worker's queue) and look at the queue. */
+static void spawn_and_look(void *arg)
+{
+    for (int i = 0; i < QUEUED; i++)
+        gh_go(leaf, NULL);
+    int n = gh_rt_worker_stats(&seen_ws, 1);
+    atomic_store(&seen_ws_n, n);
+}
+
+static uint64_t switches_total(void)
+{
+    gh_rt_worker_stats_t ws[GH_TEST_WORKERS];
+    int n = gh_rt_worker_stats(ws, GH_TEST_WORKERS);
+    uint64_t sum = 0;
+
+    for (int i = 0; i < n; i++)
+        sum += ws[i].switches;
+    return sum;
+}
+
+START_TEST(sched_worker_stats_show_queues_switches_and_idleness)
+{
+    gh_rt_worker_stats_t ws[4];
+
+    gh_test_set_workers(1);
+    ck_assert_int_eq(gh_rt_worker_stats(ws, 4), 0); /* not started yet */
+    ck_assert_int_gt(gh_go(spawn_and_look, NULL), 0);
+    ck_assert(GH_TEST_WAIT_UNTIL(atomic_load(&seen_ws_n) >= 0,
+                                 5 * GH_SECOND));
+    ck_assert_int_eq(atomic_load(&seen_ws_n), 1);
+    ck_assert_int_eq(seen_ws.id, 0);
+    ck_assert_int_eq(seen_ws.idle, 0);
+    ck_assert_uint_eq(seen_ws.runq, QUEUED);
+    ck_assert_int_eq(seen_ws.spawned, QUEUED); /* its own came from main */
+    GH_TEST_WAIT_COUNT(&done, QUEUED, 5 * GH_SECOND);
+    /* Out of work, the worker empties its queue and goes idle; every
+     * goroutine it ran was at least one switch. */
+    ck_assert(GH_TEST_WAIT_UNTIL(gh_rt_worker_stats(ws, 4) == 1 && ws[0].idle,
+                                 5 * GH_SECOND));
+    ck_assert_uint_eq(ws[0].runq, 0);
+    ck_assert_uint_ge(ws[0].switches, QUEUED + 1);
+    ck_assert_int_eq(gh_rt_worker_stats(ws, 0), 0);
+}
+END_TEST
+
+START_TEST(sched_worker_stats_cover_every_worker_and_count_switches)
+{
+    gh_rt_worker_stats_t ws[GH_TEST_WORKERS + 2];
+    uint64_t before;
+    int n;
+
+    ck_assert_int_gt(gh_go(leaf, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 1, 5 * GH_SECOND);
+    n = gh_rt_worker_stats(ws, GH_TEST_WORKERS + 2);
+    ck_assert_int_eq(n, GH_TEST_WORKERS);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(ws[i].id, i);
+    ck_assert_int_eq(gh_rt_worker_stats(ws, 1), 1); /* max is respected */
+    before = switches_total();
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_gt(gh_go(leaf, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 101, 5 * GH_SECOND);
+    ck_assert_uint_ge(switches_total() - before, 100);
+}
+END_TEST
+
+/* ---- gh_rt_goroutines ---- */
+
+/* What a walk's callback saw; the test's thread asserts on it. */
+typedef struct walk {
+    int64_t want;          /* the id to find */
+    int calls;
+    int stop_at;           /* return 7 at this call (0: never) */
+    int bad;               /* records that broke the contract */
+    gh_rt_g_info_t found;  /* a copy of want's record */
+    char name[32], wait[32];
+    bool parked_and_spawned; /* the callback parked and started one */
+} walk_t;
+
+static int walk_cb(void *udata, const gh_rt_g_info_t *g)
+{
+    walk_t *w = udata;
+    gh_go_opts_t o = {.stack_size = 128 * 1024}; /* a fresh stack mapping */
+
+    w->calls++;
+    w->bad += !(g->state == GH_G_RUNNABLE || g->state == GH_G_RUNNING ||
+                g->state == GH_G_WAITING) ||
+              !g->name || !g->fn_name || !*g->fn_name ||
+              (g->wait != NULL) != (g->state == GH_G_WAITING);
+    if (g->id == w->want) {
+        w->found = *g;
+        snprintf(w->name, sizeof(w->name), "%s", g->name);
+        snprintf(w->wait, sizeof(w->wait), "%s", g->wait ? g->wait : "");
+        /* No lock is held: parking and starting a goroutine (which takes
+         * the runtime's list lock to map its stack) must not deadlock. */
+        gh_sleep(GH_MILLISECOND);
+        w->parked_and_spawned = gh_go_with(leaf, NULL, &o) > 0;
+    }
+    return w->stop_at && w->calls == w->stop_at ? 7 : 0;
+}
+
+static walk_t walk_result;
+static atomic_int walk_rc = -1000;
+
+static void walker(void *arg)
+{
+    atomic_store(&walk_rc, gh_rt_goroutines(walk_cb, &walk_result));
+}
+
+START_TEST(sched_goroutines_walk_reports_a_parked_named_goroutine)
+{
+    int64_t id = start_named_sleeper("walk-me");
+    int rc;
+
+    walk_result.want = id;
+    ck_assert_int_gt(gh_go(walker, NULL), 0); /* the callback parks */
+    ck_assert(GH_TEST_WAIT_UNTIL(atomic_load(&walk_rc) != -1000,
+                                 5 * GH_SECOND));
+    rc = atomic_load(&walk_rc);
+    ck_assert_int_ge(rc, 2); /* the sleeper and the walker */
+    ck_assert_int_eq(rc, walk_result.calls);
+    ck_assert_int_eq(walk_result.bad, 0);
+    ck_assert_int_eq(walk_result.found.id, id);
+    ck_assert_str_eq(walk_result.name, "walk-me");
+    ck_assert_int_eq(walk_result.found.state, GH_G_WAITING);
+    ck_assert_str_eq(walk_result.wait, "sleep");
+    ck_assert_int_gt(walk_result.found.wait_ns, 0);
+    ck_assert_int_lt(walk_result.found.wait_ns, 30 * GH_SECOND);
+    ck_assert_ptr_eq(walk_result.found.fn, (const void *)named_sleeper);
+    ck_assert(walk_result.parked_and_spawned);
+    GH_TEST_WAIT_COUNT(&done, 1, 5 * GH_SECOND);
+}
+END_TEST
+
+START_TEST(sched_goroutines_walk_stops_when_the_callback_says_so)
+{
+    walk_t w = {.want = -1, .stop_at = 2};
+
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_gt(gh_go(long_sleeper, NULL), 0);
+    GH_TEST_WAIT_COUNT(&parked, 5, 5 * GH_SECOND);
+    ck_assert_int_eq(gh_rt_goroutines(walk_cb, &w), 7);
+    ck_assert_int_eq(w.calls, 2);
+    w = (walk_t){.want = -1};
+    ck_assert_int_ge(gh_rt_goroutines(walk_cb, &w), 5);
+    ck_assert_int_eq(w.bad, 0);
+}
+END_TEST
+
 static Suite *sched_suite(void)
 {
     Suite *s = suite_create("sched");
@@ -478,6 +636,10 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, sched_rt_stats_are_sane);
     tcase_add_test(tc, sched_dump_lists_a_sleeping_named_goroutine);
     tcase_add_test(tc, sched_dump_on_sigquit_writes_the_dump_and_keeps_running);
+    tcase_add_test(tc, sched_worker_stats_show_queues_switches_and_idleness);
+    tcase_add_test(tc, sched_worker_stats_cover_every_worker_and_count_switches);
+    tcase_add_test(tc, sched_goroutines_walk_reports_a_parked_named_goroutine);
+    tcase_add_test(tc, sched_goroutines_walk_stops_when_the_callback_says_so);
     suite_add_tcase(s, tc);
 
     return s;

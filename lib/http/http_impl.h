@@ -125,6 +125,9 @@ struct gh_server {
     gh_waitgroup_t acceptors;
     _Atomic uint64_t conns_open, conns_idle, conns_total, requests;
     _Atomic uint64_t status[6], bytes_in, bytes_out, accept_pauses, timeouts;
+    _Atomic uint64_t latency[GH_LATENCY_BUCKETS]; /* gh__count_response */
+    _Atomic uint64_t latency_sum_ns;
+    int64_t created;           /* gh_now() at gh_server_new() */
 };
 
 /* ---- the arena (request.c) ---- */
@@ -249,12 +252,13 @@ const char *gh__http_date(void);
 
 /* Drain the input for a while before closing (after an error answer). */
 void gh__session_linger(gh__session_t *ss);
-/* Count a response by status class. */
-void gh__count_response(gh_server_t *s, int status);
-/* Tell the access log about the response just finished: req and resp
- * NULL for the server's answer to a head it could not parse. */
+/* Count the response just finished by status class and by latency (from
+ * ss->now).  Returns the time it took, gh_now(), for the access log. */
+int64_t gh__count_response(gh__session_t *ss, int status);
+/* Tell the access log about the response that finished at now: req NULL
+ * for the server's answer to a head it could not parse. */
 void gh__access_report(gh__session_t *ss, const gh_req_t *req, int status,
-                       uint64_t body_bytes);
+                       uint64_t body_bytes, int64_t now);
 
 /* ---- server.c ---- */
 /* The options now (a new session's snapshot). */

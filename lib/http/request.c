@@ -298,6 +298,11 @@ const struct sockaddr *gh_req_peer(const gh_req_t *req, socklen_t *len)
     return &req->ss->c->peer.sa;
 }
 
+gh_server_t *gh_req_server(const gh_req_t *req)
+{
+    return req->ss->s;
+}
+
 const char *gh_req_param(const gh_req_t *req, const char *name)
 {
     for (int i = 0; i < req->nparams; i++)

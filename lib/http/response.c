@@ -661,6 +661,7 @@ int gh__resp_error(gh__session_t *ss, int status)
 {
     gh_resp_t resp;
     gh_req_t req;
+    int64_t now;
     int rc;
 
     /* A request to hold the canned response's strings. */
@@ -675,11 +676,11 @@ int gh__resp_error(gh__session_t *ss, int status)
      * closes. */
     if (rc == 0)
         rc = gh__session_flush(ss);
-    gh__count_response(ss->s, status);
+    now = gh__count_response(ss, status);
     ss->linger = rc == 0;
     ss->req = NULL;
     if (ss->cfg->o.access_log)
-        gh__access_report(ss, NULL, status, rc == 0 ? resp.sent : 0);
+        gh__access_report(ss, NULL, status, rc == 0 ? resp.sent : 0, now);
     gh__req_fini(&req);
     return rc;
 }

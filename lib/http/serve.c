@@ -25,7 +25,10 @@
  * gh_server_update() applies from the next session on, and the requests of
  * one session (a pipelined batch, say) all see the same limits.  The
  * access log, when there is one, hears of each response right after it is
- * complete (gh__access_report); without one it costs a branch.
+ * complete (gh__access_report); without one it costs a branch.  Each
+ * response is counted (gh__count_response) with the one clock reading
+ * taken at its end, which the access log reuses: the latency histogram
+ * costs that reading and two atomic adds.
  */
 #include "config.h"
 
@@ -233,20 +236,42 @@ static int run_handler(gh__session_t *ss, gh_req_t *req, gh_resp_t *resp)
     return 500;
 }
 
-void gh__count_response(gh_server_t *s, int status)
+/* The histogram bucket of a latency: a linear scan, since nearly every
+ * response falls in the first few buckets. */
+static unsigned latency_bucket(int64_t ns)
 {
+    static const uint32_t bounds_us[] = GH_LATENCY_BOUNDS_US;
+    unsigned i = 0;
+
+    _Static_assert(sizeof(bounds_us) / sizeof(bounds_us[0]) ==
+                       GH_LATENCY_BUCKETS - 1,
+                   "one bound per bucket but the last");
+    while (i < GH_LATENCY_BUCKETS - 1 &&
+           ns > (int64_t)bounds_us[i] * GH_MICROSECOND)
+        i++;
+    return i;
+}
+
+int64_t gh__count_response(gh__session_t *ss, int status)
+{
+    gh_server_t *s = ss->s;
+    int64_t now = gh_now(), ns = now - ss->now;
     int cls = status / 100;
 
     atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
     if (cls >= 1 && cls <= 5)
         atomic_fetch_add_explicit(&s->status[cls], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->latency[latency_bucket(ns)], 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->latency_sum_ns, (uint64_t)ns,
+                              memory_order_relaxed);
+    return now;
 }
 
 void gh__access_report(gh__session_t *ss, const gh_req_t *req, int status,
-                       uint64_t body_bytes)
+                       uint64_t body_bytes, int64_t now)
 {
     const gh__server_cfg_t *cfg = ss->cfg;
-    int64_t now = gh_now();
     gh_access_t a = {.req = req, .peer = &ss->c->peer.sa,
                      .peer_len = ss->c->peer_len, .status = status,
                      .body_bytes = body_bytes, .duration = now - ss->now};
@@ -296,6 +321,7 @@ static int serve_request(gh__session_t *ss)
 {
     gh_req_t req;
     gh_resp_t resp;
+    int64_t now;
     int rc, prc;
 
     ss->c->nreq++;
@@ -322,10 +348,10 @@ static int serve_request(gh__session_t *ss)
         ss->close = true; /* refused before any handler: malformed */
     gh__req_unwatch(&req);
     rc = gh__resp_finish(&resp, rc);
-    gh__count_response(ss->s, resp.status);
+    now = gh__count_response(ss, resp.status);
     if (GH__UNLIKELY(ss->cfg->o.access_log != NULL))
         gh__access_report(ss, &req, resp.status,
-                          resp.head_only ? 0 : resp.sent);
+                          resp.head_only ? 0 : resp.sent, now);
     if (rc == 0)
         finish_body(ss, &req);
     ss->req = NULL;

@@ -132,6 +132,7 @@ int gh_server_new(gh_server_t **out, const gh_server_opts_t *opts,
     if (!(s->ctx = gh_ctx_with_cancel(gh_ctx_background())))
         goto fail;
     atomic_init(&s->cfg, cfg);
+    s->created = gh_now();
     s->handler = handler;
     s->udata = udata;
     *out = s;
@@ -810,6 +811,11 @@ void gh_server_stats(gh_server_t *s, gh_server_stats_t *st)
     st->bytes_out = atomic_load(&s->bytes_out);
     st->accept_pauses = atomic_load(&s->accept_pauses);
     st->timeouts = atomic_load(&s->timeouts);
+    for (int i = 0; i < GH_LATENCY_BUCKETS; i++)
+        st->latency[i] = atomic_load_explicit(&s->latency[i],
+                                              memory_order_relaxed);
+    st->latency_sum_ns = atomic_load(&s->latency_sum_ns);
+    st->created = s->created;
     gh_rt_stats(&rt);
     st->goroutines = rt.goroutines;
 }

@@ -3,10 +3,13 @@
  * the SIGQUIT dump and the runtime counters.
  *
  * Every stack ever mapped is listed here (its record sits at the top of the
- * stack), live or cached; a dump walks the list and prints the records that
- * are not dead.  Records are read while their goroutines run, so a dump is a
- * best-effort snapshot, as Go's is without stopping the world.  The SIGQUIT
- * handler only writes a byte to a pipe; a helper thread does the dump.
+ * stack), live or cached.  A walk (gh_rt_goroutines, and gh_dump on top of
+ * it) copies the records that are not dead under the list's lock, which
+ * keeps their stacks mapped, and reports them after letting go of it, so
+ * that its callback may do anything.  Records are read while their
+ * goroutines run, so a walk is a best-effort snapshot, as Go's is without
+ * stopping the world.  The SIGQUIT handler only writes a byte to a pipe; a
+ * helper thread does the dump.
  */
 #include "config.h"
 
@@ -97,42 +100,155 @@ static int64_t wall_now(void)
     return (int64_t)ts.tv_sec * GH_SECOND + ts.tv_nsec;
 }
 
-static int dump_one(FILE *f, const gh__g_t *g, int64_t now)
-{
-    int st = atomic_load_explicit(&g->state, memory_order_relaxed);
-    char what[64], dur[32], fbuf[32];
-    Dl_info info;
-    const char *fn;
+/* ---- the walk: copy under the lock, report without it ---- */
 
-    if (st == GH_G_DEAD)
-        return 0;
-    if (st == GH_G_WAITING) {
-        int64_t since = atomic_load_explicit(&g->since, memory_order_relaxed);
-        fmt_duration(dur, sizeof(dur), now - since);
-        snprintf(what, sizeof(what), "%s, %s",
-                 wait_name(atomic_load_explicit(&g->wait,
-                                                    memory_order_relaxed)),
-                 dur);
-    } else
-        snprintf(what, sizeof(what), "%s",
-                 st == GH_G_RUNNING ? "running" : "runnable");
-    if (dladdr((void *)(uintptr_t)g->fn, &info) && info.dli_sname)
-        fn = info.dli_sname;
-    else {
-        snprintf(fbuf, sizeof(fbuf), "%p", (void *)(uintptr_t)g->fn);
-        fn = fbuf;
-    }
-    fprintf(f, "goroutine %lld [%s]: \"%s\" started at %s\n",
-            (long long)g->id, what, (g->flags & GH__G_NAMED) ? g->name : "",
-            fn);
-    return 1;
+/* What a walk keeps of one goroutine record. */
+typedef struct g_snap {
+    int64_t id;
+    int64_t since;          /* wall ns it parked at */
+    gh_go_fn fn;
+    int state, wait;
+    char name[GH__NAME_MAX]; /* "" if unnamed */
+} g_snap_t;
+
+#if GH_SANITIZE_THREAD
+#define GH__NO_TSAN __attribute__((no_sanitize("thread")))
+#else
+#define GH__NO_TSAN
+#endif
+
+/*
+ * Copy g, which is live or may be.  The record's owner writes id, fn and
+ * name without a lock when it starts a goroutine on a cached stack, so a
+ * copy taken while that happens may mix two goroutines (or cut a name,
+ * hence the terminator).  That is the price of not stopping the world, as
+ * in Go's dumps; allg_mu (held by the caller) only keeps the stack mapped.
+ * The deliberate race is hidden from TSan.  Returns false for a dead g.
+ */
+GH__NO_TSAN static bool snap_one(g_snap_t *s, const gh__g_t *g)
+{
+    s->state = atomic_load_explicit(&g->state, memory_order_acquire);
+    if (s->state == GH_G_DEAD)
+        return false;
+    s->wait = atomic_load_explicit(&g->wait, memory_order_relaxed);
+    s->since = atomic_load_explicit(&g->since, memory_order_relaxed);
+    s->id = g->id;
+    s->fn = g->fn;
+    s->name[0] = '\0';
+    if (g->flags & GH__G_NAMED)
+        memcpy(s->name, g->name, sizeof(s->name));
+    s->name[sizeof(s->name) - 1] = '\0';
+    return true;
 }
 
+/* Copy every live record into a malloc'd array: *n of them. */
+static int snapshot(g_snap_t **out, size_t *n)
+{
+    g_snap_t *snap;
+
+    *n = 0;
+    pthread_mutex_lock(&allg_mu);
+    snap = malloc((allg_len ? allg_len : 1) * sizeof(*snap));
+    for (size_t i = 0; snap && i < allg_len; i++)
+        *n += snap_one(&snap[*n], allg[i]);
+    pthread_mutex_unlock(&allg_mu);
+    *out = snap;
+    return snap ? 0 : GH_ENOMEM;
+}
+
+/* A few start functions resolved lately: most goroutines share a handful,
+ * and dladdr() searches a symbol table. */
+typedef struct sym_cache {
+    struct {
+        gh_go_fn fn;
+        char name[96];
+    } e[8];
+    unsigned next;
+} sym_cache_t;
+
+static void resolve(gh_go_fn fn, char *buf, size_t len)
+{
+    Dl_info info;
+    const char *obj;
+
+    if (!dladdr((void *)(uintptr_t)fn, &info) || !info.dli_fname) {
+        snprintf(buf, len, "%p", (void *)(uintptr_t)fn);
+        return;
+    }
+    if (info.dli_sname && info.dli_saddr == (void *)(uintptr_t)fn) {
+        snprintf(buf, len, "%s", info.dli_sname);
+        return;
+    }
+    /* Not exported (static, or hidden in libgohttpd): an address that
+     * addr2line -e OBJECT resolves. */
+    obj = strrchr(info.dli_fname, '/');
+    snprintf(buf, len, "%s+%#lx", obj ? obj + 1 : info.dli_fname,
+             (unsigned long)((uintptr_t)fn - (uintptr_t)info.dli_fbase));
+}
+
+static const char *fn_name(sym_cache_t *c, gh_go_fn fn)
+{
+    unsigned n = sizeof(c->e) / sizeof(c->e[0]), i;
+
+    for (i = 0; i < n; i++)
+        if (c->e[i].fn == fn && c->e[i].name[0])
+            return c->e[i].name;
+    i = c->next++ % n;
+    c->e[i].fn = fn;
+    resolve(fn, c->e[i].name, sizeof(c->e[i].name));
+    return c->e[i].name;
+}
+
+int gh_rt_goroutines(gh_rt_g_fn fn, void *udata)
+{
+    sym_cache_t cache = {0};
+    int64_t now = wall_now();
+    gh_rt_g_info_t info;
+    g_snap_t *snap;
+    size_t n;
+    int rc;
+
+    if ((rc = snapshot(&snap, &n)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const g_snap_t *s = &snap[i];
+        bool parked = s->state == GH_G_WAITING;
+        info = (gh_rt_g_info_t){
+            .id = s->id, .name = s->name, .state = s->state,
+            .wait = parked ? wait_name(s->wait) : NULL,
+            .wait_ns = parked && now > s->since ? now - s->since : 0,
+            .fn = (const void *)(uintptr_t)s->fn,
+            .fn_name = fn_name(&cache, s->fn)};
+        if ((rc = fn(udata, &info)) != 0)
+            break;
+    }
+    free(snap);
+    return rc != 0 ? rc : (int)n;
+}
+
+/* ---- gh_dump ---- */
+
+static int dump_one(void *udata, const gh_rt_g_info_t *g)
+{
+    char what[64], dur[32];
+
+    if (g->state == GH_G_WAITING) {
+        fmt_duration(dur, sizeof(dur), g->wait_ns);
+        snprintf(what, sizeof(what), "%s, %s", g->wait, dur);
+    } else
+        snprintf(what, sizeof(what), "%s",
+                 g->state == GH_G_RUNNING ? "running" : "runnable");
+    fprintf(udata, "goroutine %lld [%s]: \"%s\" started at %s\n",
+            (long long)g->id, what, g->name, g->fn_name);
+    return 0;
+}
+
+/* The lines are written after the walk has let go of the lock: a slow fd
+ * (a pipe nobody reads) never holds up goroutines starting. */
 int gh_dump(int fd)
 {
-    int dfd = dup(fd), n = 0;
+    int dfd = dup(fd), n;
     FILE *f;
-    int64_t now = wall_now();
 
     if (dfd < 0)
         return -errno;
@@ -140,11 +256,9 @@ int gh_dump(int fd)
         close(dfd);
         return GH_ENOMEM;
     }
-    pthread_mutex_lock(&allg_mu);
-    for (size_t i = 0; i < allg_len; i++)
-        n += dump_one(f, allg[i], now);
-    pthread_mutex_unlock(&allg_mu);
-    fprintf(f, "%d goroutines\n", n);
+    n = gh_rt_goroutines(dump_one, f);
+    if (n >= 0)
+        fprintf(f, "%d goroutines\n", n);
     fclose(f);
     return n;
 }

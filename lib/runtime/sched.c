@@ -495,9 +495,21 @@ static void after_switch(gh__g_t *self)
     }
 }
 
+/* For gh_rt_worker_stats: the owner alone writes, so a plain load and
+ * store (no locked add) suffice; a switch to g0 is not a goroutine run. */
+static inline void count_switch(gh__m_t *m, const gh__g_t *to)
+{
+    atomic_store_explicit(
+        &m->switches,
+        atomic_load_explicit(&m->switches, memory_order_relaxed) +
+            (to != &m->g0),
+        memory_order_relaxed);
+}
+
 static void switch_to(gh__m_t *m, gh__g_t *from, gh__g_t *to, bool dying)
 {
     m->cur = to;
+    count_switch(m, to);
     atomic_store_explicit(&to->state, GH_G_RUNNING, memory_order_relaxed);
 #if GH_SANITIZE_ADDRESS || GH_SANITIZE_THREAD
     gh__switch(from, to, dying);
@@ -639,6 +651,7 @@ GH__NORETURN static void g_exit(gh__g_t *g)
     m->post_arg = g;
     atomic_store_explicit(&g->state, GH_G_DEAD, memory_order_relaxed);
     m->cur = to;
+    count_switch(m, to);
     atomic_store_explicit(&to->state, GH_G_RUNNING, memory_order_relaxed);
     gh__switch(g, to, true);
     gh__ctx_jump(&to->ctx); /* nothing of g needs saving */
@@ -1164,6 +1177,42 @@ int gh_set_stack_size(size_t bytes)
     gh__stack_default = bytes;
     cfg_stack_set = true;
     return 0;
+}
+
+/* Goroutines waiting in m's ring and runnext.  The head never passes the
+ * tail, so loading the head first keeps t - h from going negative; a take
+ * between the two loads can only make it too large, hence the clamp. */
+static uint32_t runq_len(gh__m_t *m)
+{
+    uint32_t h = atomic_load_explicit(&m->rq_head, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&m->rq_tail, memory_order_acquire);
+    uint32_t n = t - h > GH__RUNQ_SIZE ? GH__RUNQ_SIZE : t - h;
+
+    return n + (atomic_load_explicit(&m->runnext, memory_order_relaxed) !=
+                NULL);
+}
+
+int gh_rt_worker_stats(gh_rt_worker_stats_t *out, int max)
+{
+    int n;
+
+    if (!atomic_load_explicit(&started, memory_order_acquire) || max <= 0)
+        return 0;
+    n = max < nworkers ? max : nworkers;
+    pthread_mutex_lock(&idle_mu); /* m->idle */
+    for (int i = 0; i < n; i++) {
+        gh__m_t *m = ms[i];
+        out[i] = (gh_rt_worker_stats_t){
+            .id = m->id,
+            .idle = m->idle,
+            .runq = runq_len(m),
+            .spawned = atomic_load_explicit(&m->spawned,
+                                            memory_order_relaxed),
+            .switches = atomic_load_explicit(&m->switches,
+                                             memory_order_relaxed)};
+    }
+    pthread_mutex_unlock(&idle_mu);
+    return n;
 }
 
 int gh_workers(void)

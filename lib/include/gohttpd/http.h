@@ -208,6 +208,22 @@ GH_API int gh_server_shutdown(gh_server_t *s, int64_t deadline);
  * that never started).  NULL is ignored. */
 GH_API void gh_server_free(gh_server_t *s);
 
+/**
+ * The latency histogram of gh_server_stats_t: the time from a request's
+ * first byte to the end of its response (as gh_access_t.duration), counted
+ * in GH_LATENCY_BUCKETS buckets.  Bucket i holds the responses that took
+ * at most GH_LATENCY_BOUNDS_US[i] microseconds and more than the bound
+ * before it; the last bucket, which has no bound, holds the slower ones.
+ * The bounds run 1-2.5-5 per decade, from 10 us to 10 s:
+ *
+ *     static const uint32_t bounds[GH_LATENCY_BUCKETS - 1] =
+ *         GH_LATENCY_BOUNDS_US;
+ */
+#define GH_LATENCY_BUCKETS 20
+#define GH_LATENCY_BOUNDS_US                                               \
+    {10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,     \
+     100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000}
+
 /** Counters, all since the server was created. */
 typedef struct gh_server_stats {
     uint64_t conns_open;     /**< connections open now */
@@ -221,9 +237,19 @@ typedef struct gh_server_stats {
     uint64_t accept_pauses;  /**< times accepting backed off */
     uint64_t timeouts;       /**< connections cut by a timeout */
     int64_t goroutines;      /**< goroutines in the runtime now */
+    uint64_t latency[GH_LATENCY_BUCKETS]; /**< responses by latency (see
+                              *   GH_LATENCY_BOUNDS_US); they add up to the
+                              *   responses counted in status[] */
+    uint64_t latency_sum_ns; /**< the latencies' total, nanoseconds */
+    int64_t created;         /**< gh_now() when the server was created */
 } gh_server_stats_t;
 
-/** gh_server_stats - a snapshot of s's counters.  Any thread. */
+/**
+ * gh_server_stats - a snapshot of s's counters.  Each is read atomically
+ * but not all at one instant: under load, sums taken from different
+ * fields (requests, the latency buckets) may differ by the responses that
+ * finished meanwhile.  Any thread; does not park.
+ */
 GH_API void gh_server_stats(gh_server_t *s, gh_server_stats_t *st);
 
 /* ---- requests ---------------------------------------------------------
@@ -311,6 +337,12 @@ GH_API ssize_t gh_req_read_all(gh_req_t *req, size_t max, const char **out);
 /** The peer's address; *len is set to its length. */
 GH_API const struct sockaddr *gh_req_peer(const gh_req_t *req,
                                           socklen_t *len);
+
+/**
+ * gh_req_server - the server that req came to, for gh_server_stats()
+ * (a status page).  Valid as long as the server; never NULL.
+ */
+GH_API gh_server_t *gh_req_server(const gh_req_t *req);
 
 /**
  * gh_req_ctx - the request's context, cancelled when the server shuts

@@ -179,6 +179,58 @@ typedef struct gh_rt_stats {
  */
 GH_API void gh_rt_stats(gh_rt_stats_t *st);
 
+/** One worker thread's load, from gh_rt_worker_stats(). */
+typedef struct gh_rt_worker_stats {
+    int id;            /**< 0 .. workers-1 */
+    int idle;          /**< 1: blocked in its event loop, out of work */
+    uint32_t runq;     /**< goroutines queued on it now, waiting to run */
+    int64_t spawned;   /**< goroutines started from it so far */
+    uint64_t switches; /**< times it started or resumed a goroutine */
+} gh_rt_worker_stats_t;
+
+/**
+ * gh_rt_worker_stats - fill out[0 .. max) with the workers' figures, by
+ * worker id, read without stopping the world (each a moment's snapshot;
+ * runq is exact only for a worker that is not busy).  Returns how many
+ * were filled: min(workers, max), or 0 before the runtime has started.
+ * Does not park; any thread.
+ */
+GH_API int gh_rt_worker_stats(gh_rt_worker_stats_t *out, int max);
+
+/** One live goroutine, as gh_rt_goroutines() reports it. */
+typedef struct gh_rt_g_info {
+    int64_t id;          /**< its id (gh_self_id() inside it) */
+    const char *name;    /**< its name, "" if none */
+    int state;           /**< GH_G_RUNNABLE, GH_G_RUNNING or GH_G_WAITING */
+    const char *wait;    /**< why it waits ("sleep", "chan receive",
+                          *   "IO wait (read)", ...); NULL unless
+                          *   GH_G_WAITING */
+    int64_t wait_ns;     /**< for how long it has been parked, ns; 0
+                          *   unless GH_G_WAITING */
+    const void *fn;      /**< the function it was started with */
+    const char *fn_name; /**< fn's symbol ("handle_conn"), or, for a
+                          *   symbol that is not exported, the object and
+                          *   offset ("libgohttpd.so.0+0x1f2e0") */
+} gh_rt_g_info_t;
+
+/**
+ * A gh_rt_goroutines() callback: return 0 to go on, anything else to stop
+ * the walk.  g and its strings are valid only during the call.
+ */
+typedef int (*gh_rt_g_fn)(void *udata, const gh_rt_g_info_t *g);
+
+/**
+ * gh_rt_goroutines - call fn(udata, g) for each live goroutine (the data
+ * gh_dump() prints, structured: for status pages).  The records are copied
+ * under the runtime's lock first and fn runs with no lock held, so it may
+ * do anything, park and start goroutines included (those it starts are
+ * not listed).  Best effort, as gh_dump(): goroutines keep running while
+ * they are copied.  Allocates a copy of the list, and parks only if fn
+ * does.  Returns the number of goroutines reported, the first non-zero
+ * value fn returned, or GH_ENOMEM.  Any thread.
+ */
+GH_API int gh_rt_goroutines(gh_rt_g_fn fn, void *udata);
+
 /**
  * gh_dump - write one line per live goroutine to fd, as Go's SIGQUIT dump
  * does: id, name, state, wait reason, for how long, and the function it was
