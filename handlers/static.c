@@ -44,8 +44,9 @@
  * dotfiles off, a segment starting with '.' are all 404, checked before
  * the disk is touched; static_fs.c then makes sure no symbolic link leads
  * out of the root.  A directory named without its trailing '/' is
- * redirected (301, query kept).  Every disk access runs through
- * gh_blocking(), and the body goes out with sendfile(2).
+ * redirected (301, query kept).  The file is looked up on the worker when
+ * the kernel has every name and inode it takes cached, else through
+ * gh_blocking() (static_fs.c), and the body goes out with sendfile(2).
  *
  * Caching and ranges (RFC 9110).  A strong ETag made of the inode, size
  * and modification time, and Last-Modified.  If-Match and
@@ -304,6 +305,7 @@ typedef struct lookup {
     const static_state_t *st;
     const char *rel;       /* the path under the root, checked */
     bool slash;            /* the request's path ended in '/' */
+    bool cached;           /* the fast path: see static_fs.c */
     bool accept[NENC];     /* the codings the client takes */
     int fd;                /* out: the file or directory; -1 */
     struct stat sb;        /* out: its fstat */
@@ -319,7 +321,7 @@ typedef struct lookup {
 static int adopt_file(lookup_t *lk, const char *path)
 {
     struct stat sb;
-    int fd = gh__static_open(&lk->st->root, path, &sb);
+    int fd = gh__static_open(&lk->st->root, path, &sb, lk->cached);
 
     if (fd == GH_ENOENT)
         return 0;
@@ -355,21 +357,30 @@ static int find_index(lookup_t *lk, char *path)
     return FOUND_DIR;
 }
 
-/* Swap in the best compressed sibling of path that the client takes. */
-static void find_variant(lookup_t *lk, const char *path)
+/* Swap in the best compressed sibling of path that the client takes.
+ * 0, or GH_EAGAIN from the fast path. */
+static int find_variant(lookup_t *lk, const char *path)
 {
     char vpath[PATH_MAX];
+    int rc;
 
     for (int e = 0; e < NENC; e++) {
         if (snprintf(vpath, sizeof(vpath), "%s%s", path,
                      encodings[e].suffix) >= (int)sizeof(vpath) ||
-            !gh__static_exists(&lk->st->root, vpath))
+            (rc = gh__static_exists(&lk->st->root, vpath, lk->cached)) == 0)
             continue;
+        if (rc < 0)
+            return rc;
         lk->vary = true;
+        if (lk->enc >= 0 || !lk->accept[e])
+            continue;
         /* a variant that fails to open is skipped: the plain file stays */
-        if (lk->enc < 0 && lk->accept[e] && adopt_file(lk, vpath) > 0)
+        if ((rc = adopt_file(lk, vpath)) > 0)
             lk->enc = e;
+        else if (rc == GH_EAGAIN && lk->cached)
+            return rc;
     }
+    return 0;
 }
 
 static int lookup_run(void *arg)
@@ -378,7 +389,8 @@ static int lookup_run(void *arg)
     char path[PATH_MAX];
     int rc = FOUND_FILE;
 
-    if ((lk->fd = gh__static_open(&lk->st->root, lk->rel, &lk->sb)) < 0)
+    if ((lk->fd = gh__static_open(&lk->st->root, lk->rel, &lk->sb,
+                                  lk->cached)) < 0)
         return lk->fd;
     snprintf(path, sizeof(path), "%s", lk->rel);
     if (!S_ISDIR(lk->sb.st_mode) && lk->slash && *lk->rel)
@@ -390,14 +402,33 @@ static int lookup_run(void *arg)
             return rc;
     }
     if (rc == FOUND_DIR && lk->st->listing) {
+        if (lk->cached)
+            return GH_EAGAIN; /* reading a directory may wait */
         lk->nents = gh__static_readdir(&lk->st->root, lk->fd, lk->rel,
                                        lk->st->dotfiles, &lk->ents);
         lk->fd = -1; /* consumed */
         return lk->nents < 0 ? (int)lk->nents : FOUND_DIR;
     }
-    if (rc == FOUND_FILE && lk->st->precompressed)
-        find_variant(lk, path);
+    if (rc == FOUND_FILE && lk->st->precompressed &&
+        find_variant(lk, path) < 0)
+        return GH_EAGAIN;
     return rc;
+}
+
+/* Find the file: on the worker when the kernel has cached all it takes,
+ * else on the blocking pool. */
+static int lookup(lookup_t *lk)
+{
+    int rc;
+
+    lk->cached = true;
+    if ((rc = lookup_run(lk)) != GH_EAGAIN)
+        return rc;
+    if (lk->fd >= 0)
+        close(lk->fd);
+    lk->fd = lk->index = lk->enc = -1;
+    lk->vary = lk->cached = false;
+    return gh_blocking(lookup_run, lk);
 }
 
 /* ---- the request's path ---------------------------------------------- */
@@ -659,7 +690,7 @@ static int static_serve(void *state, gh_req_t *req, gh_resp_t *resp)
     ae = gh_req_header(req, "Accept-Encoding");
     for (int e = 0; ae && st->precompressed && e < NENC; e++)
         lk.accept[e] = gh__static_accepts(ae, encodings[e].coding);
-    rc = gh_blocking(lookup_run, &lk);
+    rc = lookup(&lk);
     if (rc == FOUND_FILE)
         rc = send_file(st, &lk, req, resp);
     else if (rc == FOUND_REDIRECT)

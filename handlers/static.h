@@ -138,13 +138,17 @@ typedef struct gh__static_root {
  * its fstat in *st, or GH_ENOENT for anything that is not to be served
  * (absent, not a regular file or directory, a symlink where none is
  * allowed, one leading out of the root), or another negative GH_E*
- * (GH_EACCES, ...).  Blocking.
+ * (GH_EACCES, ...).  Blocking; with cached, it never waits for the disk
+ * and may run on a worker, but returns GH_EAGAIN whenever it cannot be
+ * sure of the answer: then ask again without.
  */
 int gh__static_open(const gh__static_root_t *root, const char *rel,
-                    struct stat *st);
+                    struct stat *st, bool cached);
 
-/* Is there a regular file at rel (following symlinks)?  Blocking. */
-bool gh__static_exists(const gh__static_root_t *root, const char *rel);
+/* Is there a regular file at rel (following symlinks)?  1 or 0.  Blocking;
+ * with cached, as gh__static_open (GH_EAGAIN: ask again without). */
+int gh__static_exists(const gh__static_root_t *root, const char *rel,
+                      bool cached);
 
 /* One directory entry, for the listing. */
 typedef struct gh__static_dirent {

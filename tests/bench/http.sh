@@ -61,31 +61,9 @@ testserver=${BENCH_TESTSERVER:-$builddir/../http/testserver}
 idleconns=$builddir/idleconns
 log=$builddir/bench-http.log
 results=$builddir/bench-http-results.txt
-hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gh-bench-http.XXXXXX") || exit 2
-# Every process this script starts is recorded here and stopped by its pid.
-pids=
-cleanup() {
-    for p in $pids; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    for p in $pids; do
-        i=0
-        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
-            sleep 0.1
-            i=$((i + 1))
-        done
-        kill -KILL "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-: >"$log"
-say() { echo "$@" | tee -a "$log" >&2; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'; }
+me=http.sh
+# shellcheck source=tests/bench/bench-lib.sh
+. "$srcdir/bench-lib.sh"
 load_before=$(loadavg)
 
 selected() {
@@ -104,56 +82,8 @@ for f in "$testserver" "$idleconns"; do
     fi
 done
 
-# --- Tools: nginx and wrk, installed when we may.
-find_prog() {
-    command -v "$1" 2>/dev/null && return 0
-    [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1" && return 0
-    return 1
-}
-apt_install() {
-    if [ "$(id -u)" -eq 0 ]; then
-        sudo=
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        sudo="sudo -n"
-    else
-        return 1
-    fi
-    say "http.sh: installing $*"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$log" 2>&1
-    # shellcheck disable=SC2086
-    $sudo env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -q -y --no-install-recommends "$@" >>"$log" 2>&1
-}
-NGINX=${NGINX:-$(find_prog nginx)}
-WRK=${WRK:-$(find_prog wrk)}
-missing=
-[ -n "$NGINX" ] || missing="$missing nginx-light"
-[ -n "$WRK" ] || missing="$missing wrk"
-if [ -n "$missing" ]; then
-    # shellcheck disable=SC2086
-    if ! apt_install $missing; then
-        say "http.sh: cannot install$missing (not root, no password-less" \
-            "sudo, or apt-get failed; see $log)"
-    fi
-    NGINX=${NGINX:-$(find_prog nginx)}
-    WRK=${WRK:-$(find_prog wrk)}
-fi
-have_nginx=1 have_wrk=1
-[ -n "$NGINX" ] || {
-    have_nginx=0
-    say "http.sh: no nginx: only gohttpd is measured (apt-get install nginx-light)"
-}
-[ -n "$WRK" ] || {
-    have_wrk=0
-    say "http.sh: no wrk: the throughput scenarios are skipped (apt-get install wrk)"
-}
-if command -v taskset >/dev/null 2>&1 && taskset -c "$scpu" true 2>/dev/null &&
-    taskset -c "$ccpu" true 2>/dev/null; then
-    spin="taskset -c $scpu" cpin="taskset -c $ccpu"
-else
-    spin='' cpin=''
-    say "http.sh: cannot pin to CPUs $scpu and $ccpu: running unpinned"
-fi
+find_tools
+pin_cpus
 
 # --- Descriptors: the idle test needs idle_n on each side, wrk 1000.
 # (ulimit -H, -S and -n are not POSIX, but dash and bash have them.)
@@ -175,11 +105,6 @@ ulimit -Sn "$need" 2>/dev/null || say "http.sh: cannot raise ulimit -n to $need"
 nofile=$(ulimit -n)
 
 # --- Servers.
-cpu_ticks() { # PID...: utime + stime of the processes, in clock ticks
-    for p in "$@"; do
-        sed 's/.*) //' "/proc/$p/stat" 2>/dev/null
-    done | awk '{ t += $12 + $13 } END { print t + 0 }'
-}
 mem_kb() { # PID FIELD: Rss or Pss from smaps_rollup (Rss: VmRSS fallback)
     if [ -r "/proc/$1/smaps_rollup" ]; then
         awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup"
@@ -192,36 +117,6 @@ mem_kb() { # PID FIELD: Rss or Pss from smaps_rollup (Rss: VmRSS fallback)
 # probe PORT: one request through idleconns, within 2 s.
 probe() {
     "$idleconns" -n 1 -t 2 127.0.0.1 "$1" </dev/null >/dev/null 2>&1
-}
-# wait_ready PID PORT: until the server answers (0) or dies / 10 s pass (1).
-wait_ready() {
-    i=0
-    while [ $i -lt 100 ]; do
-        kill -0 "$1" 2>/dev/null || return 1
-        probe "$2" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-forget_pid() {
-    np=
-    for p in $pids; do
-        [ "$p" = "$1" ] || np="$np $p"
-    done
-    pids=$np
-}
-# stop PID: SIGTERM, wait up to 10 s, then SIGKILL.
-stop() {
-    kill -TERM "$1" 2>/dev/null
-    i=0
-    while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-    forget_pid "$1"
 }
 
 # start_ours: sets ours_pid and ours_port.
@@ -278,30 +173,6 @@ http {
 EOF
 }
 
-# start_nginx: sets nginx_pid (the master), nginx_worker and nginx_port.
-# The port is a free one below the ephemeral range, found by trying.
-start_nginx() {
-    mkdir -p "$tmp/nginx"
-    for try in 1 2 3 4 5 6 7 8; do
-        nginx_port=$((20000 + ($$ * 7 + try * 997) % 10000))
-        nginx_conf "$nginx_port" >"$tmp/nginx/nginx.conf"
-        # shellcheck disable=SC2086
-        $spin "$NGINX" -p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" \
-            -e "$tmp/nginx/error.log" >>"$tmp/nginx/stderr" 2>&1 &
-        nginx_pid=$!
-        pids="$pids $nginx_pid"
-        if wait_ready "$nginx_pid" "$nginx_port"; then
-            nginx_worker=$(pgrep -P "$nginx_pid" | head -n 1)
-            [ -n "$nginx_worker" ] && return 0
-        fi
-        stop "$nginx_pid"
-    done
-    say "http.sh: nginx did not start:"
-    tail -n 5 "$tmp/nginx/error.log" "$tmp/nginx/stderr" >&2
-    have_nginx=0
-    return 1
-}
-
 # --- wrk runs.
 scenarios() { # NAME CONNECTIONS MODE
     cat <<EOF
@@ -340,27 +211,7 @@ run_wrk() {
         echo "$name $side FAIL 1" >>"$tmp/res"
         return
     fi
-    awk -v n="$name" -v s="$side" -v dt=$((t1 - t0)) -v hz="$hz" '
-        function ms(v) {
-            if (v ~ /us$/) return v / 1000
-            if (v ~ /ms$/) return v + 0
-            if (v ~ /m$/) return v * 60000
-            if (v ~ /s$/) return v * 1000
-            return v + 0
-        }
-        / requests in / { req = $1 }
-        /^Requests\/sec:/ { rps = $2 }
-        $1 == "99%" { p99 = ms($2) }
-        /Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
-        /Non-2xx or 3xx/ { err += $NF }
-        END {
-            print n, s, "rps", rps
-            # wrk 4.1 prints a 99% of 0 when its correction for
-            # coordinated omission spills below the smallest sample.
-            if (p99 > 0) print n, s, "p99_ms", p99
-            if (req > 0) print n, s, "cpu_us", dt * 1e6 / hz / req
-            print n, s, "errors", err + 0
-        }' "$tmp/wrk.out" >>"$tmp/res"
+    wrk_result "$name" "$side" $((t1 - t0))
 }
 
 # check_alive SIDE: if the test server died, say so and start another.
@@ -462,36 +313,6 @@ if [ "$idle_n" -gt 0 ] && selected idle; then
 fi
 
 # --- The table.
-# median NAME SIDE KEY: the median over the rounds; FAIL if one failed.
-median() {
-    awk -v n="$1" -v s="$2" -v k="$3" '
-        $1 == n && $2 == s && $3 == "FAIL" { fail = 1 }
-        $1 == n && $2 == s && $3 == k && $4 != "" { v[c++] = $4 + 0 }
-        END {
-            if (fail) { print "FAIL"; exit }
-            if (c == 0) { print "n/a"; exit }
-            for (i = 1; i < c; i++)
-                for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
-                    t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-                }
-            print (c % 2) ? v[int(c / 2)] : (v[c / 2 - 1] + v[c / 2]) / 2
-        }' "$tmp/res"
-}
-# values NAME SIDE KEY: every round's value, for the log.
-values() {
-    awk -v n="$1" -v s="$2" -v k="$3" '$1 == n && $2 == s && $3 == k { printf "%s ", $4 }' "$tmp/res"
-}
-row() { # NAME KEY LABEL FORMAT
-    o=$(median "$1" ours "$2") n=$(median "$1" nginx "$2")
-    echo "# $1 $2: ours $(values "$1" ours "$2")| nginx $(values "$1" nginx "$2")" >>"$log"
-    awk -v name="$1" -v label="$3" -v fmt="$4" -v o="$o" -v n="$n" 'BEGIN {
-        isnum = "^-?[0-9.]+(e[-+]?[0-9]+)?$"
-        os = o ~ isnum ? sprintf(fmt, o) : o
-        ns = n ~ isnum ? sprintf(fmt, n) : n
-        r = (o ~ isnum && n ~ isnum && n + 0 != 0) ? sprintf("%.2f", o / n) : "-"
-        printf "%-12s %-14s %12s %12s %10s\n", name, label, os, ns, r
-    }'
-}
 {
     printf '%-12s %-14s %12s %12s %10s\n' scenario metric gohttpd nginx ours/nginx
     scenarios | while read -r name conns mode; do
