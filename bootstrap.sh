@@ -14,13 +14,13 @@ set -eu
 
 srcdir=$(cd "$(dirname "$0")" && pwd)
 
-# build: compiler, autotools, libraries.  tests: curl, groff (man lint).
-# sanitizer builds with
+# build: compiler, autotools, libraries.  tests: curl, groff (man lint),
+# chromium (the status dashboard in a headless browser).  sanitizer builds with
 # gcc: the ASan, UBSan and TSan runtimes (libgcc-12-dev, pulled in by
 # build-essential, has the link-time libraries).
 packages="build-essential autoconf automake libtool pkg-config
           libev-dev libssl-dev check node-llhttp
-          curl
+          curl chromium
           libasan8 libubsan1 libtsan2 groff-base"
 
 missing=

@@ -13,11 +13,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/settings.h"
 #include "server/log.h"
@@ -393,6 +396,128 @@ static int set_route(loader_t *l, const gh_conf_directive_t *d)
     return 0;
 }
 
+/* ---- error pages ---- */
+
+#define ERROR_PAGE_MAX (64 * 1024)
+
+/* path as the daemon will see it: it reads the file at load, and the first
+ * load runs before it moves to the main file's directory (main.c). */
+static char *config_relative(const gd_config_t *c, const char *path)
+{
+    const char *slash = strrchr(c->path, '/');
+    char *out;
+
+    if (path[0] == '/' || !slash)
+        return strdup(path);
+    if (asprintf(&out, "%.*s/%s", (int)(slash - c->path), c->path, path) < 0)
+        return NULL;
+    return out;
+}
+
+/* The page at path, which must be a regular file of at most 64k, into
+ * *body (malloc'ed) and *len. */
+static int read_page(loader_t *l, const gh_conf_directive_t *d,
+                     const char *path, char **body, size_t *len)
+{
+    char *full = config_relative(l->c, path);
+    struct stat st;
+    ssize_t n = 0;
+    int fd, rc = 0;
+
+    /* O_NONBLOCK: a FIFO there must not hang the load. */
+    if (!full || (fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+        rc = full ? fail(l, d, "%s: %s", path, strerror(errno))
+                  : fail(l, d, "out of memory");
+        free(full);
+        return rc;
+    }
+    free(full);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        rc = fail(l, d, "%s: not a regular file", path);
+    else if (st.st_size > ERROR_PAGE_MAX)
+        rc = fail(l, d, "%s: %lld bytes, more than the 64k allowed", path,
+                  (long long)st.st_size);
+    else if (!(*body = malloc((size_t)st.st_size + 1)))
+        rc = fail(l, d, "out of memory");
+    for (*len = 0; rc == 0 && *len < (size_t)st.st_size; *len += (size_t)n)
+        if ((n = read(fd, *body + *len, (size_t)st.st_size - *len)) <= 0)
+            break;
+    if (rc == 0 && n < 0) {
+        rc = fail(l, d, "%s: %s", path, strerror(errno));
+        free(*body);
+    }
+    close(fd);
+    return rc;
+}
+
+/* Make body the page for status, replacing an earlier one. */
+static int page_add(loader_t *l, const gh_conf_directive_t *d, int status,
+                    const char *body, size_t len)
+{
+    gd_config_t *c = l->c;
+    gd_error_page_t *p = NULL;
+    char *copy = malloc(len + 1);
+
+    for (int i = 0; i < c->nerror_pages && !p; i++)
+        if (c->error_pages[i].status == status)
+            p = &c->error_pages[i];
+    if (!copy)
+        return fail(l, d, "out of memory");
+    memcpy(copy, body, len);
+    if (!p) {
+        p = realloc(c->error_pages,
+                    (size_t)(c->nerror_pages + 1) * sizeof(*p));
+        if (!p) {
+            free(copy);
+            return fail(l, d, "out of memory");
+        }
+        c->error_pages = p;
+        p = &p[c->nerror_pages++];
+        p->status = status;
+    } else {
+        free(p->body);
+    }
+    p->body = copy;
+    p->len = len;
+    return 0;
+}
+
+static int set_error_page(loader_t *l, const gh_conf_directive_t *d)
+{
+    int n = gh_conf_nargs(d), rc = shape(l, d, 2, 64);
+    const char *path;
+    uint64_t code;
+    size_t len = 0;
+    char *body = NULL;
+
+    if (rc)
+        return rc;
+    for (int i = 0; i < n - 1; i++) {
+        const char *a = gh_conf_arg(d, i);
+        if (strspn(a, "0123456789") != 3 || a[3] ||
+            (code = strtoull(a, NULL, 10)) < 400 || code > 599)
+            return fail(l, d, "expected a status code from 400 to 599, "
+                        "found \"%s\"", a);
+    }
+    path = gh_conf_arg(d, n - 1);
+    if (!*path)
+        return fail(l, d, "expected a path, found \"\"");
+    if ((rc = read_page(l, d, path, &body, &len)))
+        return rc;
+    for (int i = 0; i < n - 1 && rc == 0; i++)
+        rc = page_add(l, d, atoi(gh_conf_arg(d, i)), body, len);
+    free(body);
+    return rc;
+}
+
+const gd_error_page_t *gd_error_page(const gd_config_t *c, int status)
+{
+    for (int i = 0; i < c->nerror_pages; i++)
+        if (c->error_pages[i].status == status)
+            return &c->error_pages[i];
+    return NULL;
+}
+
 /* ---- the main context ---- */
 
 static const struct directive {
@@ -411,6 +536,7 @@ static const struct directive {
     {"max_open_files", set_max_open_files},
     {"listen", set_listen},
     {"route", set_route},
+    {"error_page", set_error_page},
     {"max_target", set_max_target},
     {"max_header_bytes", set_max_header_bytes},
     {"max_headers", set_max_headers},
@@ -581,6 +707,9 @@ void gd_config_free(gd_config_t *c)
         return;
     free(c->listens);
     free(c->routes);
+    for (int i = 0; i < c->nerror_pages; i++)
+        free(c->error_pages[i].body);
+    free(c->error_pages);
     gh_conf_free(c->tree);
     gh_conf_free(c->extra);
     free(c->path);

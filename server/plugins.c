@@ -54,12 +54,16 @@ struct gd_gen {
     instance_t *insts;          /* one per route, ninsts of them */
     int ninsts;
     gh_router_t *router;
+    const gd_config_t *cfg;     /* built from; outlives the generation */
     gd_gen_t *free_next;        /* on free_gens once retired */
 };
 
 static _Atomic(gd_gen_t *) current;
 static gh_mutex_t free_mu;      /* free_gens */
 static gd_gen_t *free_gens;
+
+/* How long unloading waits for a module's goroutines to be gone. */
+#define UNLOAD_WAIT (5 * GH_SECOND)
 
 /* The smallest entry we can use: one with a fini member. */
 #define MIN_ENTRY_SIZE (offsetof(gh_handler_t, fini) + sizeof(void (*)(void *)))
@@ -80,6 +84,7 @@ static gd_gen_t *gen_alloc(void)
     g->insts = NULL;
     g->ninsts = 0;
     g->router = NULL;
+    g->cfg = NULL;
     g->free_next = NULL;
     return g;
 }
@@ -246,6 +251,51 @@ static int route_add(gd_gen_t *g, instance_t *in, const gd_route_t *r,
     return rc ? route_error(r, rc, err, errlen) : 0;
 }
 
+/* Goroutines started with a function of the object at base. */
+typedef struct owned {
+    const void *base;
+    int n;
+} owned_t;
+
+static int count_owned(void *udata, const gh_rt_g_info_t *gi)
+{
+    owned_t *o = udata;
+    Dl_info di;
+
+    if (gi->fn && dladdr(gi->fn, &di) && di.dli_fbase == o->base)
+        o->n++;
+    return 0;
+}
+
+/*
+ * Wait until no goroutine that m started is left.  fini has waited for
+ * its goroutines to finish their work, but they may still be returning
+ * through m's code when it does; unloading then would pull that code
+ * away under them.  False if some are still there after UNLOAD_WAIT: the
+ * module then stays mapped (a leak, not a crash).
+ */
+static bool module_quiet(const module_t *m)
+{
+    int64_t deadline = gh_deadline_in(UNLOAD_WAIT);
+    owned_t o;
+    Dl_info di;
+
+    if (!dladdr(m->h, &di))
+        return true;
+    for (;;) {
+        o = (owned_t){di.dli_fbase, 0};
+        gh_rt_goroutines(count_owned, &o);
+        if (o.n == 0)
+            return true;
+        if (gh_now() >= deadline)
+            break;
+        gh_sleep(2 * GH_MILLISECOND);
+    }
+    gh_log(GH_LOG_WARN, "%s: %d of its goroutines still run after fini; "
+           "not unloading it", m->path, o.n);
+    return false;
+}
+
 static void gen_free(gd_gen_t *g)
 {
     for (int i = g->ninsts - 1; i >= 0; i--)
@@ -253,7 +303,8 @@ static void gen_free(gd_gen_t *g)
             g->insts[i].m->h->fini(g->insts[i].state);
     gh_router_free(g->router);
     for (int i = 0; i < g->nmods; i++) {
-        dlclose(g->mods[i].dl);
+        if (module_quiet(&g->mods[i]))
+            dlclose(g->mods[i].dl);
         free(g->mods[i].path);
     }
     free(g->mods);
@@ -297,6 +348,7 @@ int gd_gen_build(const gd_config_t *c, const gd_plugin_path_t *pp,
     g->mods = calloc(n, sizeof(*g->mods));
     g->insts = calloc(n, sizeof(*g->insts));
     g->router = gh_router_new();
+    g->cfg = c;
     if (!g->mods || !g->insts || !g->router) {
         gen_free(g);
         goto nomem;
@@ -350,9 +402,27 @@ static void release(void *arg)
     atomic_fetch_sub(&g->refs, 1);
 }
 
+/*
+ * A canned status with an error_page: send the page instead.  Unrouted
+ * paths come here too, as the router returns 404 (and 405, 400) rather
+ * than answering.  Whatever the handler set, such as Allow or
+ * Content-Range, stays, as it would on the canned page.
+ */
+static int error_page(const gd_gen_t *g, gh_resp_t *resp, int status)
+{
+    const gd_error_page_t *p = gd_error_page(g->cfg, status);
+
+    if (!p || gh_resp_status(resp, status) < 0 ||
+        gh_resp_header_set(resp, "Content-Type",
+                           "text/html; charset=utf-8") < 0)
+        return status;
+    return gh_resp_send(resp, p->body, p->len);
+}
+
 int gd_serve(void *udata, gh_req_t *req, gh_resp_t *resp)
 {
     gd_gen_t *g = acquire();
+    int rc;
 
     (void)udata;
     if (!g)
@@ -363,5 +433,9 @@ int gd_serve(void *udata, gh_req_t *req, gh_resp_t *resp)
         release(g);
         return GH_ENOMEM;
     }
-    return gh_router_serve(g->router, req, resp);
+    rc = gh_router_serve(g->router, req, resp);
+    if (rc >= 400 && rc <= 599 && g->cfg->nerror_pages > 0 &&
+        !gh_resp_head_sent(resp))
+        return error_page(g, resp, rc);
+    return rc;
 }

@@ -23,7 +23,8 @@ typedef struct gd_plugin_path {
 } gd_plugin_path_t;
 
 /* Load every route's plugin and run its init.  0 and the generation, or
- * GH_E* with the reason in err (nothing is left loaded). */
+ * GH_E* with the reason in err (nothing is left loaded).  The generation
+ * serves c's error pages from c, which must outlive it. */
 int gd_gen_build(const gd_config_t *c, const gd_plugin_path_t *path,
                  gd_gen_t **out, char *err, size_t errlen);
 
@@ -35,7 +36,8 @@ gd_gen_t *gd_gen_swap(gd_gen_t *g);
  * in), then fini its instances and unload it.  Parks; NULL is ignored. */
 void gd_gen_retire(gd_gen_t *g);
 
-/* The server's handler: route req in the current generation. */
+/* The server's handler: route req in the current generation, and answer
+ * a canned status 400..599 with its error_page, if it has one. */
 int gd_serve(void *udata, gh_req_t *req, gh_resp_t *resp);
 
 #endif /* GD_PLUGINS_H */

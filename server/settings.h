@@ -30,6 +30,13 @@ typedef struct gd_route {
     const gh_conf_directive_t *d;
 } gd_route_t;
 
+/* An error_page: what a canned status of its code is answered with. */
+typedef struct gd_error_page {
+    int status;              /* 400..599 */
+    char *body;              /* the file's content, read at load; malloc */
+    size_t len;
+} gd_error_page_t;
+
 typedef struct gd_config {
     gh_conf_section_t *tree;     /* owns every string below */
     gh_conf_section_t *extra;    /* -g directives, or NULL */
@@ -52,6 +59,8 @@ typedef struct gd_config {
     int nlistens;
     gd_route_t *routes;
     int nroutes;
+    gd_error_page_t *error_pages; /* one per status, in no order */
+    int nerror_pages;
 } gd_config_t;
 
 /* What the command line overrides. */
@@ -68,6 +77,9 @@ int gd_config_load(const char *path, const gd_overrides_t *ov,
                    gd_config_t **out, char *err, size_t errlen);
 
 void gd_config_free(gd_config_t *c);
+
+/* The error_page for status, or NULL. */
+const gd_error_page_t *gd_error_page(const gd_config_t *c, int status);
 
 /* True when a and b listen on the same sockets the same way. */
 bool gd_listen_same(const gd_listen_t *a, const gd_listen_t *b);

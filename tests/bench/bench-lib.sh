@@ -224,3 +224,31 @@ row() { # NAME KEY LABEL FORMAT
         printf "%-12s %-14s %12s %12s %10s\n", name, label, os, ns, r
     }'
 }
+
+# wrk_round NAME SERVER ROUND PORT CONNS PATH [WRK-ARG...]: one wrk run
+# against SERVER (ours or nginx), with the server's CPU ticks around it;
+# appends "NAME SERVER key value" lines to $tmp/res (wrk_result).
+wrk_round() {
+    name=$1 side=$2 round=$3 port=$4 conns=$5 path=$6
+    shift 6
+    if [ "$side" = ours ]; then spids=$ours_pid; else spids="$nginx_pid $nginx_worker"; fi
+    # shellcheck disable=SC2086
+    t0=$(cpu_ticks $spids)
+    # shellcheck disable=SC2086
+    timeout --kill-after=5 $((duration + 60)) $cpin "$WRK" -t 1 -c "$conns" \
+        -d "${duration}s" --timeout 5s --latency "$@" \
+        "http://127.0.0.1:$port$path" </dev/null >"$tmp/wrk.out" 2>&1
+    rc=$?
+    # shellcheck disable=SC2086
+    t1=$(cpu_ticks $spids)
+    {
+        echo "## $name $side round $round (wrk exit $rc, server ticks $t0 -> $t1)"
+        cat "$tmp/wrk.out"
+    } >>"$log"
+    if [ $rc -ne 0 ]; then
+        say "$me: $name ($side, round $round): wrk failed (exit $rc)"
+        echo "$name $side FAIL 1" >>"$tmp/res"
+        return
+    fi
+    wrk_result "$name" "$side" $((t1 - t0))
+}

@@ -183,35 +183,17 @@ close.c64 64 close
 EOF
 }
 
-# run_wrk NAME SERVER ROUND PORT CONNS MODE: appends "NAME SERVER key value"
-# lines to $tmp/res.
+# run_wrk NAME SERVER ROUND PORT CONNS MODE: wrk_round on /plaintext, MODE
+# (pipeline, close or plain) choosing wrk's extra arguments.
 run_wrk() {
-    name=$1 side=$2 round=$3 port=$4 conns=$5
     case $6 in
-    pipeline) set -- -s "$srcdir/pipeline.lua" ;;
-    close) set -- -H "Connection: close" ;;
-    *) set -- ;;
+    pipeline) set -- "$1" "$2" "$3" "$4" "$5" -s "$srcdir/pipeline.lua" ;;
+    close) set -- "$1" "$2" "$3" "$4" "$5" -H "Connection: close" ;;
+    *) set -- "$1" "$2" "$3" "$4" "$5" ;;
     esac
-    if [ "$side" = ours ]; then spids=$ours_pid; else spids="$nginx_pid $nginx_worker"; fi
-    # shellcheck disable=SC2086
-    t0=$(cpu_ticks $spids)
-    # shellcheck disable=SC2086
-    timeout --kill-after=5 $((duration + 60)) $cpin "$WRK" -t 1 -c "$conns" \
-        -d "${duration}s" --timeout 5s --latency "$@" \
-        "http://127.0.0.1:$port/plaintext" </dev/null >"$tmp/wrk.out" 2>&1
-    rc=$?
-    # shellcheck disable=SC2086
-    t1=$(cpu_ticks $spids)
-    {
-        echo "## $name $side round $round (wrk exit $rc, server ticks $t0 -> $t1)"
-        cat "$tmp/wrk.out"
-    } >>"$log"
-    if [ $rc -ne 0 ]; then
-        say "http.sh: $name ($side, round $round): wrk failed (exit $rc)"
-        echo "$name $side FAIL 1" >>"$tmp/res"
-        return
-    fi
-    wrk_result "$name" "$side" $((t1 - t0))
+    name=$1 side=$2 round=$3 port=$4 conns=$5
+    shift 5
+    wrk_round "$name" "$side" "$round" "$port" "$conns" /plaintext "$@"
 }
 
 # check_alive SIDE: if the test server died, say so and start another.

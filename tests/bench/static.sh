@@ -161,31 +161,6 @@ selected() {
     return 1
 }
 
-# run_wrk NAME SERVER ROUND PORT CONNS PATH: appends result lines.
-run_wrk() {
-    name=$1 side=$2 round=$3 port=$4 conns=$5 path=$6
-    if [ "$side" = ours ]; then spids=$ours_pid; else spids="$nginx_pid $nginx_worker"; fi
-    # shellcheck disable=SC2086
-    t0=$(cpu_ticks $spids)
-    # shellcheck disable=SC2086
-    timeout --kill-after=5 $((duration + 60)) $cpin "$WRK" -t 1 -c "$conns" \
-        -d "${duration}s" --timeout 5s --latency \
-        "http://127.0.0.1:$port$path" </dev/null >"$tmp/wrk.out" 2>&1
-    rc=$?
-    # shellcheck disable=SC2086
-    t1=$(cpu_ticks $spids)
-    {
-        echo "## $name $side round $round (wrk exit $rc, server ticks $t0 -> $t1)"
-        cat "$tmp/wrk.out"
-    } >>"$log"
-    if [ $rc -ne 0 ]; then
-        say "$me: $name ($side, round $round): wrk failed (exit $rc)"
-        echo "$name $side FAIL 1" >>"$tmp/res"
-        return
-    fi
-    wrk_result "$name" "$side" $((t1 - t0))
-}
-
 crashed=0
 : >"$tmp/res"
 start_ours
@@ -196,7 +171,7 @@ while read -r name conns path; do
     say "== $name: $rounds round(s), gohttpd then nginx"
     r=1
     while [ $r -le "$rounds" ]; do
-        run_wrk "$name" ours $r "$ours_port" "$conns" "$path"
+        wrk_round "$name" ours $r "$ours_port" "$conns" "$path"
         if ! kill -0 "$ours_pid" 2>/dev/null; then
             say "$me: gohttpd died:"
             tail -n 20 "$tmp/ours.err" | sed 's/^/    /' >&2
@@ -205,7 +180,7 @@ while read -r name conns path; do
             start_ours
         fi
         if [ $have_nginx = 1 ]; then
-            run_wrk "$name" nginx $r "$nginx_port" "$conns" "$path"
+            wrk_round "$name" nginx $r "$nginx_port" "$conns" "$path"
         fi
         r=$((r + 1))
     done
