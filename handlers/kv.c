@@ -209,11 +209,11 @@ static int send_value(call_t *c, int status, const char *val, size_t len)
 
     if (!c->json)
         return answer(c, status, "text/plain; charset=utf-8", val, len);
-    gh__kv_buf_puts(&b, "{\"key\":");
+    gh__hbuf_puts(&b, "{\"key\":");
     gh__kv_buf_json(&b, c->key, c->klen);
-    gh__kv_buf_puts(&b, ",\"value\":");
+    gh__hbuf_puts(&b, ",\"value\":");
     gh__kv_buf_json(&b, val, len);
-    gh__kv_buf_puts(&b, "}\n");
+    gh__hbuf_puts(&b, "}\n");
     rc = b.oom ? GH_ENOMEM : answer(c, status, "application/json", b.p, b.len);
     free(b.p);
     return rc;
@@ -376,17 +376,17 @@ static int send_list(call_t *c, gh__kv_job_t **jobs, int njobs)
     const char **keys = sorted_keys(jobs, njobs, &n);
     int rc = GH_ENOMEM;
 
-    gh__kv_buf_puts(&b, c->json ? "[" : "");
+    gh__hbuf_puts(&b, c->json ? "[" : "");
     for (size_t i = 0; keys && i < n; i++) {
         if (c->json) {
-            gh__kv_buf_puts(&b, i ? "," : "");
+            gh__hbuf_puts(&b, i ? "," : "");
             gh__kv_buf_json(&b, keys[i], strlen(keys[i]));
         } else {
-            gh__kv_buf_puts(&b, keys[i]);
-            gh__kv_buf_puts(&b, "\n");
+            gh__hbuf_puts(&b, keys[i]);
+            gh__hbuf_puts(&b, "\n");
         }
     }
-    gh__kv_buf_puts(&b, c->json ? "]\n" : "");
+    gh__hbuf_puts(&b, c->json ? "]\n" : "");
     if (keys && !b.oom)
         rc = answer(c, 200,
                     c->json ? "application/json" : "text/plain; charset=utf-8",

@@ -22,6 +22,8 @@
 
 #include <gohttpd.h>
 
+#include "hbuf.h"
+
 /* ---- kv_table.c ------------------------------------------------------ */
 
 /* One key and its value, in one allocation: key, NUL, value, NUL. */
@@ -72,14 +74,7 @@ void gh__kv_table_each(const gh__kv_table_t *t,
 
 /* A growable byte buffer.  A failed allocation sets oom and makes every
  * later append a no-op, so a caller checks once, at the end. */
-typedef struct gh__kv_buf {
-    char *p; /* malloc; NULL until the first append */
-    size_t len, cap;
-    bool oom;
-} gh__kv_buf_t;
-
-void gh__kv_buf_add(gh__kv_buf_t *b, const void *s, size_t n);
-void gh__kv_buf_puts(gh__kv_buf_t *b, const char *s);
+typedef gh__hbuf_t gh__kv_buf_t; /* hbuf.h */
 
 /* Append s[0 .. n) as a JSON string, quotes included.  Bytes that are not
  * UTF-8 become U+FFFD, so the result always parses. */

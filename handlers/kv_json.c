@@ -16,31 +16,6 @@
 
 #include "kv.h"
 
-void gh__kv_buf_add(gh__kv_buf_t *b, const void *s, size_t n)
-{
-    if (b->oom || n == 0)
-        return;
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap - b->len < n)
-            cap *= 2;
-        if (!(p = realloc(b->p, cap))) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-void gh__kv_buf_puts(gh__kv_buf_t *b, const char *s)
-{
-    gh__kv_buf_add(b, s, strlen(s));
-}
-
 /* The length of the valid UTF-8 sequence at s[0 .. n), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
@@ -102,7 +77,7 @@ void gh__kv_buf_json(gh__kv_buf_t *b, const char *s, size_t n)
     size_t run = 0; /* start of the bytes not yet copied */
     char tmp[7];
 
-    gh__kv_buf_add(b, "\"", 1);
+    gh__hbuf_put(b, "\"", 1);
     for (size_t i = 0; i < n;) {
         size_t len = utf8_len(u + i, n - i);
         const char *esc = len == 1 ? escape(u[i], tmp) : NULL;
@@ -110,10 +85,10 @@ void gh__kv_buf_json(gh__kv_buf_t *b, const char *s, size_t n)
             i += len; /* copied later, with the rest of the run */
             continue;
         }
-        gh__kv_buf_add(b, s + run, i - run);
-        gh__kv_buf_puts(b, esc ? esc : "\\ufffd");
+        gh__hbuf_put(b, s + run, i - run);
+        gh__hbuf_puts(b, esc ? esc : "\\ufffd");
         run = ++i;
     }
-    gh__kv_buf_add(b, s + run, n - run);
-    gh__kv_buf_add(b, "\"", 1);
+    gh__hbuf_put(b, s + run, n - run);
+    gh__hbuf_put(b, "\"", 1);
 }

@@ -215,7 +215,7 @@ static gh__kv_result_t op_incr(gh__kv_worker_t *w, gh__kv_job_t *j)
 
 static void list_one(void *arg, const gh__kv_entry_t *e)
 {
-    gh__kv_buf_add(arg, e->data, e->klen + 1); /* with its NUL */
+    gh__hbuf_put(arg, e->data, e->klen + 1); /* with its NUL */
 }
 
 static gh__kv_result_t op_list(gh__kv_worker_t *w, gh__kv_job_t *j)

@@ -517,28 +517,28 @@ static int send_listing(gh_req_t *req, gh_resp_t *resp, const lookup_t *lk)
     const char *path = gh_req_path(req);
     int rc;
 
-    gh__static_buf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\""
+    gh__hbuf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\""
                         "utf-8\">\n<title>Index of ");
     gh__static_buf_html(&b, path);
-    gh__static_buf_puts(&b, "</title>\n<style>body{font:15px/1.6 system-ui,"
+    gh__hbuf_puts(&b, "</title>\n<style>body{font:15px/1.6 system-ui,"
                         "sans-serif;margin:2em}ul{list-style:none;padding:0}"
                         "a{text-decoration:none}</style>\n</head><body>\n"
                         "<h1>Index of ");
     gh__static_buf_html(&b, path);
-    gh__static_buf_puts(&b, "</h1>\n<ul>\n");
+    gh__hbuf_puts(&b, "</h1>\n<ul>\n");
     if (*lk->rel)
-        gh__static_buf_puts(&b, "<li><a href=\"../\">../</a></li>\n");
+        gh__hbuf_puts(&b, "<li><a href=\"../\">../</a></li>\n");
     for (ssize_t i = 0; i < lk->nents; i++) {
         const char *sl = lk->ents[i].dir ? "/" : "";
-        gh__static_buf_puts(&b, "<li><a href=\"");
+        gh__hbuf_puts(&b, "<li><a href=\"");
         gh__static_buf_url(&b, lk->ents[i].name);
-        gh__static_buf_puts(&b, sl);
-        gh__static_buf_puts(&b, "\">");
+        gh__hbuf_puts(&b, sl);
+        gh__hbuf_puts(&b, "\">");
         gh__static_buf_html(&b, lk->ents[i].name);
-        gh__static_buf_puts(&b, sl);
-        gh__static_buf_puts(&b, "</a></li>\n");
+        gh__hbuf_puts(&b, sl);
+        gh__hbuf_puts(&b, "</a></li>\n");
     }
-    gh__static_buf_puts(&b, "</ul>\n</body></html>\n");
+    gh__hbuf_puts(&b, "</ul>\n</body></html>\n");
     if (b.oom)
         rc = GH_ENOMEM;
     else if ((rc = gh_resp_header_set(resp, "Content-Type",

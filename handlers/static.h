@@ -17,6 +17,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "hbuf.h"
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -107,14 +109,7 @@ enum gh__static_range gh__static_range(const char *h, uint64_t size,
 bool gh__static_accepts(const char *ae, const char *coding);
 
 /* A growing output buffer; once out of memory it stays failed (oom). */
-typedef struct gh__static_buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} gh__static_buf_t;
-
-void gh__static_buf_put(gh__static_buf_t *b, const char *s, size_t n);
-void gh__static_buf_puts(gh__static_buf_t *b, const char *s);
+typedef gh__hbuf_t gh__static_buf_t; /* hbuf.h */
 /* s with & < > " ' as character references. */
 void gh__static_buf_html(gh__static_buf_t *b, const char *s);
 /* s percent-encoded, all but the unreserved characters (RFC 3986). */

@@ -268,41 +268,16 @@ bool gh__static_accepts(const char *ae, const char *coding)
 
 /* ---- output buffer and escaping -------------------------------------- */
 
-void gh__static_buf_put(gh__static_buf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *p;
-        while (cap - b->len < n)
-            cap *= 2;
-        if (!(p = realloc(b->p, cap))) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-void gh__static_buf_puts(gh__static_buf_t *b, const char *s)
-{
-    gh__static_buf_put(b, s, strlen(s));
-}
-
 void gh__static_buf_html(gh__static_buf_t *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': gh__static_buf_puts(b, "&amp;"); break;
-        case '<': gh__static_buf_puts(b, "&lt;"); break;
-        case '>': gh__static_buf_puts(b, "&gt;"); break;
-        case '"': gh__static_buf_puts(b, "&quot;"); break;
-        case '\'': gh__static_buf_puts(b, "&#39;"); break;
-        default: gh__static_buf_put(b, s, 1);
+        case '&': gh__hbuf_puts(b, "&amp;"); break;
+        case '<': gh__hbuf_puts(b, "&lt;"); break;
+        case '>': gh__hbuf_puts(b, "&gt;"); break;
+        case '"': gh__hbuf_puts(b, "&quot;"); break;
+        case '\'': gh__hbuf_puts(b, "&#39;"); break;
+        default: gh__hbuf_put(b, s, 1);
         }
     }
 }
@@ -317,8 +292,8 @@ void gh__static_buf_url(gh__static_buf_t *b, const char *s)
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
             (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
             c == '~')
-            gh__static_buf_put(b, s, 1);
+            gh__hbuf_put(b, s, 1);
         else
-            gh__static_buf_put(b, e, 3);
+            gh__hbuf_put(b, e, 3);
     }
 }

@@ -1135,9 +1135,9 @@ START_TEST(escaping_for_the_listing)
     gh__static_buf_t b = {0};
 
     gh__static_buf_html(&b, "<a href=\"x\">&'</a>");
-    gh__static_buf_put(&b, "|", 1);
+    gh__hbuf_put(&b, "|", 1);
     gh__static_buf_url(&b, "a b/ü?#%.-_~");
-    gh__static_buf_put(&b, "", 1);
+    gh__hbuf_put(&b, "", 1);
     ck_assert(!b.oom);
     ck_assert_str_eq(b.p, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
                           "|a%20b%2F%C3%BC%3F%23%25.-_~");
