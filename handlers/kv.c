@@ -210,9 +210,9 @@ static int send_value(call_t *c, int status, const char *val, size_t len)
     if (!c->json)
         return answer(c, status, "text/plain; charset=utf-8", val, len);
     gh__hbuf_puts(&b, "{\"key\":");
-    gh__kv_buf_json(&b, c->key, c->klen);
+    gh__hbuf_json(&b, c->key, c->klen);
     gh__hbuf_puts(&b, ",\"value\":");
-    gh__kv_buf_json(&b, val, len);
+    gh__hbuf_json(&b, val, len);
     gh__hbuf_puts(&b, "}\n");
     rc = b.oom ? GH_ENOMEM : answer(c, status, "application/json", b.p, b.len);
     free(b.p);
@@ -380,7 +380,7 @@ static int send_list(call_t *c, gh__kv_job_t **jobs, int njobs)
     for (size_t i = 0; keys && i < n; i++) {
         if (c->json) {
             gh__hbuf_puts(&b, i ? "," : "");
-            gh__kv_buf_json(&b, keys[i], strlen(keys[i]));
+            gh__hbuf_json(&b, keys[i], strlen(keys[i]));
         } else {
             gh__hbuf_puts(&b, keys[i]);
             gh__hbuf_puts(&b, "\n");

@@ -10,7 +10,8 @@
  *               the part of the example worth copying
  *   kv_table.c  one shard's hash table; used by one worker only, so it
  *               has no locks and knows nothing of goroutines
- *   kv_json.c   a growable buffer and JSON string escaping
+ *   hbuf.c      (shared with the other plugins) the output buffer and
+ *               JSON string escaping
  */
 #ifndef GH_HANDLER_KV_H
 #define GH_HANDLER_KV_H
@@ -70,15 +71,12 @@ void gh__kv_table_each(const gh__kv_table_t *t,
                        void (*fn)(void *arg, const gh__kv_entry_t *e),
                        void *arg);
 
-/* ---- kv_json.c ------------------------------------------------------- */
+/* ---- output: hbuf.c ------------------------------------------------- */
 
-/* A growable byte buffer.  A failed allocation sets oom and makes every
- * later append a no-op, so a caller checks once, at the end. */
-typedef gh__hbuf_t gh__kv_buf_t; /* hbuf.h */
-
-/* Append s[0 .. n) as a JSON string, quotes included.  Bytes that are not
- * UTF-8 become U+FFFD, so the result always parses. */
-void gh__kv_buf_json(gh__kv_buf_t *b, const char *s, size_t n);
+/* The response bodies' buffer and JSON strings (hbuf.h).  Values are
+ * bytes: in JSON, bytes that are not UTF-8 come back as U+FFFD; read
+ * binary data back as text/plain, where it comes back byte for byte. */
+typedef gh__hbuf_t gh__kv_buf_t;
 
 /* ---- kv_pool.c ------------------------------------------------------- */
 

@@ -20,9 +20,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <gohttpd.h>
+
+#include "hbuf.h"
 
 /* ---- status_dashboard.c (generated) ---------------------------------- */
 
@@ -58,18 +61,14 @@ bool gh__status_allowed(const gh__status_net_t *nets, int n,
 
 /* ---- status_render.c ------------------------------------------------- */
 
-/* A growing output buffer; once out of memory it stays failed (oom). */
-typedef struct gh__status_buf {
-    char *p; /* malloc */
-    size_t len, cap;
-    bool oom;
-} gh__status_buf_t;
+/* The output buffer (hbuf.h). */
+typedef gh__hbuf_t gh__status_buf_t;
 
-void gh__status_puts(gh__status_buf_t *b, const char *s);
-void gh__status_printf(gh__status_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 /* s as a JSON string, quotes included; invalid UTF-8 becomes U+FFFD. */
-void gh__status_json_str(gh__status_buf_t *b, const char *s);
+static inline void gh__status_json_str(gh__status_buf_t *b, const char *s)
+{
+    gh__hbuf_json(b, s, strlen(s));
+}
 
 /* Everything the statistics views show, taken at one moment. */
 typedef struct gh__status_snap {

@@ -24,104 +24,6 @@
 
 static const uint32_t bounds_us[GH_LATENCY_BUCKETS - 1] = GH_LATENCY_BOUNDS_US;
 
-/* ---- the buffer ------------------------------------------------------ */
-
-static bool reserve(gh__status_buf_t *b, size_t n)
-{
-    size_t cap;
-    char *p;
-
-    if (b->oom)
-        return false;
-    if (b->cap - b->len > n)
-        return true;
-    cap = b->cap ? b->cap : 4096;
-    while (cap - b->len <= n)
-        cap *= 2;
-    if (!(p = realloc(b->p, cap))) {
-        b->oom = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-static void put(gh__status_buf_t *b, const char *s, size_t n)
-{
-    if (!reserve(b, n))
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void gh__status_puts(gh__status_buf_t *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-void gh__status_printf(gh__status_buf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !reserve(b, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* The length of the valid UTF-8 sequence at s, or 0. */
-static int utf8_len(const unsigned char *s)
-{
-    int n = s[0] >= 0xf0 && s[0] <= 0xf4  ? 4
-            : s[0] >= 0xe0                ? 3
-            : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
-                                          : 0;
-
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    /* Overlong forms, surrogates and code points past U+10FFFF. */
-    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||
-        (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
-        (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-        return 0;
-    return n;
-}
-
-void gh__status_json_str(gh__status_buf_t *b, const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-
-    put(b, "\"", 1);
-    while (*s) {
-        int n;
-        if (*s == '"' || *s == '\\') {
-            char esc[2] = {'\\', (char)*s++};
-            put(b, esc, 2);
-        } else if (*s < 0x20 || *s == 0x7f) {
-            gh__status_printf(b, "\\u%04x", *s++);
-        } else if (*s < 0x80) {
-            put(b, (const char *)s++, 1);
-        } else if ((n = utf8_len(s)) > 0) {
-            put(b, (const char *)s, (size_t)n);
-            s += n;
-        } else {
-            gh__status_puts(b, "\\ufffd");
-            s++;
-        }
-    }
-    put(b, "\"", 1);
-}
-
 /* ---- the statistics ---------------------------------------------------- */
 
 double gh__status_quantile(const uint64_t *n, double q)
@@ -152,45 +54,45 @@ static void json_quantile(gh__status_buf_t *b, const char *key,
     double us = gh__status_quantile(n, q);
 
     if (us < 0)
-        gh__status_printf(b, "\"%s\":null", key);
+        gh__hbuf_printf(b, "\"%s\":null", key);
     else
-        gh__status_printf(b, "\"%s\":%.3f", key, us / 1e3);
+        gh__hbuf_printf(b, "\"%s\":%.3f", key, us / 1e3);
 }
 
 static void json_latency(gh__status_buf_t *b, const gh_server_stats_t *st)
 {
     uint64_t count = 0;
 
-    gh__status_puts(b, "\"latency\":{\"bounds_us\":[");
+    gh__hbuf_puts(b, "\"latency\":{\"bounds_us\":[");
     for (int i = 0; i < GH_LATENCY_BUCKETS - 1; i++)
-        gh__status_printf(b, "%s%" PRIu32, i ? "," : "", bounds_us[i]);
-    gh__status_puts(b, "],\"counts\":[");
+        gh__hbuf_printf(b, "%s%" PRIu32, i ? "," : "", bounds_us[i]);
+    gh__hbuf_puts(b, "],\"counts\":[");
     for (int i = 0; i < GH_LATENCY_BUCKETS; i++) {
-        gh__status_printf(b, "%s%" PRIu64, i ? "," : "", st->latency[i]);
+        gh__hbuf_printf(b, "%s%" PRIu64, i ? "," : "", st->latency[i]);
         count += st->latency[i];
     }
-    gh__status_printf(b, "],\"count\":%" PRIu64 ",\"sum_seconds\":%.6f,", count,
+    gh__hbuf_printf(b, "],\"count\":%" PRIu64 ",\"sum_seconds\":%.6f,", count,
                       (double)st->latency_sum_ns / 1e9);
     json_quantile(b, "p50_ms", st->latency, 0.50);
-    gh__status_puts(b, ",");
+    gh__hbuf_puts(b, ",");
     json_quantile(b, "p90_ms", st->latency, 0.90);
-    gh__status_puts(b, ",");
+    gh__hbuf_puts(b, ",");
     json_quantile(b, "p99_ms", st->latency, 0.99);
-    gh__status_puts(b, "}");
+    gh__hbuf_puts(b, "}");
 }
 
 static void json_workers(gh__status_buf_t *b, const gh__status_snap_t *s)
 {
-    gh__status_puts(b, "\"workers\":[");
+    gh__hbuf_puts(b, "\"workers\":[");
     for (int i = 0; i < s->nworkers; i++) {
         const gh_rt_worker_stats_t *w = &s->workers[i];
-        gh__status_printf(b,
+        gh__hbuf_printf(b,
                           "%s{\"id\":%d,\"idle\":%s,\"runq\":%" PRIu32
                           ",\"spawned\":%" PRId64 ",\"switches\":%" PRIu64 "}",
                           i ? "," : "", w->id, w->idle ? "true" : "false",
                           w->runq, w->spawned, w->switches);
     }
-    gh__status_puts(b, "]");
+    gh__hbuf_puts(b, "]");
 }
 
 /* Goroutines by state: "running" is what is neither queued nor parked. */
@@ -207,31 +109,31 @@ void gh__status_json(gh__status_buf_t *b, const gh__status_snap_t *s,
     const gh_server_stats_t *st = &s->srv;
     const gh_rt_stats_t *rt = &s->rt;
 
-    gh__status_puts(b, "{\"version\":");
+    gh__hbuf_puts(b, "{\"version\":");
     gh__status_json_str(b, gh_version());
-    gh__status_printf(b, ",\"time\":%.3f,\"uptime\":%.3f,",
+    gh__hbuf_printf(b, ",\"time\":%.3f,\"uptime\":%.3f,",
                       (double)s->wall / 1e9, (double)s->uptime / 1e9);
-    gh__status_printf(b,
+    gh__hbuf_printf(b,
                       "\"connections\":{\"open\":%" PRIu64 ",\"idle\":%" PRIu64
                       ",\"total\":%" PRIu64 "},",
                       st->conns_open, st->conns_idle, st->conns_total);
-    gh__status_printf(b, "\"requests\":{\"total\":%" PRIu64, st->requests);
+    gh__hbuf_printf(b, "\"requests\":{\"total\":%" PRIu64, st->requests);
     for (int c = 1; c <= 5; c++)
-        gh__status_printf(b, ",\"%dxx\":%" PRIu64, c, st->status[c]);
-    gh__status_printf(b,
+        gh__hbuf_printf(b, ",\"%dxx\":%" PRIu64, c, st->status[c]);
+    gh__hbuf_printf(b,
                       "},\"bytes\":{\"in\":%" PRIu64 ",\"out\":%" PRIu64 "},"
                       "\"timeouts\":%" PRIu64 ",\"accept_pauses\":%" PRIu64 ",",
                       st->bytes_in, st->bytes_out, st->timeouts,
                       st->accept_pauses);
     json_latency(b, st);
-    gh__status_printf(b,
+    gh__hbuf_printf(b,
                       ",\"goroutines\":{\"total\":%" PRId64
                       ",\"running\":%" PRId64 ",\"runnable\":%" PRId64
                       ",\"waiting\":%" PRId64 ",\"started\":%" PRId64 "},",
                       rt->goroutines, running(rt), rt->runnable, rt->waiting,
                       rt->spawned);
     json_workers(b, s);
-    gh__status_printf(b,
+    gh__hbuf_printf(b,
                       ",\"stacks\":{\"mapped\":%" PRId64 ",\"guarded\":%" PRId64
                       ",\"bytes\":%" PRId64 "},\"blocking_threads\":%" PRId64
                       ",\"goroutine_list\":%s}\n",
@@ -245,7 +147,7 @@ void gh__status_json(gh__status_buf_t *b, const gh__status_snap_t *s,
 static void family(gh__status_buf_t *b, const char *name, const char *type,
                    const char *help)
 {
-    gh__status_printf(b, "# HELP gohttpd_%s %s\n# TYPE gohttpd_%s %s\n", name,
+    gh__hbuf_printf(b, "# HELP gohttpd_%s %s\n# TYPE gohttpd_%s %s\n", name,
                       help, name, type);
 }
 
@@ -254,7 +156,7 @@ static void metric(gh__status_buf_t *b, const char *name, const char *type,
                    const char *help, uint64_t v)
 {
     family(b, name, type, help);
-    gh__status_printf(b, "gohttpd_%s %" PRIu64 "\n", name, v);
+    gh__hbuf_printf(b, "gohttpd_%s %" PRIu64 "\n", name, v);
 }
 
 static void prom_histogram(gh__status_buf_t *b, const gh_server_stats_t *st)
@@ -267,13 +169,13 @@ static void prom_histogram(gh__status_buf_t *b, const gh_server_stats_t *st)
     for (int i = 0; i < GH_LATENCY_BUCKETS; i++) {
         cum += st->latency[i];
         if (i < GH_LATENCY_BUCKETS - 1)
-            gh__status_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+            gh__hbuf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
                               bounds_us[i] / 1e6, cum);
         else
-            gh__status_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name,
+            gh__hbuf_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name,
                               cum);
     }
-    gh__status_printf(b, "%s_sum %.9f\n%s_count %" PRIu64 "\n", name,
+    gh__hbuf_printf(b, "%s_sum %.9f\n%s_count %" PRIu64 "\n", name,
                       (double)st->latency_sum_ns / 1e9, name, cum);
 }
 
@@ -282,7 +184,7 @@ static void prom_server(gh__status_buf_t *b, const gh__status_snap_t *s)
     const gh_server_stats_t *st = &s->srv;
 
     family(b, "uptime_seconds", "gauge", "Seconds since the server started.");
-    gh__status_printf(b, "gohttpd_uptime_seconds %.3f\n",
+    gh__hbuf_printf(b, "gohttpd_uptime_seconds %.3f\n",
                       (double)s->uptime / 1e9);
     metric(b, "connections_open", "gauge", "Open client connections.",
            (uint64_t)st->conns_open);
@@ -294,7 +196,7 @@ static void prom_server(gh__status_buf_t *b, const gh__status_snap_t *s)
            (uint64_t)st->requests);
     family(b, "responses_total", "counter", "Responses by status class.");
     for (int c = 1; c <= 5; c++)
-        gh__status_printf(
+        gh__hbuf_printf(
             b, "gohttpd_responses_total{code=\"%dxx\"} %" PRIu64 "\n", c,
             st->status[c]);
     metric(b, "received_bytes_total", "counter", "Bytes read from clients.",
@@ -314,7 +216,7 @@ static void prom_runtime(gh__status_buf_t *b, const gh__status_snap_t *s)
     const gh_rt_stats_t *rt = &s->rt;
 
     family(b, "goroutines", "gauge", "Live goroutines by state.");
-    gh__status_printf(b,
+    gh__hbuf_printf(b,
                       "gohttpd_goroutines{state=\"running\"} %" PRId64 "\n"
                       "gohttpd_goroutines{state=\"runnable\"} %" PRId64 "\n"
                       "gohttpd_goroutines{state=\"waiting\"} %" PRId64 "\n",
@@ -326,13 +228,13 @@ static void prom_runtime(gh__status_buf_t *b, const gh__status_snap_t *s)
     family(b, "worker_run_queue", "gauge",
            "Goroutines queued on a worker, waiting to run.");
     for (int i = 0; i < s->nworkers; i++)
-        gh__status_printf(
+        gh__hbuf_printf(
             b, "gohttpd_worker_run_queue{worker=\"%d\"} %" PRIu32 "\n",
             s->workers[i].id, s->workers[i].runq);
     family(b, "worker_switches_total", "counter",
            "Goroutines a worker started or resumed.");
     for (int i = 0; i < s->nworkers; i++)
-        gh__status_printf(
+        gh__hbuf_printf(
             b, "gohttpd_worker_switches_total{worker=\"%d\"} %" PRIu64 "\n",
             s->workers[i].id, s->workers[i].switches);
     metric(b, "stacks_mapped", "gauge",
@@ -353,11 +255,11 @@ void gh__status_prometheus(gh__status_buf_t *b, const gh__status_snap_t *s)
     /* The version is digits and dots: no label escaping is needed, but a
      * stray quote or backslash must not break the exposition. */
     family(b, "build_info", "gauge", "Always 1; the version as a label.");
-    gh__status_puts(b, "gohttpd_build_info{version=\"");
+    gh__hbuf_puts(b, "gohttpd_build_info{version=\"");
     for (; *v; v++)
         if (*v != '"' && *v != '\\' && *v != '\n')
-            put(b, v, 1);
-    gh__status_puts(b, "\"} 1\n");
+            gh__hbuf_put(b, v, 1);
+    gh__hbuf_puts(b, "\"} 1\n");
     prom_server(b, s);
     prom_runtime(b, s);
 }
@@ -379,30 +281,30 @@ static const char *state_name(int state)
 
 static void g_text(gh__status_buf_t *b, const gh_rt_g_info_t *g)
 {
-    gh__status_printf(b, "goroutine %" PRId64 " [", g->id);
+    gh__hbuf_printf(b, "goroutine %" PRId64 " [", g->id);
     if (g->state == GH_G_WAITING && g->wait_ns < GH_SECOND)
-        gh__status_printf(b, "%s, %" PRId64 "ms", g->wait,
+        gh__hbuf_printf(b, "%s, %" PRId64 "ms", g->wait,
                           g->wait_ns / GH_MILLISECOND);
     else if (g->state == GH_G_WAITING)
-        gh__status_printf(b, "%s, %.1fs", g->wait, (double)g->wait_ns / 1e9);
+        gh__hbuf_printf(b, "%s, %.1fs", g->wait, (double)g->wait_ns / 1e9);
     else
-        gh__status_puts(b, state_name(g->state));
-    gh__status_printf(b, "]: \"%s\" started at %s\n", g->name, g->fn_name);
+        gh__hbuf_puts(b, state_name(g->state));
+    gh__hbuf_printf(b, "]: \"%s\" started at %s\n", g->name, g->fn_name);
 }
 
 static void g_json(gh__status_buf_t *b, const gh_rt_g_info_t *g, bool first)
 {
-    gh__status_printf(
+    gh__hbuf_printf(
         b, "%s{\"id\":%" PRId64 ",\"name\":", first ? "\n" : ",\n", g->id);
     gh__status_json_str(b, g->name);
-    gh__status_printf(b, ",\"state\":\"%s\",\"wait\":", state_name(g->state));
+    gh__hbuf_printf(b, ",\"state\":\"%s\",\"wait\":", state_name(g->state));
     if (g->wait)
         gh__status_json_str(b, g->wait);
     else
-        gh__status_puts(b, "null");
-    gh__status_printf(b, ",\"wait_ms\":%.1f,\"fn\":", (double)g->wait_ns / 1e6);
+        gh__hbuf_puts(b, "null");
+    gh__hbuf_printf(b, ",\"wait_ms\":%.1f,\"fn\":", (double)g->wait_ns / 1e6);
     gh__status_json_str(b, g->fn_name);
-    gh__status_puts(b, "}");
+    gh__hbuf_puts(b, "}");
 }
 
 static int g_one(void *udata, const gh_rt_g_info_t *g)
@@ -426,16 +328,16 @@ int gh__status_goroutines(gh__status_buf_t *b, bool json, int max)
     int rc;
 
     if (json)
-        gh__status_puts(b, "{\"goroutines\":[");
+        gh__hbuf_puts(b, "{\"goroutines\":[");
     if ((rc = gh_rt_goroutines(g_one, &l)) < 0)
         return rc;
     if (json)
-        gh__status_printf(b, "\n],\"listed\":%d,\"total\":%d}\n", l.listed,
+        gh__hbuf_printf(b, "\n],\"listed\":%d,\"total\":%d}\n", l.listed,
                           l.total);
     else if (l.listed < l.total)
-        gh__status_printf(b, "... %d more not listed\n%d goroutines\n",
+        gh__hbuf_printf(b, "... %d more not listed\n%d goroutines\n",
                           l.total - l.listed, l.total);
     else
-        gh__status_printf(b, "%d goroutines\n", l.total);
+        gh__hbuf_printf(b, "%d goroutines\n", l.total);
     return b->oom ? GH_ENOMEM : 0;
 }
