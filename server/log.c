@@ -102,7 +102,8 @@ static struct {
     bool waiting;            /* the writer sleeps on g.work, idle */
     bool lingering;          /* ... or waits for the next round's time */
     int hurry;               /* flushers waiting: no lingering */
-    struct timespec next_round; /* writer: no round before (REALTIME) */
+    struct timespec next_round; /* writer: no round before (MONOTONIC:
+                                 * a wall-clock step must not stall it) */
     uint64_t dropped;        /* lines dropped, ever */
     uint64_t unreported;     /* ... not yet noted in the error log */
     gd_logfile_t *errlog;    /* the error log's file (a reference) */
@@ -596,12 +597,13 @@ static bool linger_locked(void)
     struct timespec now;
     int rc = 0;
 
-    clock_gettime(CLOCK_REALTIME, &now);
+    clock_gettime(CLOCK_MONOTONIC, &now);
     if (!ts_before(&now, &g.next_round))
         return false;
     g.lingering = true;
     while (rc == 0 && !g.stop && !g.hurry && g.queued < g.cap / 4)
-        rc = pthread_cond_timedwait(&g.work, &g.lock, &g.next_round);
+        rc = pthread_cond_clockwait(&g.work, &g.lock, CLOCK_MONOTONIC,
+                                    &g.next_round);
     g.lingering = false;
     return true;
 }
@@ -609,7 +611,7 @@ static bool linger_locked(void)
 /* The earliest time of the round after one starting now. */
 static void round_started(void)
 {
-    clock_gettime(CLOCK_REALTIME, &g.next_round);
+    clock_gettime(CLOCK_MONOTONIC, &g.next_round);
     g.next_round.tv_nsec += BATCH_EVERY_MS * 1000000L;
     if (g.next_round.tv_nsec >= 1000000000L) {
         g.next_round.tv_sec++;
@@ -707,25 +709,26 @@ int gd_logs_init(size_t queue_bytes)
     return rc == EAGAIN ? GH_ENOMEM : -rc;
 }
 
-static struct timespec deadline_in(int s)
+/* s seconds from now on clock (pthread_timedjoin_np takes REALTIME). */
+static struct timespec deadline_in(clockid_t clock, int s)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(clock, &ts);
     ts.tv_sec += s;
     return ts;
 }
 
 int gd_logs_flush(void)
 {
-    struct timespec dl = deadline_in(FLUSH_WAIT_S);
+    struct timespec dl = deadline_in(CLOCK_MONOTONIC, FLUSH_WAIT_S);
     int rc = 0;
 
     pthread_mutex_lock(&g.lock);
     g.hurry++;
     while (g.running && !idle_locked() && rc == 0) {
         pthread_cond_signal(&g.work);
-        rc = pthread_cond_timedwait(&g.idle, &g.lock, &dl);
+        rc = pthread_cond_clockwait(&g.idle, &g.lock, CLOCK_MONOTONIC, &dl);
     }
     g.hurry--;
     pthread_mutex_unlock(&g.lock);
@@ -746,7 +749,7 @@ void gd_logs_shutdown(void)
     t = g.thread;
     pthread_cond_signal(&g.work);
     pthread_mutex_unlock(&g.lock);
-    dl = deadline_in(JOIN_WAIT_S);
+    dl = deadline_in(CLOCK_REALTIME, JOIN_WAIT_S);
     if (pthread_timedjoin_np(t, NULL, &dl) != 0) {
         /* Stuck on a full pipe: leave it; writes are synchronous now. */
         pthread_detach(t);
