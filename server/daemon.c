@@ -217,7 +217,9 @@ static void restart_only(const gd_config_t *old, const gd_config_t *c)
 {
     if (old->workers != c->workers)
         gh_log(GH_LOG_WARN, "reload: workers changes at the next restart");
-    if (strcmp(old->user, c->user) != 0 || old->allow_root != c->allow_root)
+    if (strcmp(old->user, c->user) != 0 || old->allow_root != c->allow_root ||
+        (old->group == NULL) != (c->group == NULL) ||
+        (c->group && strcmp(old->group, c->group) != 0))
         gh_log(GH_LOG_WARN, "reload: user and allow_root change at the next "
                "restart");
     if ((old->pid_file == NULL) != (c->pid_file == NULL) ||
