@@ -683,8 +683,9 @@ END_TEST
 
 static void ticker_in_g(void *arg)
 {
-    gh_ticker_t *tk = gh_ticker_new(10 * T_MS);
+    /* t0 before the ticker: its ticks count from its creation */
     int64_t t0 = gh_now(), prev = t0, tick;
+    gh_ticker_t *tk = gh_ticker_new(10 * T_MS);
 
     ck_assert_ptr_nonnull(tk);
     for (int i = 0; i < 5; i++) {
