@@ -14,7 +14,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,25 +332,133 @@ static int listen_flag(loader_t *l, const gh_conf_directive_t *d,
                 "backlog=N)", a);
 }
 
+/* ---- a listen block: settings of one listener ---- */
+
+typedef int (*listen_setter_fn)(loader_t *l, const gh_conf_directive_t *d,
+                                gd_listen_t *ls);
+
+/* A user or group name, or a number. */
+static int socket_id(loader_t *l, const gh_conf_directive_t *d, bool group,
+                     long *out)
+{
+    const char *a;
+    char *end;
+    unsigned long v;
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    a = gh_conf_arg(d, 0);
+    errno = 0;
+    v = strtoul(a, &end, 10);
+    if (*a && !*end && *a != '-' && !errno && v < (1ul << 31)) {
+        *out = (long)v;
+        return 0;
+    }
+    if (group) {
+        struct group *gr = getgrnam(a);
+        if (gr) {
+            *out = (long)gr->gr_gid;
+            return 0;
+        }
+        return fail(l, d, "no group \"%s\" on this system", a);
+    }
+    struct passwd *pw = getpwnam(a);
+    if (pw) {
+        *out = (long)pw->pw_uid;
+        return 0;
+    }
+    return fail(l, d, "no user \"%s\" on this system", a);
+}
+
+static int set_socket_owner(loader_t *l, const gh_conf_directive_t *d,
+                            gd_listen_t *ls)
+{
+    return socket_id(l, d, false, &ls->uid);
+}
+
+static int set_socket_group(loader_t *l, const gh_conf_directive_t *d,
+                            gd_listen_t *ls)
+{
+    return socket_id(l, d, true, &ls->gid);
+}
+
+static int set_socket_mode(loader_t *l, const gh_conf_directive_t *d,
+                           gd_listen_t *ls)
+{
+    const char *a;
+    char *end;
+    unsigned long v;
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    a = gh_conf_arg(d, 0);
+    errno = 0;
+    v = strtoul(a, &end, 8);
+    if (!*a || *end || *a == '-' || errno || v == 0 || v > 0777)
+        return fail(l, d, "expected an octal mode from 1 to 0777 (e.g. "
+                    "0660), found \"%s\"", a);
+    ls->mode = (unsigned)v;
+    return 0;
+}
+
+static const struct listen_key {
+    const char *name;
+    listen_setter_fn set;
+    bool unix_only;          /* a Unix-domain socket's file */
+} listen_keys[] = {
+    {"owner", set_socket_owner, true},
+    {"group", set_socket_group, true},
+    {"mode", set_socket_mode, true},
+};
+
+static int listen_block(loader_t *l, const gh_conf_section_t *b,
+                        gd_listen_t *ls)
+{
+    size_t i, n = sizeof(listen_keys) / sizeof(listen_keys[0]);
+    bool is_unix = strncmp(ls->addr, "unix:", 5) == 0;
+    int rc;
+
+    for (int k = 0; k < gh_conf_count(b); k++) {
+        const gh_conf_directive_t *d = gh_conf_at(b, k);
+
+        for (i = 0; i < n; i++)
+            if (strcmp(gh_conf_name(d), listen_keys[i].name) == 0)
+                break;
+        if (i == n)
+            return fail(l, d, "unknown setting in a listen block");
+        if (listen_keys[i].unix_only && !is_unix)
+            return fail(l, d, "only for a unix: listener");
+        gh_conf_use(d);
+        if ((rc = listen_keys[i].set(l, d, ls)))
+            return rc;
+    }
+    return 0;
+}
+
 static int set_listen(loader_t *l, const gh_conf_directive_t *d)
 {
     gd_config_t *c = l->c;
     gd_listen_t *ls;
-    int rc = shape(l, d, 1, 3);
+    int rc, n = gh_conf_nargs(d);
 
-    if (rc)
-        return rc;
+    if (n < 1 || n > 3)
+        return fail(l, d, "expected 1 to 3 arguments, found %d", n);
     ls = realloc(c->listens, (size_t)(c->nlistens + 1) * sizeof(*ls));
     if (!ls)
         return fail(l, d, "out of memory");
     c->listens = ls;
     ls = &ls[c->nlistens];
-    *ls = (gd_listen_t){.addr = gh_conf_arg(d, 0), .d = d};
-    for (int i = 1; i < gh_conf_nargs(d); i++)
+    *ls = (gd_listen_t){.addr = gh_conf_arg(d, 0), .uid = -1, .gid = -1,
+                        .d = d};
+    for (int i = 1; i < n; i++)
         if ((rc = listen_flag(l, d, ls, gh_conf_arg(d, i))))
             return rc;
     if (!*ls->addr)
         return fail(l, d, "expected an address, found \"\"");
+    if (gh_conf_block(d) && (rc = listen_block(l, gh_conf_block(d), ls)))
+        return rc;
     c->nlistens++;
     return 0;
 }
@@ -651,7 +761,7 @@ static int finish(loader_t *l, const gd_overrides_t *ov)
         if (!ls)
             return fail(l, NULL, "out of memory");
         c->listens = ls;
-        *ls = (gd_listen_t){.addr = ov->listen};
+        *ls = (gd_listen_t){.addr = ov->listen, .uid = -1, .gid = -1};
         c->nlistens = 1;
     }
     if (ov->workers)
@@ -660,7 +770,8 @@ static int finish(loader_t *l, const gd_overrides_t *ov)
         c->listens = calloc(1, sizeof(*c->listens));
         if (!c->listens)
             return fail(l, NULL, "out of memory");
-        c->listens[0].addr = "127.0.0.1:8080";
+        c->listens[0] = (gd_listen_t){.addr = "127.0.0.1:8080", .uid = -1,
+                                      .gid = -1};
         c->nlistens = 1;
     }
     if (c->nlistens == 0)

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/daemon.h"
@@ -129,7 +130,12 @@ static int listen_one(gd_daemon_t *d, const gd_listen_t *l, gd_lslot_t *slot,
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    gh_listen_opts_t lo = {.backlog = l->backlog, .reuseport = l->reuseport};
+    gh_listen_opts_t lo = {.backlog = l->backlog,
+                           .reuseport = l->reuseport,
+                           .unix_mode = l->mode,
+                           .unix_chown = l->uid >= 0 || l->gid >= 0,
+                           .unix_uid = (uid_t)l->uid,
+                           .unix_gid = (gid_t)l->gid};
     int idx = gh_server_listen(d->srv, l->addr, &lo);
 
     if (idx < 0) {
@@ -234,6 +240,23 @@ static void restart_only(const gd_config_t *old, const gd_config_t *c)
 
 /* Listeners for c: the running ones that c keeps, new ones opened.  On
  * failure, the new ones are closed again and nothing changed. */
+/* A kept unix: listener's file takes the new owner and mode (a warning
+ * if it cannot: after the drop from root, a chown mostly cannot). */
+static void unix_perms(const gd_listen_t *l)
+{
+    const char *path = l->addr + 5;
+
+    if (strncmp(l->addr, "unix:", 5) != 0)
+        return;
+    if ((l->uid >= 0 || l->gid >= 0) &&
+        chown(path, (uid_t)l->uid, (gid_t)l->gid) < 0)
+        gh_log(GH_LOG_WARN, "%s: owner kept: chown: %s", l->addr,
+               strerror(errno));
+    if (l->mode && chmod(path, l->mode) < 0)
+        gh_log(GH_LOG_WARN, "%s: mode kept: chmod: %s", l->addr,
+               strerror(errno));
+}
+
 static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
                     char *err, size_t errlen)
 {
@@ -247,6 +270,7 @@ static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
                                                  &c->listens[i]))
                 break;
         if (j < old->nlistens) {
+            unix_perms(&c->listens[i]);
             slots[i] = d->lslots[j];
             d->lslots[j].n = 0; /* taken over */
             slots[i].n = -slots[i].n; /* kept: marked for rollback */

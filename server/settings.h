@@ -19,6 +19,10 @@ typedef struct gd_listen {
     const char *addr;        /* as gh_server_listen() takes it */
     int backlog;             /* 0: the library's default */
     bool reuseport;
+    /* A unix: listener's socket file: set before it accepts (and again on
+     * each reload).  -1 / 0: as created (the daemon's user, the umask). */
+    long uid, gid;
+    unsigned mode;
     const gh_conf_directive_t *d; /* where it was set (NULL: -l) */
 } gd_listen_t;
 

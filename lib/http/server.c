@@ -253,6 +253,32 @@ static int split_hostport(const char *addr, char *host, size_t hcap,
     return 0;
 }
 
+/* A Unix socket file's owner and mode, before anyone can connect. */
+static int unix_perms(const char *path, const gh_listen_opts_t *lo)
+{
+    if (lo && lo->unix_chown && chown(path, lo->unix_uid, lo->unix_gid) < 0)
+        return -1;
+    if (lo && lo->unix_mode && chmod(path, lo->unix_mode & 07777) < 0)
+        return -1;
+    return 0;
+}
+
+/* True when a server accepts on the socket file at path. */
+static bool unix_alive(const char *path)
+{
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    bool alive;
+
+    if (fd < 0)
+        return false;
+    strcpy(un.sun_path, path);
+    alive = connect(fd, (struct sockaddr *)&un, sizeof(un)) == 0 ||
+            errno == EAGAIN; /* listening, its backlog full */
+    close(fd);
+    return alive;
+}
+
 static int listen_socket(const struct sockaddr *sa, socklen_t len,
                          const gh_listen_opts_t *lo, int defer_s)
 {
@@ -275,7 +301,19 @@ static int listen_socket(const struct sockaddr *sa, socklen_t len,
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
             goto fail;
     }
-    if (bind(fd, sa, len) < 0 || listen(fd, backlog) < 0)
+    if (bind(fd, sa, len) < 0)
+        goto fail;
+    if (sa->sa_family == AF_UNIX) {
+        const char *path = ((const struct sockaddr_un *)sa)->sun_path;
+        if (unix_perms(path, lo) < 0 || listen(fd, backlog) < 0) {
+            rc = -errno;
+            unlink(path);
+            close(fd);
+            return rc;
+        }
+        return fd;
+    }
+    if (listen(fd, backlog) < 0)
         goto fail;
     return fd;
 fail:
@@ -303,9 +341,13 @@ static int listen_unix(gh_server_t *s, const char *path,
     if (!*path || strlen(path) >= sizeof(un.sun_path))
         return GH_EINVAL;
     strcpy(un.sun_path, path);
-    /* A stale socket from an earlier run; never anything else. */
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+    /* A stale socket from an earlier run; never anything else, and
+     * never one a running server accepts on. */
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        if (unix_alive(path))
+            return GH_EADDRINUSE;
         unlink(path);
+    }
     if ((fd = listen_socket((struct sockaddr *)&un, sizeof(un), lo, 0)) < 0)
         return fd;
     rc = GH_ENOMEM;

@@ -137,13 +137,20 @@ GH_API int gh_server_new(gh_server_t **out, const gh_server_opts_t *opts,
 typedef struct gh_listen_opts {
     int backlog;    /**< listen(2) backlog; 0 = 511 */
     bool reuseport; /**< set SO_REUSEPORT (TCP only) */
+    /* A Unix-domain socket's file, set between bind(2) and listen(2), so
+     * no client connects before it holds: */
+    unsigned unix_mode; /**< its mode (e.g. 0660); 0 = as the umask made it */
+    bool unix_chown;    /**< chown it to unix_uid:unix_gid (-1: keep one) */
+    uid_t unix_uid;
+    gid_t unix_gid;
 } gh_listen_opts_t;
 
 /**
  * gh_server_listen - bind and listen on addr: "host:port" (an IPv4
  * address, or a host name: its first address), "[v6addr]:port", ":port"
- * (two listeners: every IPv4 and every IPv6 address) or "unix:/path" (an
- * existing socket file at path is replaced).  Port 0 picks a free port
+ * (two listeners: every IPv4 and every IPv6 address) or "unix:/path" (a
+ * stale socket file at path, one nothing listens on, is replaced; a live
+ * one gives GH_EADDRINUSE).  Port 0 picks a free port
  * (see gh_server_addr(); ":0" gives the two listeners different ports).
  * After gh_server_start() the new listener is served at once (a reload
  * adding an address).  Returns the (first new) listener's index
