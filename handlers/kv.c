@@ -464,4 +464,9 @@ static int kv_serve(void *state, gh_req_t *req, gh_resp_t *resp)
     return rc >= 400 ? send_error(&c, rc) : rc;
 }
 
-GH_HANDLER_DEFINE("kv", kv_init, kv_serve, kv_fini);
+static bool kv_ready(void *state, char *why, size_t len)
+{
+    return gh__kv_pool_ready(state, why, len);
+}
+
+GH_HANDLER_DEFINE("kv", kv_init, kv_serve, kv_fini, kv_ready);

@@ -148,6 +148,7 @@ typedef struct gh__kv {
     uint64_t seed;      /* of the hash: see kv_table.c */
     gh__kv_worker_t *w; /* conf.workers of them; calloc */
     gh_waitgroup_t wg;  /* counts running workers */
+    atomic_int up;      /* workers inside their loop, for readiness */
     atomic_llong nkeys; /* keys in all shards, for max_keys: the one
                          * value the workers share, so it is atomic */
 } gh__kv_t;
@@ -159,6 +160,10 @@ int gh__kv_pool_start(gh__kv_t *kv);
 /* Close the job channels, wait until every worker has drained its queue
  * and returned, free the shards.  Returns the number of keys freed. */
 size_t gh__kv_pool_stop(gh__kv_t *kv);
+
+/* Whether the store takes requests: every worker is up and not every
+ * queue is full.  If not, why in why.  Any goroutine. */
+bool gh__kv_pool_ready(gh__kv_t *kv, char *why, size_t len);
 
 /* The worker that owns a key with this hash. */
 int gh__kv_shard(const gh__kv_t *kv, uint64_t hash);

@@ -269,6 +269,7 @@ static void worker_main(void *arg)
     gh__kv_worker_t *w = arg;
     gh__kv_job_t *j;
 
+    atomic_fetch_add(&w->kv->up, 1);
     GH_RANGE(w->jobs, j) {
         if (!abandoned(j)) {
             if (w->kv->conf.delay > 0)
@@ -278,6 +279,7 @@ static void worker_main(void *arg)
         }
         gh__kv_job_release(j);
     }
+    atomic_fetch_sub(&w->kv->up, 1);
     gh_waitgroup_done(&w->kv->wg);
 }
 
@@ -318,6 +320,22 @@ int gh__kv_pool_start(gh__kv_t *kv)
         }
     }
     return 0;
+}
+
+bool gh__kv_pool_ready(gh__kv_t *kv, char *why, size_t len)
+{
+    int up = atomic_load(&kv->up);
+
+    if (up < kv->conf.workers) {
+        snprintf(why, len, "%d of %lld workers up", up,
+                 (long long)kv->conf.workers);
+        return false;
+    }
+    for (int i = 0; i < kv->conf.workers; i++)
+        if (gh_chan_len(kv->w[i].jobs) < gh_chan_cap(kv->w[i].jobs))
+            return true;
+    snprintf(why, len, "every worker's queue is full");
+    return false;
 }
 
 size_t gh__kv_pool_stop(gh__kv_t *kv)

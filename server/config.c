@@ -197,6 +197,42 @@ static int set_server_header(loader_t *l, const gh_conf_directive_t *d)
     return 0;
 }
 
+/* health_path / ready_path: a path, or off. */
+static int get_probe_path(loader_t *l, const gh_conf_directive_t *d,
+                          const char **out)
+{
+    const char *v;
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    v = gh_conf_arg(d, 0);
+    if (strcmp(v, "off") == 0) {
+        *out = NULL;
+        return 0;
+    }
+    if (v[0] != '/' || strpbrk(v, "?# \t\r\n"))
+        return fail(l, d, "expected a path starting with / (no query) or "
+                    "off, found \"%s\"", v);
+    *out = v;
+    return 0;
+}
+
+static int set_health_path(loader_t *l, const gh_conf_directive_t *d)
+{
+    return get_probe_path(l, d, &l->c->http.health_path);
+}
+
+static int set_ready_path(loader_t *l, const gh_conf_directive_t *d)
+{
+    return get_probe_path(l, d, &l->c->http.ready_path);
+}
+
+static int set_health_log(loader_t *l, const gh_conf_directive_t *d)
+{
+    return get_flag(l, d, &l->c->http.health_log);
+}
+
 /* ---- the daemon's own settings ---- */
 
 static int set_workers(loader_t *l, const gh_conf_directive_t *d)
@@ -299,6 +335,19 @@ static int set_log_buffer(loader_t *l, const gh_conf_directive_t *d)
 static int set_shutdown_timeout(loader_t *l, const gh_conf_directive_t *d)
 {
     return get_duration(l, d, &l->c->shutdown_timeout);
+}
+
+static int set_drain_delay(loader_t *l, const gh_conf_directive_t *d)
+{
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    if (strcmp(gh_conf_arg(d, 0), "0") == 0) {
+        l->c->drain_delay = 0;
+        return 0;
+    }
+    return get_duration(l, d, &l->c->drain_delay);
 }
 
 static int set_max_open_files(loader_t *l, const gh_conf_directive_t *d)
@@ -643,6 +692,10 @@ static const struct directive {
     {"access_log", set_access_log},
     {"log_buffer", set_log_buffer},
     {"shutdown_timeout", set_shutdown_timeout},
+    {"drain_delay", set_drain_delay},
+    {"health_path", set_health_path},
+    {"ready_path", set_ready_path},
+    {"health_log", set_health_log},
     {"max_open_files", set_max_open_files},
     {"listen", set_listen},
     {"route", set_route},

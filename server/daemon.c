@@ -86,6 +86,7 @@ static int server_opts(gd_daemon_t *d, const gd_config_t *c,
     *o = c->http;
     o->access_log = al ? gd_access_log_cb : NULL;
     o->access_udata = al;
+    o->ready_check = gd_ready;
     return 0;
 }
 
@@ -397,16 +398,19 @@ static void dump_goroutines(gd_daemon_t *d)
     gh_dump(d->errlog ? gd_logfile_fd(d->errlog) : 2);
 }
 
-/* The next signal; parks the main goroutine (or thread) meanwhile. */
-static int next_signal(gd_daemon_t *d)
+/* The next signal, or 0 at deadline; parks the main goroutine (or
+ * thread) meanwhile. */
+static int next_signal(gd_daemon_t *d, int64_t deadline)
 {
     struct signalfd_siginfo si;
     ssize_t n;
 
     for (;;) {
-        n = gh_read(d->sfd, &si, sizeof(si), GH_FOREVER);
+        n = gh_read(d->sfd, &si, sizeof(si), deadline);
         if (n == (ssize_t)sizeof(si))
             return (int)si.ssi_signo;
+        if (n == GH_ETIMEDOUT)
+            return 0;
         if (n < 0 && n != GH_EINTR && n != GH_EAGAIN) {
             gh_log(GH_LOG_ERROR, "signalfd: %s", gh_strerror((int)n));
             return SIGTERM;
@@ -447,12 +451,46 @@ void gd_teardown(gd_daemon_t *d)
     d->sfd = -1;
 }
 
+/*
+ * The drain before a stop: the readiness path turns 503 at once while
+ * everything else is served as before, for drain_delay, so that a load
+ * balancer notices and moves traffic away before the listeners close.
+ * A second stop signal ends it early; the others are handled as usual
+ * (a reload is not: the configuration in force is the one stopping).
+ */
+static void drain(gd_daemon_t *d)
+{
+    int64_t until = gh_deadline_in(d->cfg->drain_delay);
+    int sig;
+
+    gh_server_set_ready(d->srv, false);
+    gh_log(GH_LOG_NOTICE, "draining: not ready; still serving for %.1f s",
+           (double)d->cfg->drain_delay / GH_SECOND);
+    while ((sig = next_signal(d, until)) != 0) {
+        if (sig == SIGUSR1)
+            gd_logs_reopen();
+        else if (sig == SIGQUIT)
+            dump_goroutines(d);
+        else if (sig == SIGTERM || sig == SIGINT) {
+            gh_log(GH_LOG_NOTICE, "%s again: the drain ends now",
+                   strsignal(sig));
+            return;
+        } else
+            gh_log(GH_LOG_NOTICE, "%s ignored while draining",
+                   strsignal(sig));
+    }
+}
+
 /* The graceful stop; gd_teardown() releases the rest. */
 static int stop(gd_daemon_t *d, int sig)
 {
     int64_t grace = d->cfg->shutdown_timeout;
     int rc;
 
+    if (d->cfg->drain_delay > 0) {
+        gh_log(GH_LOG_NOTICE, "%s: stopping after a drain", strsignal(sig));
+        drain(d);
+    }
     gh_log(GH_LOG_NOTICE, "%s: stopping; in-flight requests have %.1f s",
            strsignal(sig), (double)grace / GH_SECOND);
     rc = gh_server_shutdown(d->srv, gh_deadline_in(grace));
@@ -466,7 +504,7 @@ static int stop(gd_daemon_t *d, int sig)
 int gd_run(gd_daemon_t *d)
 {
     for (;;) {
-        int sig = next_signal(d);
+        int sig = next_signal(d, GH_FOREVER);
 
         switch (sig) {
         case SIGHUP:

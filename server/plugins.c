@@ -419,6 +419,37 @@ static int error_page(const gd_gen_t *g, gh_resp_t *resp, int status)
     return gh_resp_send(resp, p->body, p->len);
 }
 
+/* The entry's ready callback, if the plugin was built with one. */
+static bool (*ready_fn(const gh_handler_t *h))(void *, char *, size_t)
+{
+    if (h->size < offsetof(gh_handler_t, ready) + sizeof(h->ready))
+        return NULL;
+    return h->ready;
+}
+
+bool gd_ready(void *udata, char *why, size_t len)
+{
+    gd_gen_t *g = acquire();
+    bool ok = true;
+
+    (void)udata;
+    if (!g) {
+        snprintf(why, len, "starting");
+        return false;
+    }
+    for (int i = 0; i < g->ninsts && ok; i++) {
+        const instance_t *in = &g->insts[i];
+        bool (*fn)(void *, char *, size_t) = ready_fn(in->m->h);
+        char sub[160] = "";
+
+        if (fn && in->inited && !(ok = fn(in->state, sub, sizeof(sub))))
+            snprintf(why, len, "route %s (%s): %s", g->cfg->routes[i].pattern,
+                     in->m->h->name, sub[0] ? sub : "not ready");
+    }
+    release(g);
+    return ok;
+}
+
 int gd_serve(void *udata, gh_req_t *req, gh_resp_t *resp)
 {
     gd_gen_t *g = acquire();

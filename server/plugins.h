@@ -36,6 +36,10 @@ gd_gen_t *gd_gen_swap(gd_gen_t *g);
  * in), then fini its instances and unload it.  Parks; NULL is ignored. */
 void gd_gen_retire(gd_gen_t *g);
 
+/* The server's readiness check (gh_ready_fn): every instance of the
+ * current generation whose plugin has a ready callback says yes. */
+bool gd_ready(void *udata, char *why, size_t len);
+
 /* The server's handler: route req in the current generation, and answer
  * a canned status 400..599 with its error_page, if it has one. */
 int gd_serve(void *udata, gh_req_t *req, gh_resp_t *resp);

@@ -55,6 +55,8 @@ typedef struct gd_config {
     int access_format;           /* GD_ACCESS_* (log.h) */
     uint64_t log_buffer;         /* bytes queued for the log writer */
     int64_t shutdown_timeout;    /* grace for in-flight requests */
+    int64_t drain_delay;         /* on SIGTERM: not ready, still serving,
+                                  * this long before the shutdown */
     uint64_t max_open_files;     /* RLIMIT_NOFILE wanted; 0: the hard
                                   * limit */
     const char *plugin_dir;      /* NULL: the built-in search path */

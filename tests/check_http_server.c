@@ -1882,6 +1882,34 @@ START_TEST(unix_socket_listener_serves_requests)
 }
 END_TEST
 
+START_TEST(unix_socket_file_gets_mode_and_a_live_one_is_kept)
+{
+    char dir[] = "/tmp/gh-http-XXXXXX", addr[128], *path;
+    gh_listen_opts_t lo = {.unix_mode = 0640, .unix_chown = true,
+                           .unix_uid = (uid_t)-1, .unix_gid = getgid()};
+    struct stat st;
+    int rc;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(addr, sizeof(addr), "unix:%s/s.sock", dir);
+    path = addr + 5;
+    router = make_router();
+    ck_assert_int_eq(gh_server_new(&srv, NULL, gh_router_serve, router), 0);
+    ck_assert_int_eq(gh_server_listen(srv, addr, &lo), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0640);
+    ck_assert_uint_eq(st.st_gid, getgid());
+    /* Someone accepts on it: a second listen must not take it away. */
+    rc = gh_server_listen(srv, addr, NULL);
+    ck_assert_msg(rc == GH_EADDRINUSE, "listen on a live socket: %s",
+                  gh_err_name(rc));
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(srv_stop(), 0);
+    ck_assert_msg(stat(path, &st) < 0, "socket file left behind");
+    rmdir(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* 20: options replaced while running (gh_server_update)               */
 /* ------------------------------------------------------------------ */
@@ -2347,6 +2375,98 @@ static TCase *tcase(Suite *s, const char *name, double timeout_s)
     return tc;
 }
 
+/* ------------------------------------------------------------------ */
+/* health and readiness                                               */
+/* ------------------------------------------------------------------ */
+
+static atomic_int ready_calls, ready_answer = 1;
+
+static bool test_ready(void *udata, char *why, size_t len)
+{
+    ck_assert_ptr_eq(udata, &ready_calls);
+    atomic_fetch_add(&ready_calls, 1);
+    if (!atomic_load(&ready_answer))
+        snprintf(why, len, "backend down");
+    return atomic_load(&ready_answer);
+}
+
+/* One request on c: its status and body (into body, cap bytes). */
+static int probe(hc_conn_t *c, const char *req, char *body, size_t cap)
+{
+    hc_resp_t r;
+    int st;
+
+    roundtrip(c, req, &r);
+    snprintf(body, cap, "%s", r.body ? r.body : "");
+    st = r.status;
+    hc_resp_free(&r);
+    return st;
+}
+
+START_TEST(health_and_readiness_are_answered_by_the_server)
+{
+    gh_server_opts_t o;
+    char b[128];
+    hc_conn_t c;
+
+    acc_opts(&o);
+    o.ready_check = test_ready;
+    o.ready_udata = &ready_calls;
+    srv_start(&o);
+    cli(&c);
+    ck_assert_int_eq(probe(&c, GET("/healthz"), b, sizeof(b)), 200);
+    ck_assert_str_eq(b, "ok\n");
+    ck_assert_int_eq(probe(&c, GET("/readyz?x=1"), b, sizeof(b)), 200);
+    ck_assert_str_eq(b, "ready\n");
+    ck_assert_int_eq(atomic_load(&ready_calls), 1);
+    ck_assert_int_eq(probe(&c, "POST /readyz HTTP/1.1\r\nHost: t\r\n"
+                               "Content-Length: 0\r\n\r\n", b, sizeof(b)),
+                     405);
+    atomic_store(&ready_answer, 0);
+    ck_assert_int_eq(probe(&c, GET("/readyz"), b, sizeof(b)), 503);
+    ck_assert_str_eq(b, "not ready: backend down\n");
+    atomic_store(&ready_answer, 1);
+    /* Not ready by decree: the check is not even asked. */
+    gh_server_set_ready(srv, false);
+    ck_assert_int_eq(probe(&c, GET("/readyz"), b, sizeof(b)), 503);
+    ck_assert_str_eq(b, "not ready: draining\n");
+    ck_assert_int_eq(atomic_load(&ready_calls), 2);
+    ck_assert_int_eq(probe(&c, GET("/healthz"), b, sizeof(b)), 200);
+    ck_assert_int_eq(probe(&c, GET("/hello"), b, sizeof(b)), 200);
+    gh_server_set_ready(srv, true);
+    ck_assert_int_eq(probe(&c, GET("/readyz"), b, sizeof(b)), 200);
+    /* Only /hello reached the access log (health_log is false). */
+    (void)acc_get(1, 0);
+    ck_assert_int_eq(atomic_load(&acc_n), 1);
+    hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
+START_TEST(health_paths_can_be_renamed_or_turned_off)
+{
+    gh_server_opts_t o;
+    gh_server_t *bad;
+    char b[128];
+    hc_conn_t c;
+
+    test_opts(&o);
+    o.ready_path = "healthz"; /* not a path */
+    ck_assert_int_eq(gh_server_new(&bad, &o, gh_router_serve, NULL),
+                     GH_EINVAL);
+    test_opts(&o);
+    o.health_path = NULL;
+    o.ready_path = "/lb/ready";
+    srv_start(&o);
+    cli(&c);
+    ck_assert_int_eq(probe(&c, GET("/healthz"), b, sizeof(b)), 404);
+    ck_assert_int_eq(probe(&c, GET("/readyz"), b, sizeof(b)), 404);
+    ck_assert_int_eq(probe(&c, GET("/lb/ready"), b, sizeof(b)), 200);
+    hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
 static Suite *http_server_suite(void)
 {
     Suite *s = suite_create("http_server");
@@ -2404,6 +2524,11 @@ static Suite *http_server_suite(void)
     tc = tcase(s, "routing", 10);
     tcase_add_test(tc, router_answers_404_405_and_binds_params);
     tcase_add_test(tc, unix_socket_listener_serves_requests);
+    tcase_add_test(tc, unix_socket_file_gets_mode_and_a_live_one_is_kept);
+
+    tc = tcase(s, "health", 10);
+    tcase_add_test(tc, health_and_readiness_are_answered_by_the_server);
+    tcase_add_test(tc, health_paths_can_be_renamed_or_turned_off);
 
     tc = tcase(s, "reload", 10);
     tcase_add_test(tc, update_applies_to_new_sessions_and_spares_open_ones);

@@ -97,11 +97,11 @@ typedef struct gh__listener {
  * Immutable once published. */
 typedef struct gh__server_cfg gh__server_cfg_t;
 struct gh__server_cfg {
-    gh_server_opts_t o;        /* o.server_header -> server_header below */
+    gh_server_opts_t o;        /* its strings point into strs below */
     gh__http_limits_t lim;     /* derived from o, for the parser */
     gh__server_cfg_t *older;   /* the block this one replaced: the list
                                 * gh_server_free() frees */
-    char server_header[];      /* the copy (unused when o's is NULL) */
+    char strs[];               /* the copies of o's strings */
 };
 
 struct gh_server {
@@ -112,6 +112,8 @@ struct gh_server {
     gh__listener_t **ls;       /* nls of lcap, by index; never shrinks */
     int nls, lcap;
     bool started;              /* under lmu */
+    _Atomic bool not_ready;    /* gh_server_set_ready(s, false) or
+                                * shutdown: the readiness path says 503 */
     _Atomic bool draining;     /* shutdown began: close after each request;
                                 * set under lmu (no listener after it) */
     gh__lock_t mu;             /* the connection list below */
@@ -216,6 +218,12 @@ struct gh__session {
 };
 
 /* ---- serve.c ---- */
+/* health.c: which health path req is for (1 health, 2 readiness, 0
+ * none), and its answer (as a handler's result). */
+int gh__health_match(const gh__server_cfg_t *cfg, const gh_req_t *req);
+int gh__health_serve(gh__session_t *ss, gh_req_t *req, gh_resp_t *resp,
+                     int which);
+
 /* The connection goroutine: serve c until it is idle or closed. */
 void gh__conn_serve(void *c);
 /* Make room: make sure cap - len >= need, moving the buffer to the heap

@@ -322,7 +322,7 @@ static int serve_request(gh__session_t *ss)
     gh_req_t req;
     gh_resp_t resp;
     int64_t now;
-    int rc, prc;
+    int rc, prc, health = 0;
 
     ss->c->nreq++;
     ss->c->fresh = false;
@@ -342,14 +342,17 @@ static int serve_request(gh__session_t *ss)
     prc = gh__req_prepare(&req);
     if (rc == 0)
         rc = prc;
-    if (rc == 0)
+    if (rc == 0 && GH__UNLIKELY(health = gh__health_match(ss->cfg, &req)))
+        rc = gh__health_serve(ss, &req, &resp, health);
+    else if (rc == 0)
         rc = run_handler(ss, &req, &resp);
     else
         ss->close = true; /* refused before any handler: malformed */
     gh__req_unwatch(&req);
     rc = gh__resp_finish(&resp, rc);
     now = gh__count_response(ss, resp.status);
-    if (GH__UNLIKELY(ss->cfg->o.access_log != NULL))
+    if (GH__UNLIKELY(ss->cfg->o.access_log != NULL) &&
+        (!health || ss->cfg->o.health_log))
         gh__access_report(ss, &req, resp.status,
                           resp.head_only ? 0 : resp.sent, now);
     if (rc == 0)

@@ -62,12 +62,14 @@ void gh_server_opts_init(gh_server_opts_t *o)
         .body_min_rate = 500,
         .write_timeout = 10 * GH_SECOND,
         .write_min_rate = 500,
-        .idle_timeout = 60 * GH_SECOND,
+        .idle_timeout = 65 * GH_SECOND,
         .max_conns = 10000,
         .max_requests = 1000,
         .accept_backoff = 10 * GH_MILLISECOND,
         .server_header = "gohttpd",
         .stack_size = 0,
+        .health_path = "/healthz",
+        .ready_path = "/readyz",
     };
 }
 
@@ -79,7 +81,28 @@ static bool opts_valid(const gh_server_opts_t *o)
            o->write_timeout > 0 && o->idle_timeout > 0 && o->max_conns &&
            o->accept_backoff > 0 &&
            (uint64_t)o->max_target + o->max_header_bytes < (1u << 30) &&
-           (!o->server_header || !strpbrk(o->server_header, "\r\n"));
+           (!o->server_header || !strpbrk(o->server_header, "\r\n")) &&
+           (!o->health_path || o->health_path[0] == '/') &&
+           (!o->ready_path || o->ready_path[0] == '/');
+}
+
+/* Copy s (if any) to *p, moving *p past it: cfg_new's string block. */
+static const char *stash(char **p, const char *s)
+{
+    size_t n;
+    char *copy = *p;
+
+    if (!s)
+        return NULL;
+    n = strlen(s) + 1;
+    memcpy(copy, s, n);
+    *p += n;
+    return copy;
+}
+
+static size_t str_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
 }
 
 /* A validated copy of opts (NULL: the defaults) as a block, or NULL with
@@ -89,6 +112,7 @@ static gh__server_cfg_t *cfg_new(const gh_server_opts_t *opts, int *rc)
     gh_server_opts_t dflt;
     gh__server_cfg_t *cfg;
     size_t hlen;
+    char *p;
 
     if (!opts) {
         gh_server_opts_init(&dflt);
@@ -97,15 +121,16 @@ static gh__server_cfg_t *cfg_new(const gh_server_opts_t *opts, int *rc)
     *rc = GH_EINVAL;
     if (!opts_valid(opts))
         return NULL;
-    hlen = opts->server_header ? strlen(opts->server_header) + 1 : 0;
+    hlen = str_size(opts->server_header) + str_size(opts->health_path) +
+           str_size(opts->ready_path);
     *rc = GH_ENOMEM;
     if (!(cfg = calloc(1, sizeof(*cfg) + hlen)))
         return NULL;
     cfg->o = *opts;
-    if (hlen) {
-        memcpy(cfg->server_header, opts->server_header, hlen);
-        cfg->o.server_header = cfg->server_header;
-    }
+    p = cfg->strs;
+    cfg->o.server_header = stash(&p, opts->server_header);
+    cfg->o.health_path = stash(&p, opts->health_path);
+    cfg->o.ready_path = stash(&p, opts->ready_path);
     gh__http_limits_init(&cfg->lim);
     cfg->lim.max_target = opts->max_target;
     cfg->lim.max_header_bytes = opts->max_header_bytes;
@@ -787,10 +812,16 @@ static bool conns_wait(gh_server_t *s, int64_t deadline)
     return true;
 }
 
+void gh_server_set_ready(gh_server_t *s, bool ready)
+{
+    atomic_store(&s->not_ready, !ready);
+}
+
 int gh_server_shutdown(gh_server_t *s, int64_t deadline)
 {
     if (!s)
         return GH_EINVAL;
+    atomic_store(&s->not_ready, true);
     gh__lock(&s->lmu);
     atomic_store(&s->draining, true);
     for (int i = 0; i < s->nls; i++) {

@@ -26,6 +26,12 @@
  *   fini(state)          after a reload replaced the instance or at
  *                        shutdown, once no request is using it any more.
  *                        May be NULL.
+ *   ready(state, why, len)  optional (NULL, or left out of
+ *                        GH_HANDLER_DEFINE): asked on each request for the
+ *                        readiness path (/readyz); false, with a short
+ *                        reason in why, makes it answer 503, so a load
+ *                        balancer sends traffic elsewhere (e.g. while the
+ *                        backend workers are not up).  Must be quick.
  *
  * Build a plugin in tree with libtool (-module -avoid-version) or out of
  * tree with:  cc -shared -fPIC -o hello.so hello.c \
@@ -34,6 +40,8 @@
 #ifndef GOHTTPD_HANDLER_H
 #define GOHTTPD_HANDLER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gohttpd/conf.h"
@@ -57,19 +65,27 @@ typedef struct gh_handler {
     int (*init)(const gh_conf_section_t *conf, void **state);
     int (*serve)(void *state, gh_req_t *req, gh_resp_t *resp);
     void (*fini)(void *state);
+    bool (*ready)(void *state, char *why, size_t len); /**< may be NULL */
 } gh_handler_t;
 
 /** The exported symbol's name. */
 #define GH_HANDLER_SYMBOL "gh_handler_entry"
 
 /**
- * GH_HANDLER_DEFINE(name, init, serve, fini) - define the plugin's one
- * exported symbol:  GH_HANDLER_DEFINE("hello", hello_init, hello_serve,
- * hello_fini);
+ * GH_HANDLER_DEFINE(name, init, serve, fini[, ready]) - define the
+ * plugin's one exported symbol:  GH_HANDLER_DEFINE("hello", hello_init,
+ * hello_serve, hello_fini);
  */
 #define GH_HANDLER_DEFINE(...)                                             \
+    GH__HANDLER_PICK(__VA_ARGS__, GH__HANDLER_DEFINE5, GH__HANDLER_DEFINE4, \
+                     )(__VA_ARGS__)
+#define GH__HANDLER_PICK(_1, _2, _3, _4, _5, which, ...) which
+#define GH__HANDLER_DEFINE4(name, init, serve, fini)                       \
+    GH__HANDLER_DEFINE5(name, init, serve, fini, NULL)
+#define GH__HANDLER_DEFINE5(name, init, serve, fini, ready)                \
     GH_API const gh_handler_t gh_handler_entry = {                         \
-        GH_HANDLER_ABI, (uint32_t)sizeof(gh_handler_t), __VA_ARGS__}
+        GH_HANDLER_ABI, (uint32_t)sizeof(gh_handler_t), name, init, serve, \
+        fini, ready}
 
 #ifdef __cplusplus
 }

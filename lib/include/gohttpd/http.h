@@ -88,6 +88,14 @@ typedef struct gh_access {
 typedef void (*gh_access_fn)(void *udata, const gh_access_t *a);
 
 /**
+ * A readiness check (gh_server_opts_t.ready_check): true when the server
+ * may take traffic; false, with a short reason in why (len bytes), when
+ * a load balancer should send it elsewhere.  Runs on the goroutine of a
+ * request for the readiness path: it may block briefly.
+ */
+typedef bool (*gh_ready_fn)(void *udata, char *why, size_t len);
+
+/**
  * Server options.  gh_server_opts_init() fills in the defaults shown; change
  * what you need.  Times are nanoseconds; sizes bytes.
  */
@@ -106,7 +114,9 @@ typedef struct gh_server_opts {
                                 *   bytes read: 500 (0: no extension) */
     int64_t write_timeout;     /**< a response write: first allowance 10 s */
     uint32_t write_min_rate;   /**< ... extended likewise: 500 B/s */
-    int64_t idle_timeout;      /**< keep-alive wait for a new request: 60 s */
+    int64_t idle_timeout;      /**< keep-alive wait for a new request: 65 s
+                                *   (longer than a balancer's usual 60 s, so
+                                *   the balancer closes first) */
     uint32_t max_conns;        /**< open connections: 10000; at the limit
                                 *   accepting pauses */
     uint32_t max_requests;     /**< per connection, then Connection: close:
@@ -119,6 +129,15 @@ typedef struct gh_server_opts {
                                 *   runtime default */
     gh_access_fn access_log;   /**< called after every response: NULL */
     void *access_udata;        /**< its first argument */
+    const char *health_path;   /**< answered by the server itself, 200
+                                *   while it runs: "/healthz"; NULL: off */
+    const char *ready_path;    /**< 200 when ready, 503 once not ready
+                                *   (gh_server_set_ready(), shutdown, or
+                                *   ready_check): "/readyz"; NULL: off */
+    bool health_log;           /**< log those requests too: false */
+    gh_ready_fn ready_check;   /**< asked on each readiness request when
+                                *   the server is otherwise ready: NULL */
+    void *ready_udata;         /**< its first argument */
 } gh_server_opts_t;
 
 /** Fill *o with the defaults above. */
@@ -197,6 +216,15 @@ GH_API int gh_server_addr(gh_server_t *s, int i, struct sockaddr_storage *ss,
  * once: 0, or GH_EINVAL (no listeners, or already started) / GH_ENOMEM.
  */
 GH_API int gh_server_start(gh_server_t *s);
+
+/**
+ * gh_server_set_ready - say whether s takes traffic: with false its
+ * readiness path answers 503 while everything else is served as before
+ * (a drain before shutdown: the load balancer notices and moves away);
+ * true undoes it.  A new server is ready; gh_server_shutdown() makes it
+ * not ready for good.  Any thread.
+ */
+GH_API void gh_server_set_ready(gh_server_t *s, bool ready);
 
 /**
  * gh_server_shutdown - graceful shutdown: stop accepting and close the
