@@ -15,12 +15,15 @@ set -eu
 srcdir=$(cd "$(dirname "$0")" && pwd)
 
 # build: compiler, autotools, libraries.  tests: curl, groff (man lint),
-# chromium (the status dashboard in a headless browser).  sanitizer builds with
+# chromium (the status dashboard in a headless browser), nginx-light and
+# haproxy (real reverse proxies in front), python3 (small protocol clients:
+# PROXY headers, systemd's part), openssl (test certificates, s_client).
+# sanitizer builds with
 # gcc: the ASan, UBSan and TSan runtimes (libgcc-12-dev, pulled in by
 # build-essential, has the link-time libraries).
 packages="build-essential autoconf automake libtool pkg-config
           libev-dev libssl-dev check node-llhttp
-          curl chromium
+          curl chromium nginx-light haproxy python3 openssl
           libasan8 libubsan1 libtsan2 groff-base"
 
 missing=

@@ -87,6 +87,15 @@ stop_daemon() {
     fi
 }
 
+# free_port: a TCP port free on 127.0.0.1 right now (for configurations
+# that must name their port, e.g. a proxy's upstream that is restarted).
+free_port() {
+    python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
 # get PATH [CURL-ARGS...]: "STATUS BODY" of GET http://127.0.0.1:$port/PATH
 get() {
     p=$1
