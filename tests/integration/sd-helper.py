@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+# sd-helper.py - plays systemd's part, and a client, for daemon-systemd.sh
+# and daemon-upgrade.sh:
+#
+#   sd-helper.py notify SOCKET OUT SECONDS
+#       receive NOTIFY_SOCKET datagrams on the Unix socket SOCKET, each
+#       appended to OUT as its lines followed by "--", for SECONDS at most
+#   sd-helper.py activate PORTFILE UNIXPATH NAMES -- COMMAND...
+#       bind a loopback TCP socket on a free port (written to PORTFILE)
+#       and a Unix socket at UNIXPATH, listen on both, and exec COMMAND in
+#       place (so LISTEN_PID is its pid) with them at descriptors 3 and 4,
+#       LISTEN_FDS=2, LISTEN_FDNAMES=NAMES
+#   sd-helper.py load PORT SECONDS OUT STOPFILE
+#       four threads sending one-request connections to 127.0.0.1:PORT
+#       until STOPFILE exists (or SECONDS pass); writes "OK FAILED" to OUT
+#       and each failure's reason to OUT.errors
+import fcntl
+import os
+import socket
+import sys
+import threading
+import time
+
+
+def notify(path, out, seconds):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(0.2)
+    end = time.monotonic() + float(seconds)
+    while time.monotonic() < end:
+        try:
+            msg = s.recv(4096)
+        except socket.timeout:
+            continue
+        with open(out, "a") as f:
+            f.write(msg.decode(errors="replace").rstrip("\n") + "\n--\n")
+
+
+def activate(portfile, unixpath, names, cmd):
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind(("127.0.0.1", 0))
+    t.listen(128)
+    u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    u.bind(unixpath)
+    u.listen(128)
+    with open(portfile + ".new", "w") as f:
+        f.write("%d\n" % t.getsockname()[1])
+    os.rename(portfile + ".new", portfile)
+    # Above 4 first, so neither dup2 overwrites the other's source (and
+    # dup2 to a different number is what clears close-on-exec).
+    ht = fcntl.fcntl(t.fileno(), fcntl.F_DUPFD, 10)
+    hu = fcntl.fcntl(u.fileno(), fcntl.F_DUPFD, 10)
+    os.dup2(ht, 3)
+    os.dup2(hu, 4)
+    env = dict(os.environ)
+    env["LISTEN_PID"] = str(os.getpid())
+    env["LISTEN_FDS"] = "2"
+    env["LISTEN_FDNAMES"] = names
+    os.execve(cmd[0], cmd, env)
+
+
+def one_request(port):
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            data += b
+    finally:
+        c.close()
+    if not data.startswith(b"HTTP/1.1 200 "):
+        raise RuntimeError("answer: %r" % data[:60])
+
+
+def load(port, seconds, out, stopfile):
+    port = int(port)
+    end = time.monotonic() + float(seconds)
+    counts = {"ok": 0, "failed": 0}
+    errors = []
+    lock = threading.Lock()
+
+    def worker():
+        while time.monotonic() < end and not os.path.exists(stopfile):
+            try:
+                one_request(port)
+                key = "ok"
+            except Exception as e:  # refused, reset, timeout, bad answer
+                key = "failed"
+                with lock:
+                    errors.append(repr(e))
+            with lock:
+                counts[key] += 1
+
+    ts = [threading.Thread(target=worker) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    with open(out + ".errors", "w") as f:
+        f.write("\n".join(errors[:20]) + "\n")
+    with open(out + ".new", "w") as f:
+        f.write("%d %d\n" % (counts["ok"], counts["failed"]))
+    os.rename(out + ".new", out)
+
+
+def main(argv):
+    if len(argv) >= 4 and argv[0] == "notify":
+        notify(argv[1], argv[2], argv[3])
+    elif len(argv) >= 6 and argv[0] == "activate" and argv[4] == "--":
+        activate(argv[1], argv[2], argv[3], argv[5:])
+    elif len(argv) >= 5 and argv[0] == "load":
+        load(argv[1], argv[2], argv[3], argv[4])
+    else:
+        sys.stderr.write("usage: see the comment at the top\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
