@@ -5,11 +5,13 @@
 #   sd-helper.py notify SOCKET OUT SECONDS
 #       receive NOTIFY_SOCKET datagrams on the Unix socket SOCKET, each
 #       appended to OUT as its lines followed by "--", for SECONDS at most
-#   sd-helper.py activate PORTFILE UNIXPATH NAMES -- COMMAND...
-#       bind a loopback TCP socket on a free port (written to PORTFILE)
-#       and a Unix socket at UNIXPATH, listen on both, and exec COMMAND in
-#       place (so LISTEN_PID is its pid) with them at descriptors 3 and 4,
-#       LISTEN_FDS=2, LISTEN_FDNAMES=NAMES
+#   sd-helper.py activate PORTFILE NAMES SPEC... -- COMMAND...
+#       listen on each SPEC ("tcp": loopback, a free port; "unix:PATH"),
+#       write the TCP ports to PORTFILE (a line each) and the pid of a
+#       process keeping a copy of the sockets (as systemd does) to
+#       PORTFILE.keeper, wait (10 s at most) for PORTFILE.go to exist,
+#       then exec COMMAND in place (so LISTEN_PID is its pid) with the
+#       sockets at descriptors 3, 4, ..., LISTEN_FDNAMES=NAMES
 #   sd-helper.py load PORT SECONDS OUT STOPFILE
 #       four threads sending one-request connections to 127.0.0.1:PORT
 #       until STOPFILE exists (or SECONDS pass); writes "OK FAILED" to OUT
@@ -36,26 +38,44 @@ def notify(path, out, seconds):
             f.write(msg.decode(errors="replace").rstrip("\n") + "\n--\n")
 
 
-def activate(portfile, unixpath, names, cmd):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    t.bind(("127.0.0.1", 0))
-    t.listen(128)
-    u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    u.bind(unixpath)
-    u.listen(128)
+def listening(spec):
+    if spec.startswith("unix:"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(spec[5:])
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    return s
+
+
+def activate(portfile, specs, names, cmd):
+    socks = [listening(spec) for spec in specs]
     with open(portfile + ".new", "w") as f:
-        f.write("%d\n" % t.getsockname()[1])
+        for s in socks:
+            if s.family == socket.AF_INET:
+                f.write("%d\n" % s.getsockname()[1])
     os.rename(portfile + ".new", portfile)
-    # Above 4 first, so neither dup2 overwrites the other's source (and
+    # As systemd does, keep a copy of the sockets in another process (for
+    # 30 s at most): the daemon must leave them listening when it stops.
+    keeper = os.fork()
+    if keeper == 0:
+        time.sleep(30)
+        os._exit(0)
+    with open(portfile + ".keeper", "w") as f:
+        f.write("%d\n" % keeper)
+    end = time.monotonic() + 10
+    while not os.path.exists(portfile + ".go") and time.monotonic() < end:
+        time.sleep(0.05)
+    # Above the targets first, so no dup2 overwrites another's source (and
     # dup2 to a different number is what clears close-on-exec).
-    ht = fcntl.fcntl(t.fileno(), fcntl.F_DUPFD, 10)
-    hu = fcntl.fcntl(u.fileno(), fcntl.F_DUPFD, 10)
-    os.dup2(ht, 3)
-    os.dup2(hu, 4)
+    high = [fcntl.fcntl(s.fileno(), fcntl.F_DUPFD, 50) for s in socks]
+    for i, h in enumerate(high):
+        os.dup2(h, 3 + i)
     env = dict(os.environ)
     env["LISTEN_PID"] = str(os.getpid())
-    env["LISTEN_FDS"] = "2"
+    env["LISTEN_FDS"] = str(len(socks))
     env["LISTEN_FDNAMES"] = names
     os.execve(cmd[0], cmd, env)
 
@@ -110,8 +130,9 @@ def load(port, seconds, out, stopfile):
 def main(argv):
     if len(argv) >= 4 and argv[0] == "notify":
         notify(argv[1], argv[2], argv[3])
-    elif len(argv) >= 6 and argv[0] == "activate" and argv[4] == "--":
-        activate(argv[1], argv[2], argv[3], argv[5:])
+    elif len(argv) >= 5 and argv[0] == "activate" and "--" in argv:
+        dash = argv.index("--")
+        activate(argv[1], argv[3:dash], argv[2], argv[dash + 1:])
     elif len(argv) >= 5 and argv[0] == "load":
         load(argv[1], argv[2], argv[3], argv[4])
     else:
