@@ -256,18 +256,17 @@ static void adopt_rest(gd_daemon_t *d)
 
     for (int i = 0; i < d->inherited.n; i++) {
         gd_sd_fd_t *f = &d->inherited.fds[i];
-        int *x = realloc(d->extra, (size_t)(d->nextra + 1) * sizeof(*x));
+        int *x;
 
         if (f->used)
             continue;
+        if ((x = realloc(d->extra, (size_t)(d->nextra + 1) * sizeof(*x))))
+            d->extra = x;
         gd_sd_describe(f, what, sizeof(what));
         if (!x || (idx = adopt_fd(d, f)) < 0) {
             gh_log(GH_LOG_WARN, "inherited %s: cannot serve it: closed", what);
-            if (x)
-                d->extra = x;
-            continue;
+            continue; /* gd_sd_fds_free() closes it */
         }
-        d->extra = x;
         d->extra[d->nextra++] = idx;
         gh_log(GH_LOG_NOTICE, "listening on inherited %s, which no listen "
                "directive names", what);

@@ -134,5 +134,9 @@ if gone "$new"; then ok "SIGTERM stops the new process"; else
     not_ok "SIGTERM stops the new process"; fi
 check "its pid file is removed" "absent" \
     "$([ -e "$tmp/gohttpd.pid" ] && echo present || echo absent)"
+# Every process wrote its stderr there, the new ones included (whose exit
+# status this shell cannot see): no sanitizer report in a sanitizer build.
+check "no sanitizer report from any of the processes" "" \
+    "$(grep -E 'Sanitizer|runtime error' "$tmp/upgrade.err" | head -n 3)"
 
 finish
