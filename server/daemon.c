@@ -542,6 +542,14 @@ fail_cfg:
     return rc;
 }
 
+static void reload_refused(void)
+{
+    gh_log(GH_LOG_ERROR, "SIGHUP: reload refused: an upgrade is under way");
+    gd_sd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reload refused "
+                 "during an upgrade", gd_sd_monotonic_usec());
+    gd_sd_notify("READY=1\nSTATUS=reload refused during an upgrade");
+}
+
 static void reload(gd_daemon_t *d)
 {
     char err[1024];
@@ -553,12 +561,6 @@ static void reload(gd_daemon_t *d)
     gh_log(GH_LOG_NOTICE, "reloading %s", d->conf_path ? d->conf_path : "-r");
     gd_sd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
                  gd_sd_monotonic_usec());
-    if (d->up.pid > 0) {
-        /* Closing a listener now would close it for the new process. */
-        gh_log(GH_LOG_ERROR, "reload refused: an upgrade is under way");
-        gd_sd_notify("READY=1\nSTATUS=reload refused during an upgrade");
-        return;
-    }
     if (reload_prepare(d, &c, &g, &slots, err, sizeof(err))) {
         gh_log(GH_LOG_ERROR, "reload failed, the running configuration "
                "stays: %s", err);
@@ -711,7 +713,10 @@ int gd_run(gd_daemon_t *d)
                                           * goes on in the new process */
             break;
         case SIGHUP:
-            reload(d);
+            if (d->up.pid > 0) /* it could close the new process's socket */
+                reload_refused();
+            else
+                reload(d);
             break;
         case SIGUSR1:
             gh_log(GH_LOG_NOTICE, "SIGUSR1: reopening the log files");

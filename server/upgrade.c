@@ -174,8 +174,11 @@ static int dup_sockets(gd_daemon_t *d, spawn_t *sp, char *names, size_t cap)
         sp->n++;
         used += (size_t)snprintf(names + used, cap - used, "%s%s",
                                  i ? ":" : "", nm[i]);
-        if (used >= cap)
+        if (used >= cap) {
+            gh_log(GH_LOG_ERROR, "upgrade: the socket names (fd_name) are "
+                   "more than %zu bytes together", cap - 1);
             return GH_EINVAL;
+        }
     }
     return n > 0 ? base : GH_EINVAL;
 }

@@ -5,7 +5,8 @@
 # exits 0, the new one serves and holds the pid file.  An upgrade whose
 # new process fails (a broken configuration) leaves the old one serving
 # with its pid file; one whose new process does not come up within
-# upgrade_timeout is killed; a second SIGUSR2 meanwhile is refused.
+# upgrade_timeout is killed; a second SIGUSR2, or a SIGHUP, meanwhile is
+# refused.
 #
 # Run by "make check"; see daemon-lib.sh.  Needs python3 (the client,
 # tests/integration/sd-helper.py), else skipped.
@@ -121,6 +122,10 @@ if wait_for_grep "SIGUSR2: an upgrade is already under way" "$tmp/error.log"
 then ok "a second SIGUSR2 meanwhile is refused"; else
     not_ok "a second SIGUSR2 meanwhile is refused" \
         "$(tail -n 20 "$tmp/error.log")"; fi
+kill -HUP "$new"
+if wait_for_grep "SIGHUP: reload refused: an upgrade is under way" \
+    "$tmp/error.log"; then ok "so is a reload meanwhile"; else
+    not_ok "so is a reload meanwhile" "$(tail -n 20 "$tmp/error.log")"; fi
 if wait_for_grep "not ready within upgrade_timeout: killing" \
     "$tmp/error.log" 100; then ok "upgrade_timeout gives the new one up"
 else not_ok "upgrade_timeout gives the new one up" \
