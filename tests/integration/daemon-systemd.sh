@@ -2,10 +2,12 @@
 # daemon-systemd.sh - the daemon under a (simulated) systemd: sockets
 # passed with LISTEN_FDS are served (one adopted by address, one by
 # fd_name, one no listen directive names), the address of the fd_name
-# listener is not bound, NOTIFY_SOCKET hears READY=1, RELOADING=1 then
+# listener is not bound, a passed socket that is not a listening stream
+# one is refused, NOTIFY_SOCKET hears READY=1, RELOADING=1 then
 # READY=1 around a reload (good or bad), STOPPING=1 on SIGTERM, and the
 # passed sockets still listen after the daemon stopped (the manager keeps
-# them).  LISTEN_PID naming another process leaves the daemon to bind.
+# them).  LISTEN_PID naming another process leaves the daemon to bind; an
+# abstract NOTIFY_SOCKET (@name) works too.
 #
 # Run by "make check"; see daemon-lib.sh.  Needs python3 (else skipped):
 # tests/integration/sd-helper.py plays systemd's part.
@@ -35,7 +37,7 @@ notes_count() {
 }
 
 NOTIFY_SOCKET=$tmp/notify python3 "$helper" activate "$tmp/ports" \
-    web:api:extra tcp "unix:$tmp/api.sock" tcp -- "$gohttpd" \
+    web:api:extra:bad tcp "unix:$tmp/api.sock" tcp udp -- "$gohttpd" \
     -c "$tmp/gohttpd.conf" >"$tmp/sd.out" 2>"$tmp/sd.err" &
 pid=$!
 pids="$pids $pid"
@@ -68,6 +70,9 @@ port=$extra
 check "the socket no listen names serves too" "200 <!DOCTYPE html>" \
     "$(get /)"
 check_grep "it is logged as such" "inherited fd 5 (127.0.0.1:$extra) named extra, which no listen directive names" "$tmp/error.log"
+check_grep "a passed socket that does not listen is refused" \
+    "LISTEN_FDS: fd 6 named bad is not a listening stream socket: closed" \
+    "$tmp/sd.err"
 check "fd_name's listener binds no address of its own" "absent" \
     "$([ -e "$tmp/never.sock" ] && echo present || echo absent)"
 
@@ -102,9 +107,19 @@ curl -s -m 1 -o /dev/null "http://127.0.0.1:$web/"
 check "the passed socket still listens after the stop" "28" "$?"
 
 # LISTEN_PID naming another process: not ours, so bind as configured.
-LISTEN_PID=1 LISTEN_FDS=1 start_daemon notours -g "$as_root" -r "$srcdir/www"
+# And an abstract NOTIFY_SOCKET ("@name").
+abstract="@gh-test-notify-$$"
+python3 "$helper" notify "$abstract" "$tmp/notes2" 30 &
+pids="$pids $!"
+sleep 0.5
+LISTEN_PID=1 LISTEN_FDS=1 NOTIFY_SOCKET=$abstract \
+    start_daemon notours -g "$as_root" -r "$srcdir/www"
 check "LISTEN_PID of another process: the daemon binds its own" \
     "200 <!DOCTYPE html>" "$(get /)"
+if wait_for_grep '^READY=1$' "$tmp/notes2" 50; then
+    ok "an abstract NOTIFY_SOCKET hears READY=1"; else
+    not_ok "an abstract NOTIFY_SOCKET hears READY=1" \
+        "$(tail -n 5 "$tmp/notours.err")"; fi
 stop_daemon TERM
 
 finish

@@ -3,10 +3,12 @@
 # and daemon-upgrade.sh:
 #
 #   sd-helper.py notify SOCKET OUT SECONDS
-#       receive NOTIFY_SOCKET datagrams on the Unix socket SOCKET, each
+#       receive NOTIFY_SOCKET datagrams on the Unix socket SOCKET (a path,
+#       or @name for an abstract one), each
 #       appended to OUT as its lines followed by "--", for SECONDS at most
 #   sd-helper.py activate PORTFILE NAMES SPEC... -- COMMAND...
-#       listen on each SPEC ("tcp": loopback, a free port; "unix:PATH"),
+#       listen on each SPEC ("tcp": loopback, a free port; "unix:PATH";
+#       "udp", a datagram socket, which is not to be served),
 #       write the TCP ports to PORTFILE (a line each) and the pid of a
 #       process keeping a copy of the sockets (as systemd does) to
 #       PORTFILE.keeper, wait (10 s at most) for PORTFILE.go to exist,
@@ -26,7 +28,7 @@ import time
 
 def notify(path, out, seconds):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    s.bind(path)
+    s.bind("\0" + path[1:] if path.startswith("@") else path)
     s.settimeout(0.2)
     end = time.monotonic() + float(seconds)
     while time.monotonic() < end:
@@ -39,6 +41,10 @@ def notify(path, out, seconds):
 
 
 def listening(spec):
+    if spec == "udp":  # not a stream socket: to be refused
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        return s
     if spec.startswith("unix:"):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.bind(spec[5:])
@@ -54,7 +60,7 @@ def activate(portfile, specs, names, cmd):
     socks = [listening(spec) for spec in specs]
     with open(portfile + ".new", "w") as f:
         for s in socks:
-            if s.family == socket.AF_INET:
+            if s.family == socket.AF_INET and s.type == socket.SOCK_STREAM:
                 f.write("%d\n" % s.getsockname()[1])
     os.rename(portfile + ".new", portfile)
     # As systemd does, keep a copy of the sockets in another process (for
