@@ -141,9 +141,10 @@ static void log_listener(gd_daemon_t *d, const gd_listen_t *l, int idx)
 /* True when inherited socket f has address sa (port 0 in sa: any). */
 static bool same_inet(const struct sockaddr *sa, const gd_sd_fd_t *f)
 {
-    const struct sockaddr_in *a4 = (const void *)sa, *b4 = (const void *)&f->ss;
-    const struct sockaddr_in6 *a6 = (const void *)sa,
-                              *b6 = (const void *)&f->ss;
+    const struct sockaddr_in *a4 = (const void *)sa;
+    const struct sockaddr_in *b4 = (const void *)&f->ss;
+    const struct sockaddr_in6 *a6 = (const void *)sa;
+    const struct sockaddr_in6 *b6 = (const void *)&f->ss;
 
     if (sa->sa_family != f->ss.ss_family)
         return false;
@@ -223,6 +224,8 @@ static int adopt(gd_daemon_t *d, const gd_listen_t *l, gd_lslot_t *slot,
     char what[300];
     int idx;
 
+    if (d->inherited.n == 0) /* the usual case: nothing to resolve */
+        return 0;
     if (!l->fd_name && strncmp(l->addr, "unix:", 5) != 0 &&
         !(res = resolve(l->addr)))
         return 0; /* binding will say what is wrong */
@@ -234,7 +237,8 @@ static int adopt(gd_daemon_t *d, const gd_listen_t *l, gd_lslot_t *slot,
         if ((idx = adopt_fd(d, f)) < 0) {
             snprintf(err, errlen, "listen %s: inherited %s: %s", l->addr,
                      gd_sd_describe(f, what, sizeof(what)), gh_strerror(idx));
-            freeaddrinfo(res);
+            if (res)
+                freeaddrinfo(res);
             return idx;
         }
         if (slot->n++ == 0)

@@ -69,7 +69,9 @@ check "the socket adopted by fd_name serves" "200" \
 port=$extra
 check "the socket no listen names serves too" "200 <!DOCTYPE html>" \
     "$(get /)"
-check_grep "it is logged as such" "inherited fd 5 (127.0.0.1:$extra) named extra, which no listen directive names" "$tmp/error.log"
+check_grep "it is logged as such" \
+    "inherited fd 5 (127.0.0.1:$extra) named extra, which no listen" \
+    "$tmp/error.log"
 check_grep "a passed socket that does not listen is refused" \
     "LISTEN_FDS: fd 6 named bad is not a listening stream socket: closed" \
     "$tmp/sd.err"
@@ -95,7 +97,7 @@ notes_have 'STATUS=reload failed'
 check "a failed reload: RELOADING=1 then READY=1 too" "2 3" \
     "$(notes_count '^RELOADING=1$') $(notes_count '^READY=1$')"
 check_grep "its STATUS says the running configuration stays" \
-    'STATUS=reload failed, the running configuration stays: .*gohttpd.conf:6:1' \
+    'STATUS=reload failed, the running configuration stays: .*conf:6:1' \
     "$tmp/notes"
 
 stop_daemon TERM
