@@ -350,6 +350,11 @@ static int set_drain_delay(loader_t *l, const gh_conf_directive_t *d)
     return get_duration(l, d, &l->c->drain_delay);
 }
 
+static int set_upgrade_timeout(loader_t *l, const gh_conf_directive_t *d)
+{
+    return get_duration(l, d, &l->c->upgrade_timeout);
+}
+
 static int set_max_open_files(loader_t *l, const gh_conf_directive_t *d)
 {
     return get_count(l, d, 64, 1u << 30, &l->c->max_open_files);
@@ -452,6 +457,25 @@ static int set_socket_mode(loader_t *l, const gh_conf_directive_t *d,
     return 0;
 }
 
+/* The name of the inherited socket (LISTEN_FDNAMES) to serve instead of
+ * binding: systemd's FileDescriptorName=, which LISTEN_FDNAMES splits on
+ * ':' (so none in it). */
+static int set_fd_name(loader_t *l, const gh_conf_directive_t *d,
+                       gd_listen_t *ls)
+{
+    const char *a;
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    a = gh_conf_arg(d, 0);
+    if (!*a || strlen(a) > 255 || strchr(a, ':'))
+        return fail(l, d, "expected a name of 1 to 255 characters without "
+                    "':', found \"%s\"", a);
+    ls->fd_name = a;
+    return 0;
+}
+
 static const struct listen_key {
     const char *name;
     listen_setter_fn set;
@@ -460,6 +484,7 @@ static const struct listen_key {
     {"owner", set_socket_owner, true},
     {"group", set_socket_group, true},
     {"mode", set_socket_mode, true},
+    {"fd_name", set_fd_name, false},
 };
 
 static int listen_block(loader_t *l, const gh_conf_section_t *b,
@@ -696,6 +721,7 @@ static const struct directive {
     {"health_path", set_health_path},
     {"ready_path", set_ready_path},
     {"health_log", set_health_log},
+    {"upgrade_timeout", set_upgrade_timeout},
     {"max_open_files", set_max_open_files},
     {"listen", set_listen},
     {"route", set_route},
@@ -745,6 +771,7 @@ static void defaults(gd_config_t *c)
     c->access_format = GD_ACCESS_COMBINED;
     c->log_buffer = 1u << 20;
     c->shutdown_timeout = 30 * GH_SECOND;
+    c->upgrade_timeout = 60 * GH_SECOND;
     c->user = "nobody";
     gh_server_opts_init(&c->http);
 }

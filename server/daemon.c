@@ -13,12 +13,22 @@
  *            done.  Any failure leaves the running configuration alone.
  *   SIGTERM, SIGINT  graceful stop within shutdown_timeout.
  *   SIGUSR1  reopen the log files (after logrotate moved them).
+ *   SIGUSR2  upgrade: a new process takes the listening sockets over
+ *            (upgrade.c), then this one stops gracefully.
  *   SIGQUIT  dump every goroutine to the error log.
+ *
+ * Listening sockets passed in (systemd's socket activation, or the old
+ * process of an upgrade: sd.c) are adopted by the listen directive with
+ * the same address (or fd_name) instead of bound; one that no directive
+ * matches is served all the same.  Adopted sockets are shared with
+ * whoever passed them, so they are never shut down here.  The service
+ * manager hears of the state changes through gd_sd_notify().
  */
 #include "config.h"
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,11 +36,13 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "server/daemon.h"
 
-static const int handled[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGQUIT};
+static const int handled[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2,
+                              SIGQUIT};
 
 static int signals_block(gd_daemon_t *d, char *err, size_t errlen)
 {
@@ -125,6 +137,165 @@ static void log_listener(gd_daemon_t *d, const gd_listen_t *l, int idx)
            host, port);
 }
 
+/* ---- inherited sockets ---- */
+
+/* True when inherited socket f has address sa (port 0 in sa: any). */
+static bool same_inet(const struct sockaddr *sa, const gd_sd_fd_t *f)
+{
+    const struct sockaddr_in *a4 = (const void *)sa;
+    const struct sockaddr_in *b4 = (const void *)&f->ss;
+    const struct sockaddr_in6 *a6 = (const void *)sa;
+    const struct sockaddr_in6 *b6 = (const void *)&f->ss;
+
+    if (sa->sa_family != f->ss.ss_family)
+        return false;
+    if (sa->sa_family == AF_INET)
+        return a4->sin_addr.s_addr == b4->sin_addr.s_addr &&
+               (a4->sin_port == 0 || a4->sin_port == b4->sin_port);
+    return sa->sa_family == AF_INET6 &&
+           memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr)) ==
+               0 &&
+           a6->sin6_scope_id == b6->sin6_scope_id &&
+           (a6->sin6_port == 0 || a6->sin6_port == b6->sin6_port);
+}
+
+/* l's addresses, resolved as gh_server_listen() does; NULL if none. */
+static struct addrinfo *resolve(const char *addr)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    size_t hl = colon ? (size_t)(colon - addr) : 0;
+
+    if (!colon || hl >= sizeof(host))
+        return NULL;
+    if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
+        memcpy(host, addr + 1, hl - 2);
+        host[hl - 2] = '\0';
+    } else {
+        memcpy(host, addr, hl);
+        host[hl] = '\0';
+    }
+    if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res) != 0)
+        return NULL;
+    if (host[0] && res->ai_next) { /* a named host: its first address */
+        freeaddrinfo(res->ai_next);
+        res->ai_next = NULL;
+    }
+    return res;
+}
+
+/* True when listen directive l names inherited socket f. */
+static bool names(const gd_listen_t *l, const struct addrinfo *res,
+                  const gd_sd_fd_t *f)
+{
+    const struct sockaddr_un *un = (const void *)&f->ss;
+
+    if (l->fd_name)
+        return strcmp(l->fd_name, f->name) == 0;
+    if (strncmp(l->addr, "unix:", 5) == 0)
+        return f->ss.ss_family == AF_UNIX &&
+               strcmp(un->sun_path, l->addr + 5) == 0;
+    for (; res; res = res->ai_next)
+        if (same_inet(res->ai_addr, f))
+            return true;
+    return false;
+}
+
+/* Serve inherited socket f; its listener index or GH_E*. */
+static int adopt_fd(gd_daemon_t *d, gd_sd_fd_t *f)
+{
+    int idx = gh_server_listen_fd(d->srv, f->fd);
+
+    if (idx >= 0) {
+        f->used = true;
+        gh_server_listener_share(d->srv, idx);
+    }
+    return idx;
+}
+
+/* Adopt the inherited sockets l names into *slot: how many (0: none, bind
+ * as usual), or GH_E* with err. */
+static int adopt(gd_daemon_t *d, const gd_listen_t *l, gd_lslot_t *slot,
+                 char *err, size_t errlen)
+{
+    struct addrinfo *res = NULL;
+    char what[300];
+    int idx;
+
+    if (d->inherited.n == 0) /* the usual case: nothing to resolve */
+        return 0;
+    if (!l->fd_name && strncmp(l->addr, "unix:", 5) != 0 &&
+        !(res = resolve(l->addr)))
+        return 0; /* binding will say what is wrong */
+    slot->n = 0;
+    for (int i = 0; i < d->inherited.n; i++) {
+        gd_sd_fd_t *f = &d->inherited.fds[i];
+        if (f->used || !names(l, res, f))
+            continue;
+        if ((idx = adopt_fd(d, f)) < 0) {
+            snprintf(err, errlen, "listen %s: inherited %s: %s", l->addr,
+                     gd_sd_describe(f, what, sizeof(what)), gh_strerror(idx));
+            if (res)
+                freeaddrinfo(res);
+            return idx;
+        }
+        if (slot->n++ == 0)
+            slot->idx = idx;
+        gh_log(GH_LOG_INFO, "listen %s: inherited %s", l->addr,
+               gd_sd_describe(f, what, sizeof(what)));
+    }
+    if (res)
+        freeaddrinfo(res);
+    return slot->n;
+}
+
+/* Serve the inherited sockets no listen directive named: the service
+ * manager was told to listen there, so it is what the admin wants. */
+static void adopt_rest(gd_daemon_t *d)
+{
+    char what[300];
+    int idx;
+
+    for (int i = 0; i < d->inherited.n; i++) {
+        gd_sd_fd_t *f = &d->inherited.fds[i];
+        int *x;
+
+        if (f->used)
+            continue;
+        if ((x = realloc(d->extra, (size_t)(d->nextra + 1) * sizeof(*x))))
+            d->extra = x;
+        gd_sd_describe(f, what, sizeof(what));
+        if (!x || (idx = adopt_fd(d, f)) < 0) {
+            gh_log(GH_LOG_WARN, "inherited %s: cannot serve it: closed", what);
+            continue; /* gd_sd_fds_free() closes it */
+        }
+        d->extra[d->nextra++] = idx;
+        gh_log(GH_LOG_NOTICE, "listening on inherited %s, which no listen "
+               "directive names", what);
+    }
+    gd_sd_fds_free(&d->inherited);
+}
+
+int gd_listeners(gd_daemon_t *d, int *idx, const char **nm, int max)
+{
+    const gd_config_t *c = d->cfg;
+    int n = 0;
+
+    for (int i = 0; i < c->nlistens; i++)
+        for (int k = 0; k < d->lslots[i].n && n < max; k++, n++) {
+            idx[n] = d->lslots[i].idx + k;
+            nm[n] = c->listens[i].fd_name ? c->listens[i].fd_name : "gohttpd";
+        }
+    for (int i = 0; i < d->nextra && n < max; i++, n++) {
+        idx[n] = d->extra[i];
+        nm[n] = "gohttpd";
+    }
+    return n;
+}
+
 /* Bind listen directive l into *slot.  0, or GH_E* with err. */
 static int listen_one(gd_daemon_t *d, const gd_listen_t *l, gd_lslot_t *slot,
                       char *err, size_t errlen)
@@ -137,9 +308,14 @@ static int listen_one(gd_daemon_t *d, const gd_listen_t *l, gd_lslot_t *slot,
                            .unix_chown = l->uid >= 0 || l->gid >= 0,
                            .unix_uid = (uid_t)l->uid,
                            .unix_gid = (gid_t)l->gid};
-    int idx = gh_server_listen(d->srv, l->addr, &lo);
+    int idx = adopt(d, l, slot, err, errlen);
 
-    if (idx < 0) {
+    if (idx != 0) { /* adopted inherited sockets (or failed to) */
+        for (int i = 0; idx > 0 && i < slot->n; i++)
+            log_listener(d, l, slot->idx + i);
+        return idx < 0 ? idx : 0;
+    }
+    if ((idx = gh_server_listen(d->srv, l->addr, &lo)) < 0) {
         if (l->d)
             snprintf(err, errlen, "%s:%d:%d: listen %s: %s", gh_conf_file(l->d),
                      gh_conf_line(l->d), gh_conf_col(l->d), l->addr,
@@ -173,11 +349,12 @@ static int listen_all(gd_daemon_t *d, char *err, size_t errlen)
     for (int i = 0; i < c->nlistens; i++)
         if ((rc = listen_one(d, &c->listens[i], &d->lslots[i], err, errlen)))
             return rc;
+    adopt_rest(d);
     return 0;
 }
 
-/* Everything before the signal loop.  0, or GH_E* with err. */
-int gd_start(gd_daemon_t *d, char *err, size_t errlen)
+/* The server, its listeners and the first generation of routes. */
+static int serve_setup(gd_daemon_t *d, char *err, size_t errlen)
 {
     gd_plugin_path_t pp;
     gh_server_opts_t o;
@@ -185,15 +362,6 @@ int gd_start(gd_daemon_t *d, char *err, size_t errlen)
     int rc;
 
     gd_plugin_path(d->cfg, &pp);
-    if ((rc = gd_detach(d, err, errlen)) ||
-        (rc = signals_block(d, err, errlen)))
-        return rc;
-    if (d->cfg->workers)
-        gh_set_workers(d->cfg->workers);
-    gd_logs_init(d->cfg->log_buffer);
-    if ((rc = open_errlog(d, d->cfg, err, errlen)))
-        return rc;
-    gd_raise_nofile(d->cfg);
     if ((rc = server_opts(d, d->cfg, &o, err, errlen)))
         return rc;
     if ((rc = gh_server_new(&d->srv, &o, gd_serve, NULL))) {
@@ -204,7 +372,27 @@ int gd_start(gd_daemon_t *d, char *err, size_t errlen)
         (rc = gd_gen_build(d->cfg, &pp, &g, err, errlen)))
         return rc;
     gd_gen_swap(g);
-    if ((rc = gd_pid_write(d, err, errlen)) ||
+    return 0;
+}
+
+/* Everything before the signal loop.  0, or GH_E* with err. */
+int gd_start(gd_daemon_t *d, char *err, size_t errlen)
+{
+    int rc;
+
+    /* Before detaching: LISTEN_PID names the pid we were started as. */
+    if ((rc = gd_sd_listen_fds(&d->inherited, err, errlen)) ||
+        (rc = gd_detach(d, err, errlen)) ||
+        (rc = signals_block(d, err, errlen)))
+        return rc;
+    if (d->cfg->workers)
+        gh_set_workers(d->cfg->workers);
+    gd_logs_init(d->cfg->log_buffer);
+    if ((rc = open_errlog(d, d->cfg, err, errlen)))
+        return rc;
+    gd_raise_nofile(d->cfg);
+    if ((rc = serve_setup(d, err, errlen)) ||
+        (rc = gd_pid_write(d, err, errlen)) ||
         (rc = gd_drop_privileges(d->cfg, err, errlen)))
         return rc;
     if ((rc = gh_server_start(d->srv))) {
@@ -214,6 +402,10 @@ int gd_start(gd_daemon_t *d, char *err, size_t errlen)
     gh_log(GH_LOG_NOTICE, "gohttpd %s started (pid %ld, %d workers, %s)",
            gh_version(), (long)getpid(), gh_workers(),
            d->conf_path ? d->conf_path : "-r");
+    if (gd_upgrade_child_ready(d, err, errlen) < 0)
+        gh_log(GH_LOG_WARN, "%s", err); /* serving all the same */
+    gd_sd_notify("READY=1\nMAINPID=%ld\nSTATUS=serving (%d listen "
+                 "directives)", (long)getpid(), d->cfg->nlistens);
     return 0;
 }
 
@@ -355,6 +547,14 @@ fail_cfg:
     return rc;
 }
 
+static void reload_refused(void)
+{
+    gh_log(GH_LOG_ERROR, "SIGHUP: reload refused: an upgrade is under way");
+    gd_sd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reload refused "
+                 "during an upgrade", gd_sd_monotonic_usec());
+    gd_sd_notify("READY=1\nSTATUS=reload refused during an upgrade");
+}
+
 static void reload(gd_daemon_t *d)
 {
     char err[1024];
@@ -364,9 +564,13 @@ static void reload(gd_daemon_t *d)
     gd_gen_t *g;
 
     gh_log(GH_LOG_NOTICE, "reloading %s", d->conf_path ? d->conf_path : "-r");
+    gd_sd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+                 gd_sd_monotonic_usec());
     if (reload_prepare(d, &c, &g, &slots, err, sizeof(err))) {
         gh_log(GH_LOG_ERROR, "reload failed, the running configuration "
                "stays: %s", err);
+        gd_sd_notify("READY=1\nSTATUS=reload failed, the running "
+                     "configuration stays: %s", err);
         return;
     }
     for (int j = 0; j < old->nlistens; j++)
@@ -385,6 +589,8 @@ static void reload(gd_daemon_t *d)
     retire(gd_gen_swap(g), old);
     gh_log(GH_LOG_NOTICE, "reloaded: %d listeners, %d routes", c->nlistens,
            c->nroutes);
+    gd_sd_notify("READY=1\nSTATUS=reloaded: %d listen directives, %d "
+                 "routes", c->nlistens, c->nroutes);
 }
 
 /* ---- the signal loop and the stop ---- */
@@ -397,6 +603,8 @@ static void dump_goroutines(gd_daemon_t *d)
      * was queued, so it cannot be cut by the queue's bound. */
     gh_dump(d->errlog ? gd_logfile_fd(d->errlog) : 2);
 }
+
+enum { EV_UPGRADE_PIPE = -1, EV_UPGRADE_TIME = -2 };
 
 /* The next signal, or 0 at deadline; parks the main goroutine (or
  * thread) meanwhile. */
@@ -416,6 +624,29 @@ static int next_signal(gd_daemon_t *d, int64_t deadline)
             return SIGTERM;
         }
     }
+}
+
+/* The next signal, or, while an upgrade is under way, its new process's
+ * word (EV_UPGRADE_PIPE) or deadline (EV_UPGRADE_TIME).  The main thread
+ * is not a goroutine: it may wait in poll(2). */
+static int next_event(gd_daemon_t *d)
+{
+    struct pollfd p[2] = {{.fd = d->sfd, .events = POLLIN},
+                          {.fd = d->up.fd, .events = POLLIN}};
+    int64_t left;
+    int r;
+
+    if (d->up.fd < 0)
+        return next_signal(d, GH_FOREVER);
+    left = d->up.deadline - gh_now();
+    if (left <= 0)
+        return EV_UPGRADE_TIME;
+    r = poll(p, 2, (int)((left + GH_MILLISECOND - 1) / GH_MILLISECOND));
+    if (r > 0 && p[1].revents)
+        return EV_UPGRADE_PIPE;
+    if (r > 0 && p[0].revents)
+        return next_signal(d, GH_FOREVER);
+    return EV_UPGRADE_TIME; /* or EINTR: the deadline is checked again */
 }
 
 void gd_stop_logs(gd_daemon_t *d)
@@ -446,6 +677,13 @@ void gd_teardown(gd_daemon_t *d)
     d->cfg = NULL;
     free(d->lslots);
     d->lslots = NULL;
+    free(d->extra);
+    d->extra = NULL;
+    d->nextra = 0;
+    gd_sd_fds_free(&d->inherited);
+    gd_upgrade_cleanup(d);
+    free(d->exe);
+    d->exe = NULL;
     if (d->sfd > 0)
         close(d->sfd);
     d->sfd = -1;
@@ -487,7 +725,9 @@ static int stop(gd_daemon_t *d, int sig)
     int64_t grace = d->cfg->shutdown_timeout;
     int rc;
 
-    if (d->cfg->drain_delay > 0) {
+    /* Not after an upgrade: the new process serves the same sockets, and
+     * a 503 from this one would only take the address out of a pool. */
+    if (d->cfg->drain_delay > 0 && sig != SIGUSR2) {
         gh_log(GH_LOG_NOTICE, "%s: stopping after a drain", strsignal(sig));
         drain(d);
     }
@@ -504,11 +744,23 @@ static int stop(gd_daemon_t *d, int sig)
 int gd_run(gd_daemon_t *d)
 {
     for (;;) {
-        int sig = next_signal(d, GH_FOREVER);
+        int sig = next_event(d);
 
         switch (sig) {
+        case SIGUSR2:
+            gd_upgrade_start(d);
+            break;
+        case EV_UPGRADE_PIPE:
+        case EV_UPGRADE_TIME:
+            if (gd_upgrade_check(d, sig == EV_UPGRADE_PIPE))
+                return stop(d, SIGUSR2); /* no STOPPING=1: the service
+                                          * goes on in the new process */
+            break;
         case SIGHUP:
-            reload(d);
+            if (d->up.pid > 0) /* it could close the new process's socket */
+                reload_refused();
+            else
+                reload(d);
             break;
         case SIGUSR1:
             gh_log(GH_LOG_NOTICE, "SIGUSR1: reopening the log files");
@@ -518,6 +770,8 @@ int gd_run(gd_daemon_t *d)
             dump_goroutines(d);
             break;
         default:
+            gd_upgrade_cleanup(d);
+            gd_sd_notify("STOPPING=1\nSTATUS=stopping (%s)", strsignal(sig));
             return stop(d, sig);
         }
     }

@@ -135,11 +135,27 @@ static int start(gd_daemon_t *d)
     return -1;
 }
 
+/* The executable's path, for SIGUSR2 to start what is there then (a new
+ * binary installed over this one). */
+static char *exe_path(void)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
 int main(int argc, char **argv)
 {
-    gd_daemon_t d = {.detach_fd = -1, .sfd = -1};
+    gd_daemon_t d = {.detach_fd = -1, .sfd = -1, .pid_fd = -1};
     int status;
 
+    gd_upgrade_child_init(&d); /* first: before descriptors are opened */
+    d.argv = argv;
+    d.exe = exe_path();
     parse_args(&d, argc, argv);
     status = start(&d);
     if (status < 0)

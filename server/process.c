@@ -164,25 +164,67 @@ void gd_raise_nofile(const gd_config_t *c)
                (unsigned long long)rl.rlim_cur);
 }
 
+/* Write our pid at the start of the open pid file fd. */
+static int pid_put(int fd)
+{
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+        return -1;
+    return 0;
+}
+
+/* The pid file an upgrade passed, if it is the one configured still. */
+static int pid_inherited(gd_daemon_t *d, const char *path)
+{
+    struct stat a, b;
+    int fd = d->up.pid_fd;
+
+    d->up.pid_fd = -1;
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino)
+        return fd;
+    close(fd);
+    return -1;
+}
+
+/*
+ * The pid file stays open: an upgrade passes it to the new process, which
+ * may no longer be root.  In a new process started by an upgrade, the
+ * file only becomes ours (pid_written, so removed at exit) once the old
+ * one has been told we serve (gd_upgrade_child_ready): if we fail before,
+ * the old one writes its pid back.
+ */
 int gd_pid_write(gd_daemon_t *d, char *err, size_t errlen)
 {
     const char *path = d->cfg->pid_file;
-    char buf[32];
-    int fd, n;
+    int fd;
 
     if (!path)
         return 0;
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-    if (fd < 0 || write(fd, buf, (size_t)n) != n) {
+    if ((fd = pid_inherited(d, path)) < 0)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || pid_put(fd) < 0) {
         snprintf(err, errlen, "pid_file %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return GH_EINVAL;
     }
-    close(fd);
-    d->pid_written = true;
+    d->pid_fd = fd;
+    d->pid_written = d->up.ready_fd < 0;
     return 0;
+}
+
+int gd_pid_rewrite(gd_daemon_t *d, char *err, size_t errlen)
+{
+    if (d->pid_fd < 0 || pid_put(d->pid_fd) == 0)
+        return 0;
+    snprintf(err, errlen, "pid_file %s: %s", d->cfg->pid_file,
+             strerror(errno));
+    return GH_EINVAL;
 }
 
 void gd_pid_remove(gd_daemon_t *d)
@@ -190,6 +232,9 @@ void gd_pid_remove(gd_daemon_t *d)
     if (d->pid_written && unlink(d->cfg->pid_file) < 0 && errno != ENOENT)
         gh_log(GH_LOG_WARN, "cannot remove %s: %s", d->cfg->pid_file,
                strerror(errno));
+    if (d->pid_fd >= 0)
+        close(d->pid_fd);
+    d->pid_fd = -1;
 }
 
 static int lookup_ids(const gd_config_t *c, uid_t *uid, gid_t *gid,

@@ -24,6 +24,8 @@ typedef struct gd_listen {
     long uid, gid;
     unsigned mode;
     const gh_conf_directive_t *d; /* where it was set (NULL: -l) */
+    const char *fd_name;     /* serve the inherited sockets of this name
+                              * (LISTEN_FDNAMES); NULL: match by address */
 } gd_listen_t;
 
 typedef struct gd_route {
@@ -57,6 +59,8 @@ typedef struct gd_config {
     int64_t shutdown_timeout;    /* grace for in-flight requests */
     int64_t drain_delay;         /* on SIGTERM: not ready, still serving,
                                   * this long before the shutdown */
+    int64_t upgrade_timeout;     /* SIGUSR2: how long the new process
+                                  * has to say it is ready */
     uint64_t max_open_files;     /* RLIMIT_NOFILE wanted; 0: the hard
                                   * limit */
     const char *plugin_dir;      /* NULL: the built-in search path */

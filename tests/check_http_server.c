@@ -22,6 +22,7 @@
  */
 #include "check_gh.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -1910,6 +1911,48 @@ START_TEST(unix_socket_file_gets_mode_and_a_live_one_is_kept)
 }
 END_TEST
 
+/* What another process holding the socket (an upgrade's new gohttpd, or
+ * systemd) sees: the socket still listens, its file is still there. */
+START_TEST(shared_listener_is_left_listening_by_shutdown)
+{
+    char dir[] = "/tmp/gh-http-XXXXXX", addr[128], *path;
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    struct stat st;
+    int other, fd, got, rc;
+    int64_t t0;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(addr, sizeof(addr), "unix:%s/s.sock", dir);
+    path = addr + 5;
+    srv_start_at(NULL, addr);
+    other = gh_server_listener_dup(srv, 0, 100);
+    ck_assert_msg(other >= 100, "dup: %d", other);
+    ck_assert_int_eq(fcntl(other, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    ck_assert_int_eq(gh_server_listener_dup(srv, 7, 100), GH_EINVAL);
+    ck_assert_int_eq(gh_server_listener_share(srv, 7), GH_EINVAL);
+    ck_assert_int_eq(gh_server_listener_share(srv, 0), 0);
+    t0 = gh_now();
+    ck_assert_int_eq(srv_stop(), 0);
+    /* The acceptor is not woken by shutdown(2): within a second. */
+    ck_assert_msg(gh_now() - t0 < gh_test_slack(2 * GH_SECOND),
+                  "shutdown took %lld ms", (long long)((gh_now() - t0) /
+                                                       GH_MILLISECOND));
+    ck_assert_msg(stat(path, &st) == 0, "the socket file was removed");
+    strcpy(un.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    rc = connect(fd, (struct sockaddr *)&un, sizeof(un));
+    ck_assert_msg(rc == 0, "connect after the shutdown: %s", strerror(errno));
+    got = accept4(other, NULL, NULL, SOCK_CLOEXEC);
+    ck_assert_msg(got >= 0, "the other holder's accept: %s", strerror(errno));
+    close(got);
+    close(fd);
+    close(other);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* 20: options replaced while running (gh_server_update)               */
 /* ------------------------------------------------------------------ */
@@ -2525,6 +2568,7 @@ static Suite *http_server_suite(void)
     tcase_add_test(tc, router_answers_404_405_and_binds_params);
     tcase_add_test(tc, unix_socket_listener_serves_requests);
     tcase_add_test(tc, unix_socket_file_gets_mode_and_a_live_one_is_kept);
+    tcase_add_test(tc, shared_listener_is_left_listening_by_shutdown);
 
     tc = tcase(s, "health", 10);
     tcase_add_test(tc, health_and_readiness_are_answered_by_the_server);

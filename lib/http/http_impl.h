@@ -89,6 +89,9 @@ typedef struct gh__listener {
                                 * under srv->lmu */
     _Atomic bool stop;         /* listener_close: the acceptor must end */
     char *unix_path;           /* a socket file to unlink at the end */
+    _Atomic bool shared;       /* gh_server_listener_share(): another
+                                * process accepts on the socket too, so
+                                * it is never shut down nor unlinked */
     gh_server_t *srv;
     gh_waitgroup_t exited;     /* 1 while its acceptor runs */
 } gh__listener_t;

@@ -12,7 +12,10 @@
  * The listener's descriptor belongs to its acceptor, which closes it on its
  * way out: shutdown only sets `draining` and wakes it (shutdown(2) on the
  * listening socket makes it readable), under l->mu so that the descriptor
- * cannot be closed, and its number reused, in between.
+ * cannot be closed, and its number reused, in between.  A shared listener
+ * (gh_server_listener_share: another process accepts on the same socket)
+ * is never shut down, which would end it for both; its acceptor instead
+ * wakes every LISTEN_RECHECK to look at the flags.
  * gh_server_listener_close() stops one acceptor the same way (its `stop`
  * flag) and waits for it to have closed the descriptor, so the address can
  * be bound again at once.  Listeners are heap objects that never move: the
@@ -36,6 +39,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -49,6 +53,7 @@
 #define ACCEPT_BATCH 64          /* accepts before letting others run */
 #define SPAWN_AHEAD 16           /* connection goroutines not yet running */
 #define BACKOFF_MAX GH_SECOND
+#define LISTEN_RECHECK GH_SECOND /* a parked acceptor's look at its flags */
 
 void gh_server_opts_init(gh_server_opts_t *o)
 {
@@ -464,13 +469,52 @@ int gh_server_addr(gh_server_t *s, int i, struct sockaddr_storage *ss,
     return rc;
 }
 
-/* Wake l's acceptor (it sees `draining` or `stop` and ends). */
+/* Wake l's acceptor (it sees `draining` or `stop` and ends).  A shared
+ * socket must not be shut down: that would end it for the other process
+ * too; its acceptor sees the flags at its next periodic check. */
 static void listener_wake(gh__listener_t *l)
 {
     gh__lock(&l->mu);
-    if (l->fd >= 0)
+    if (l->fd >= 0 && !atomic_load(&l->shared))
         shutdown(l->fd, SHUT_RDWR);
     gh__unlock(&l->mu);
+}
+
+/* Listener i if it is open; under s->lmu. */
+static gh__listener_t *listener_open(gh_server_t *s, int i)
+{
+    return i >= 0 && i < s->nls && !s->ls[i]->closed ? s->ls[i] : NULL;
+}
+
+int gh_server_listener_share(gh_server_t *s, int i)
+{
+    gh__listener_t *l;
+
+    if (!s)
+        return GH_EINVAL;
+    gh__lock(&s->lmu);
+    if ((l = listener_open(s, i)))
+        atomic_store(&l->shared, true);
+    gh__unlock(&s->lmu);
+    return l ? 0 : GH_EINVAL;
+}
+
+int gh_server_listener_dup(gh_server_t *s, int i, int minfd)
+{
+    gh__listener_t *l;
+    int fd = GH_EINVAL;
+
+    if (!s || minfd < 0)
+        return GH_EINVAL;
+    gh__lock(&s->lmu);
+    if ((l = listener_open(s, i))) {
+        gh__lock(&l->mu);
+        if (l->fd >= 0 && (fd = fcntl(l->fd, F_DUPFD_CLOEXEC, minfd)) < 0)
+            fd = -errno;
+        gh__unlock(&l->mu);
+    }
+    gh__unlock(&s->lmu);
+    return fd;
 }
 
 int gh_server_listener_close(gh_server_t *s, int i)
@@ -490,7 +534,7 @@ int gh_server_listener_close(gh_server_t *s, int i)
         } else { /* never served: nobody else holds fd */
             close(l->fd);
             l->fd = -1;
-            if (l->unix_path)
+            if (l->unix_path && !atomic_load(&l->shared))
                 unlink(l->unix_path);
         }
     }
@@ -713,7 +757,10 @@ static bool accept_failed(gh_server_t *s, gh__listener_t *l, backoff_t *b,
 {
     switch (-e) {
     case EAGAIN:
-        return gh__wait_fd_owned(l->fd, GH_IO_READ, GH_FOREVER) != GH_ECLOSED;
+        /* Woken by shutdown(2), or by the deadline: a shared socket is
+         * never shut down, so the flags are checked every LISTEN_RECHECK. */
+        return gh__wait_fd_owned(l->fd, GH_IO_READ,
+                                 gh_deadline_in(LISTEN_RECHECK)) != GH_ECLOSED;
     case EINTR:
     case ECONNABORTED:
     case EPROTO:
@@ -763,7 +810,7 @@ static void acceptor(void *arg)
     l->fd = -1;
     gh__unlock(&l->mu);
     gh_close(fd);
-    if (l->unix_path)
+    if (l->unix_path && !atomic_load(&l->shared))
         unlink(l->unix_path);
     /* s->acceptors last: until then shutdown waits, so l is not freed. */
     gh_waitgroup_done(&l->exited);
@@ -854,7 +901,7 @@ void gh_server_free(gh_server_t *s)
         gh__listener_t *l = s->ls[i];
         if (l->fd >= 0) { /* never served */
             close(l->fd);
-            if (l->unix_path)
+            if (l->unix_path && !atomic_load(&l->shared))
                 unlink(l->unix_path);
         }
         free(l->unix_path);

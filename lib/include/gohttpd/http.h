@@ -205,6 +205,27 @@ GH_API int gh_server_listener_close(gh_server_t *s, int i);
 GH_API int gh_server_listen_fd(gh_server_t *s, int fd);
 
 /**
+ * gh_server_listener_share - listener i's socket is shared with another
+ * process (a new copy of the program it was passed to, or the supervisor
+ * that passed it in): from now on, closing the listener here
+ * (gh_server_listener_close(), gh_server_shutdown(), gh_server_free())
+ * only stops accepting in this process, within a second, and closes this
+ * process's descriptor; the socket is not shut down and a unix: socket's
+ * file is not removed, so the other process keeps accepting on it with
+ * nothing refused.  Returns 0 or GH_EINVAL (no such listener, or closed).
+ */
+GH_API int gh_server_listener_share(gh_server_t *s, int i);
+
+/**
+ * gh_server_listener_dup - a new descriptor for listener i's socket, the
+ * lowest free one >= minfd, close-on-exec, for the caller to pass to
+ * another process (with gh_server_listener_share()).  The caller closes
+ * it.  Returns the descriptor or GH_EINVAL (no such listener, or closed)
+ * / a negated errno.
+ */
+GH_API int gh_server_listener_dup(gh_server_t *s, int i, int minfd);
+
+/**
  * gh_server_addr - the local address of listener i (getsockname(2)).
  * Returns 0 or GH_EINVAL (no such listener).
  */
