@@ -505,6 +505,47 @@ START_TEST(proxy_header_must_come_in_time)
 }
 END_TEST
 
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_lines[4][256];
+static atomic_int log_n;
+
+static void log_sink(void *u, int level, const char *msg, size_t len)
+{
+    int i = atomic_load(&log_n);
+
+    if (!strstr(msg, "PROXY") || i >= 4)
+        return;
+    pthread_mutex_lock(&log_mu);
+    snprintf(log_lines[i], sizeof(log_lines[i]), "%s", msg);
+    pthread_mutex_unlock(&log_mu);
+    atomic_store(&log_n, i + 1);
+}
+
+START_TEST(proxy_refusals_are_logged_once_per_interval)
+{
+    gh_server_opts_t o;
+    hc_conn_t c;
+
+    gh_log_set_sink(log_sink, NULL);
+    opts(&o);
+    start(&o, &pp_on);
+    for (int i = 0; i < 5; i++) {
+        hc_connect(&c, &srv_ss, srv_sslen);
+        hc_send(&c, "garbage\r\n");
+        refused(&c, "garbage");
+        hc_close(&c);
+    }
+    stop();
+    /* One line for five: a scan cannot flood the log.  The next line,
+     * ten seconds on, would count the four. */
+    ck_assert_int_eq(atomic_load(&log_n), 1);
+    ck_assert_msg(strstr(log_lines[0], "closed a connection from "
+                         "127.0.0.1: no valid header (and 0 more"),
+                  "%s", log_lines[0]);
+    gh_log_set_sink(NULL, NULL);
+}
+END_TEST
+
 #define FWD_REQ(h)                                                         \
     "GET / HTTP/1.1\r\nHost: inner\r\n" h "\r\n"
 
@@ -670,6 +711,7 @@ static Suite *http_proxy_suite(void)
     tcase_add_test(tc, proxy_listener_refuses_plain_http_and_garbage);
     tcase_add_test(tc, proxy_from_other_peers_is_refused_at_once);
     tcase_add_test(tc, proxy_header_must_come_in_time);
+    tcase_add_test(tc, proxy_refusals_are_logged_once_per_interval);
     tcase_add_test(tc, forwarded_for_from_a_trusted_peer_only);
     tcase_add_test(tc, proxy_header_then_forwarded_header);
     tcase_add_test(tc, request_ids_are_generated_or_taken_from_trusted_peers);

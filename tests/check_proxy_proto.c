@@ -187,7 +187,8 @@ static size_t v2(uint8_t *out, int cmd, uint8_t fam, const void *body,
     out[13] = fam;
     out[14] = (uint8_t)(blen >> 8);
     out[15] = (uint8_t)blen;
-    memcpy(out + 16, body, blen);
+    if (blen)
+        memcpy(out + 16, body, blen);
     return 16 + blen;
 }
 
