@@ -2,14 +2,30 @@
  * forwarded.h - the real client behind trusted proxies: the walk of
  * X-Forwarded-For, X-Real-IP or RFC 7239 Forwarded (never installed).
  *
+ * It stands apart from http_impl.h (which includes it for gh__addr_t) so
+ * that fuzz_forwarded builds from forwarded.c and netlist.c alone.
+ *
  * gh__fwd_walk() is pure, for the unit tests and the fuzzers: the request
- * glue (gh__req_forwarded() in forwarded.c) collects the header's fields
+ * glue (gh__req_forwarded() in client.c) collects the header's fields
  * and applies the result.
  */
 #ifndef GH_FORWARDED_H
 #define GH_FORWARDED_H
 
-#include "http/http_impl.h"
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gohttpd.h"
+
+/* A peer's or a client's address.  AF_UNIX ones are kept as the family
+ * only. */
+typedef union gh__addr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+} gh__addr_t;
 
 enum {
     GH__FWD_XFF = 0,           /* X-Forwarded-For: a, b, c */
@@ -19,6 +35,14 @@ enum {
 
 #define GH__FWD_HOPS_MAX 64    /* the most entries a walk may look at */
 #define GH__FWD_HOST_MAX 255   /* a forwarded host's longest */
+
+typedef struct gh__fwd_span {
+    const char *p;
+    size_t n;
+} gh__fwd_span_t;
+
+/* p[0 .. n) without leading and trailing spaces and tabs. */
+gh__fwd_span_t gh__fwd_trim(const char *p, size_t n);
 
 /* The header name's GH__FWD_*, or -1.  NULL is X-Forwarded-For. */
 int gh__fwd_kind(const char *name);

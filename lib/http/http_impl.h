@@ -32,6 +32,7 @@
 #include "internal.h"
 #include "runtime/netpoll.h"
 #include "http/parse.h"
+#include "http/forwarded.h"
 
 typedef struct gh__conn gh__conn_t;
 
@@ -45,14 +46,6 @@ struct gh__pp_cfg {
     int64_t timeout;           /* the header's deadline from the start */
     gh__pp_cfg_t *older;       /* the block this one replaced */
 };
-
-/* A peer's or a client's address.  AF_UNIX ones are kept as the family
- * only. */
-typedef union gh__addr {
-    struct sockaddr sa;
-    struct sockaddr_in in;
-    struct sockaddr_in6 in6;
-} gh__addr_t;
 
 /** A transport.  Every call may park; deadlines are absolute. */
 typedef struct gh__conn_ops {
