@@ -34,7 +34,9 @@
  *
  *   allow CIDR...        the networks that may look ("127.0.0.0/8",
  *                        "::1", "all"); others get 403.  Unix-domain
- *                        peers are always allowed.
+ *                        peers are always allowed.  Checked against the
+ *                        real client (gh_req_client): behind a trusted
+ *                        proxy, the address the proxy names.
  *                                          (default: 127.0.0.0/8 ::1)
  *   goroutines on|off    serve the goroutine lists (names, wait reasons
  *                        and start functions say much about a program)
@@ -290,7 +292,7 @@ static int status_serve(void *state, gh_req_t *req, gh_resp_t *resp)
     const char *m = gh_req_method(req);
     gh__status_buf_t b = {0};
     socklen_t plen;
-    const struct sockaddr *peer = gh_req_peer(req, &plen);
+    const struct sockaddr *peer = gh_req_client(req, &plen);
     enum view v;
     int rc;
 

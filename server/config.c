@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -233,6 +234,113 @@ static int set_health_log(loader_t *l, const gh_conf_directive_t *d)
     return get_flag(l, d, &l->c->http.health_log);
 }
 
+/* ---- behind a reverse proxy ---- */
+
+/* A string the configuration owns (freed with it), or NULL. */
+static char *own(loader_t *l, char *s)
+{
+    gd_config_t *c = l->c;
+    char **o;
+
+    if (!s)
+        return NULL;
+    if (!(o = realloc(c->owned, (size_t)(c->nowned + 1) * sizeof(*o)))) {
+        free(s);
+        return NULL;
+    }
+    c->owned = o;
+    c->owned[c->nowned++] = s;
+    return s;
+}
+
+/* d's arguments as one checked network list ("a b c"), owned by the
+ * configuration; NULL with an error. */
+static const char *get_netlist(loader_t *l, const gh_conf_directive_t *d)
+{
+    size_t len = 1;
+    char *text, err[256];
+    gh_netlist_t *nl;
+    int n = gh_conf_nargs(d);
+
+    for (int i = 0; i < n; i++)
+        len += strlen(gh_conf_arg(d, i)) + 1;
+    if (!(text = own(l, calloc(1, len)))) {
+        fail(l, d, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        strcat(text, gh_conf_arg(d, i));
+        strcat(text, " ");
+    }
+    if (gh_netlist_new(&nl, text, err, sizeof(err)) < 0) {
+        fail(l, d, "%s", err[0] ? err : "out of memory");
+        return NULL;
+    }
+    gh_netlist_free(nl);
+    return text;
+}
+
+static int set_trusted_proxies(loader_t *l, const gh_conf_directive_t *d)
+{
+    int rc = shape(l, d, 1, 4096);
+
+    if (rc)
+        return rc;
+    if (gh_conf_nargs(d) == 1 && strcmp(gh_conf_arg(d, 0), "off") == 0) {
+        l->c->http.trusted_proxies = NULL;
+        return 0;
+    }
+    l->c->http.trusted_proxies = get_netlist(l, d);
+    return l->c->http.trusted_proxies ? 0 : GH_EINVAL;
+}
+
+static int set_real_ip_header(loader_t *l, const gh_conf_directive_t *d)
+{
+    static const char *const names[] = {"X-Forwarded-For", "X-Real-IP",
+                                        "Forwarded"};
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    for (int i = 0; i < 3; i++)
+        if (strcasecmp(gh_conf_arg(d, 0), names[i]) == 0) {
+            l->c->http.real_ip_header = names[i];
+            return 0;
+        }
+    return fail(l, d, "expected X-Forwarded-For, X-Real-IP or Forwarded, "
+                "found \"%s\"", gh_conf_arg(d, 0));
+}
+
+static int set_real_ip_recursive(loader_t *l, const gh_conf_directive_t *d)
+{
+    return get_flag(l, d, &l->c->http.real_ip_recursive);
+}
+
+static int set_request_id_header(loader_t *l, const gh_conf_directive_t *d)
+{
+    const char *v;
+    size_t n;
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    v = gh_conf_arg(d, 0);
+    if (strcmp(v, "off") == 0) {
+        l->c->http.request_id_header = NULL;
+        return 0;
+    }
+    n = strlen(v);
+    if (n == 0 || n > 64 ||
+        strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789!#$%&'*+-.^_`|~") != n)
+        return fail(l, d, "expected a header name (letters, digits, '-'; "
+                    "at most 64) or off, found \"%s\"", v);
+    l->c->http.request_id_header = v;
+    return 0;
+}
+
+HTTP_COUNT(max_forwarded_hops, 1, 64)
+
 /* ---- the daemon's own settings ---- */
 
 static int set_workers(loader_t *l, const gh_conf_directive_t *d)
@@ -316,7 +424,8 @@ static int set_access_log(loader_t *l, const gh_conf_directive_t *d)
     if (gh_conf_nargs(d) > 1) {
         fmt = gd_access_format_parse(gh_conf_arg(d, 1));
         if (fmt < 0)
-            return fail(l, d, "expected a format (common, combined, json), "
+            return fail(l, d, "expected a format (common, combined, json, "
+                        "combined_id), "
                         "found \"%s\"", gh_conf_arg(d, 1));
         l->c->access_format = fmt;
     }
@@ -476,6 +585,30 @@ static int set_fd_name(loader_t *l, const gh_conf_directive_t *d,
     return 0;
 }
 
+static int set_proxy_protocol(loader_t *l, const gh_conf_directive_t *d,
+                              gd_listen_t *ls)
+{
+    return get_flag(l, d, &ls->proxy_protocol);
+}
+
+static int set_proxy_protocol_from(loader_t *l, const gh_conf_directive_t *d,
+                                   gd_listen_t *ls)
+{
+    int rc = shape(l, d, 1, 4096);
+
+    if (rc)
+        return rc;
+    ls->proxy_protocol_from = get_netlist(l, d);
+    return ls->proxy_protocol_from ? 0 : GH_EINVAL;
+}
+
+static int set_proxy_protocol_timeout(loader_t *l,
+                                      const gh_conf_directive_t *d,
+                                      gd_listen_t *ls)
+{
+    return get_duration(l, d, &ls->proxy_protocol_timeout);
+}
+
 static const struct listen_key {
     const char *name;
     listen_setter_fn set;
@@ -485,6 +618,9 @@ static const struct listen_key {
     {"group", set_socket_group, true},
     {"mode", set_socket_mode, true},
     {"fd_name", set_fd_name, false},
+    {"proxy_protocol", set_proxy_protocol, false},
+    {"proxy_protocol_from", set_proxy_protocol_from, false},
+    {"proxy_protocol_timeout", set_proxy_protocol_timeout, false},
 };
 
 static int listen_block(loader_t *l, const gh_conf_section_t *b,
@@ -741,6 +877,11 @@ static const struct directive {
     {"accept_backoff", set_accept_backoff},
     {"server_header", set_server_header},
     {"stack_size", set_stack_size},
+    {"trusted_proxies", set_trusted_proxies},
+    {"real_ip_header", set_real_ip_header},
+    {"real_ip_recursive", set_real_ip_recursive},
+    {"max_forwarded_hops", set_max_forwarded_hops},
+    {"request_id_header", set_request_id_header},
 };
 
 static int apply(loader_t *l, const gh_conf_section_t *sec)
@@ -774,6 +915,7 @@ static void defaults(gd_config_t *c)
     c->upgrade_timeout = 60 * GH_SECOND;
     c->user = "nobody";
     gh_server_opts_init(&c->http);
+    c->http.request_id_header = "X-Request-ID";
 }
 
 /* A double-quoted config string holding s. */
@@ -901,6 +1043,9 @@ void gd_config_free(gd_config_t *c)
     for (int i = 0; i < c->nerror_pages; i++)
         free(c->error_pages[i].body);
     free(c->error_pages);
+    for (int i = 0; i < c->nowned; i++)
+        free(c->owned[i]);
+    free(c->owned);
     gh_conf_free(c->tree);
     gh_conf_free(c->extra);
     free(c->path);

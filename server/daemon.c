@@ -296,23 +296,36 @@ int gd_listeners(gd_daemon_t *d, int *idx, const char **nm, int max)
     return n;
 }
 
+/* The library's options for listen directive l. */
+static gh_listen_opts_t listen_opts(const gd_listen_t *l)
+{
+    return (gh_listen_opts_t){
+        .backlog = l->backlog,
+        .reuseport = l->reuseport,
+        .unix_mode = l->mode,
+        .unix_chown = l->uid >= 0 || l->gid >= 0,
+        .unix_uid = (uid_t)l->uid,
+        .unix_gid = (gid_t)l->gid,
+        .proxy_protocol = l->proxy_protocol,
+        .proxy_protocol_from = l->proxy_protocol_from,
+        .proxy_protocol_timeout = l->proxy_protocol_timeout};
+}
+
 /* Bind listen directive l into *slot.  0, or GH_E* with err. */
 static int listen_one(gd_daemon_t *d, const gd_listen_t *l, gd_lslot_t *slot,
                       char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    gh_listen_opts_t lo = {.backlog = l->backlog,
-                           .reuseport = l->reuseport,
-                           .unix_mode = l->mode,
-                           .unix_chown = l->uid >= 0 || l->gid >= 0,
-                           .unix_uid = (uid_t)l->uid,
-                           .unix_gid = (gid_t)l->gid};
+    gh_listen_opts_t lo = listen_opts(l);
     int idx = adopt(d, l, slot, err, errlen);
 
     if (idx != 0) { /* adopted inherited sockets (or failed to) */
-        for (int i = 0; idx > 0 && i < slot->n; i++)
+        for (int i = 0; idx > 0 && i < slot->n; i++) {
+            /* Bound elsewhere: only the per-connection settings apply. */
+            gh_server_listener_update(d->srv, slot->idx + i, &lo);
             log_listener(d, l, slot->idx + i);
+        }
         return idx < 0 ? idx : 0;
     }
     if ((idx = gh_server_listen(d->srv, l->addr, &lo)) < 0) {
@@ -450,6 +463,19 @@ static void unix_perms(const gd_listen_t *l)
                strerror(errno));
 }
 
+/* A kept listener takes the new PROXY protocol settings (checked at load:
+ * only memory can fail here). */
+static void proxy_update(gd_daemon_t *d, const gd_listen_t *l,
+                         const gd_lslot_t *slot)
+{
+    gh_listen_opts_t lo = listen_opts(l);
+
+    for (int i = 0; i < slot->n; i++)
+        if (gh_server_listener_update(d->srv, slot->idx + i, &lo) < 0)
+            gh_log(GH_LOG_WARN, "%s: PROXY protocol settings kept: out of "
+                   "memory", l->addr);
+}
+
 static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
                     char *err, size_t errlen)
 {
@@ -464,6 +490,7 @@ static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
                 break;
         if (j < old->nlistens) {
             unix_perms(&c->listens[i]);
+            proxy_update(d, &c->listens[i], &d->lslots[j]);
             slots[i] = d->lslots[j];
             d->lslots[j].n = 0; /* taken over */
             slots[i].n = -slots[i].n; /* kept: marked for rollback */
@@ -477,8 +504,10 @@ static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
             if (rc) /* give the kept ones back */
                 for (j = 0; j < old->nlistens; j++)
                     if (d->lslots[j].n == 0 && d->lslots[j].idx ==
-                                                   slots[i].idx)
+                                                   slots[i].idx) {
                         d->lslots[j] = slots[i];
+                        proxy_update(d, &old->listens[j], &d->lslots[j]);
+                    }
         } else if (rc && slots[i].n > 0) {
             listen_close(d, &slots[i]);
         }

@@ -943,12 +943,11 @@ static void put_esc(obuf_t *o, const char *s, size_t limit, esc_fn esc)
     }
 }
 
-/* The client's address as text, or NULL when unknown. */
-static const char *remote_str(const gh_access_t *a, char *buf, size_t n)
+/* An address as text, or NULL when unknown. */
+static const char *addr_str(const struct sockaddr *sa, socklen_t len,
+                            char *buf, size_t n)
 {
-    const struct sockaddr *sa = a->peer;
-
-    if (!sa || a->peer_len < (socklen_t)sizeof(sa_family_t))
+    if (!sa || len < (socklen_t)sizeof(sa_family_t))
         return NULL;
     if (sa->sa_family == AF_INET)
         return inet_ntop(AF_INET,
@@ -961,6 +960,14 @@ static const char *remote_str(const gh_access_t *a, char *buf, size_t n)
     if (sa->sa_family == AF_UNIX)
         return "unix";
     return NULL;
+}
+
+/* The real client's address (behind trusted proxies), as text. */
+static const char *remote_str(const gh_access_t *a, char *buf, size_t n)
+{
+    if (a->client)
+        return addr_str(a->client, a->client_len, buf, n);
+    return addr_str(a->peer, a->peer_len, buf, n);
 }
 
 /* "HTTP/1.1" for 11; NULL when unknown. */
@@ -981,12 +988,14 @@ static const char *protocol_str(int version)
 #define TARGET_MAX 4096
 #define HEADER_MAX 1024
 #define METHOD_MAX 64
+#define RID_MAX 128
 
 static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-/* %h %l %u %t "%r" %>s %b, and for combined "%{Referer}i" "%{UA}i". */
-static void format_clf(obuf_t *o, const gh_access_t *a, bool combined,
+/* %h %l %u %t "%r" %>s %b, and for combined "%{Referer}i" "%{UA}i",
+ * and for combined_id the request ID in quotes. */
+static void format_clf(obuf_t *o, const gh_access_t *a, int fmt,
                        const char *referer, const char *ua)
 {
     char rbuf[INET6_ADDRSTRLEN];
@@ -1013,12 +1022,17 @@ static void format_clf(obuf_t *o, const gh_access_t *a, bool combined,
         putf(o, "%" PRIu64, a->body_bytes);
     else
         puts_(o, "-");
-    if (!combined)
+    if (fmt == GD_ACCESS_COMMON)
         return;
     puts_(o, " \"");
     put_esc(o, referer ? referer : "-", HEADER_MAX, esc_clf);
     puts_(o, "\" \"");
     put_esc(o, ua ? ua : "-", HEADER_MAX, esc_clf);
+    puts_(o, "\"");
+    if (fmt != GD_ACCESS_COMBINED_ID)
+        return;
+    puts_(o, " \"");
+    put_esc(o, a->request_id ? a->request_id : "-", RID_MAX, esc_clf);
     puts_(o, "\"");
 }
 
@@ -1035,10 +1049,25 @@ static void json_str(obuf_t *o, const char *key, const char *v, size_t limit)
     puts_(o, "\"");
 }
 
+/* ,"peer":"..." when the connection's peer is not the client shown
+ * (remote, the client's text): a request that came through a proxy. */
+static void json_peer(obuf_t *o, const gh_access_t *a, const char *remote)
+{
+    char pbuf[INET6_ADDRSTRLEN];
+    const char *peer;
+
+    if (!a->client || a->client == a->peer)
+        return;
+    peer = addr_str(a->peer, a->peer_len, pbuf, sizeof(pbuf));
+    if (peer && (!remote || strcmp(peer, remote) != 0))
+        json_str(o, "peer", peer, 64);
+}
+
 static void format_json(obuf_t *o, const gh_access_t *a, const char *referer,
                         const char *ua)
 {
     char rbuf[INET6_ADDRSTRLEN];
+    const char *remote;
     int64_t t = a->start_wall ? a->start_wall : wall_now();
     int64_t d = a->duration > 0 ? a->duration : 0;
     struct tm tm;
@@ -1047,7 +1076,9 @@ static void format_json(obuf_t *o, const gh_access_t *a, const char *referer,
     putf(o, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"",
          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
          tm.tm_min, tm.tm_sec, (int)(t % 1000000000 / 1000000));
-    json_str(o, "remote", remote_str(a, rbuf, sizeof(rbuf)), 64);
+    remote = remote_str(a, rbuf, sizeof(rbuf));
+    json_str(o, "remote", remote, 64);
+    json_peer(o, a, remote);
     json_str(o, "method", a->method, METHOD_MAX);
     json_str(o, "target", a->target, TARGET_MAX);
     json_str(o, "protocol", protocol_str(a->version), 16);
@@ -1056,6 +1087,8 @@ static void format_json(obuf_t *o, const gh_access_t *a, const char *referer,
          (int)(d % 1000000 / 1000));
     json_str(o, "referer", referer, HEADER_MAX);
     json_str(o, "user_agent", ua, HEADER_MAX);
+    if (a->request_id)
+        json_str(o, "request_id", a->request_id, RID_MAX);
     puts_(o, "}");
 }
 
@@ -1072,7 +1105,7 @@ size_t gd_access_format(char *buf, size_t cap, int fmt, const gh_access_t *a,
     if (fmt == GD_ACCESS_JSON)
         format_json(&o, a, referer, ua);
     else
-        format_clf(&o, a, fmt == GD_ACCESS_COMBINED, referer, ua);
+        format_clf(&o, a, fmt, referer, ua);
     buf[o.len++] = '\n';
     buf[o.len] = '\0';
     return o.len;
@@ -1080,9 +1113,10 @@ size_t gd_access_format(char *buf, size_t cap, int fmt, const gh_access_t *a,
 
 int gd_access_format_parse(const char *name)
 {
-    static const char *const names[] = {"common", "combined", "json"};
+    static const char *const names[] = {"common", "combined", "json",
+                                        "combined_id"};
 
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (name && strcmp(name, names[i]) == 0)
             return i;
     return -1;

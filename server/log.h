@@ -144,7 +144,8 @@ size_t gd_errlog_format(char *buf, size_t cap, int64_t wall_ns, int level,
 enum gd_access_format {
     GD_ACCESS_COMMON = 0, /**< Apache/NCSA common */
     GD_ACCESS_COMBINED,   /**< common + "referer" "user-agent" */
-    GD_ACCESS_JSON        /**< one JSON object per line */
+    GD_ACCESS_JSON,       /**< one JSON object per line */
+    GD_ACCESS_COMBINED_ID /**< combined + "request-id" */
 };
 
 /**

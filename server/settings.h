@@ -23,6 +23,9 @@ typedef struct gd_listen {
      * each reload).  -1 / 0: as created (the daemon's user, the umask). */
     long uid, gid;
     unsigned mode;
+    bool proxy_protocol;     /* a PROXY header starts each connection */
+    const char *proxy_protocol_from; /* who may send one; NULL: anyone */
+    int64_t proxy_protocol_timeout;  /* 0: the library's 5 s */
     const gh_conf_directive_t *d; /* where it was set (NULL: -l) */
     const char *fd_name;     /* serve the inherited sockets of this name
                               * (LISTEN_FDNAMES); NULL: match by address */
@@ -71,6 +74,9 @@ typedef struct gd_config {
     int nroutes;
     gd_error_page_t *error_pages; /* one per status, in no order */
     int nerror_pages;
+    char **owned;                /* strings built at load (network lists),
+                                  * freed with the configuration */
+    int nowned;
 } gd_config_t;
 
 /* What the command line overrides. */

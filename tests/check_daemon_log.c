@@ -369,8 +369,52 @@ START_TEST(access_long_fields_are_cut_with_dots)
 }
 END_TEST
 
+/* Behind a proxy: %h and "remote" are the client, "peer" the proxy. */
+START_TEST(access_client_peer_and_request_id)
+{
+    gh_access_t a = record();
+    struct sockaddr_in6 c6 = {.sin6_family = AF_INET6};
+    struct sockaddr_in same;
+
+    inet_pton(AF_INET6, "2001:db8::7", &c6.sin6_addr);
+    a.client = (struct sockaddr *)&c6;
+    a.client_len = sizeof(c6);
+    a.request_id = "0123abcd";
+    ASSERT_LINE(fmt(GD_ACCESS_COMMON, &a, NULL, NULL),
+                "2001:db8::7 - - " CLF_T0
+                " \"GET /index.html HTTP/1.1\" 200 1234\n");
+    ASSERT_LINE(fmt(GD_ACCESS_COMBINED_ID, &a, NULL, "curl/8.0"),
+                "2001:db8::7 - - " CLF_T0
+                " \"GET /index.html HTTP/1.1\" 200 1234 \"-\" \"curl/8.0\""
+                " \"0123abcd\"\n");
+    ASSERT_LINE(fmt(GD_ACCESS_JSON, &a, NULL, NULL),
+                "{\"time\":\"2026-11-29T10:00:00.123Z\",\"remote\":"
+                "\"2001:db8::7\",\"peer\":\"127.0.0.1\",\"method\":\"GET\","
+                "\"target\":\"/index.html\",\"protocol\":\"HTTP/1.1\","
+                "\"status\":200,\"bytes\":1234,\"duration_ms\":0.123,"
+                "\"referer\":null,\"user_agent\":null,"
+                "\"request_id\":\"0123abcd\"}\n");
+    /* The same address: no "peer"; no ID: "-" and no field. */
+    memcpy(&same, a.peer, sizeof(same));
+    a.client = (struct sockaddr *)&same;
+    a.client_len = sizeof(same);
+    a.request_id = NULL;
+    ck_assert_ptr_null(strstr(fmt(GD_ACCESS_JSON, &a, NULL, NULL),
+                              "\"peer\""));
+    ck_assert_ptr_null(strstr(line, "request_id"));
+    ck_assert_ptr_nonnull(strstr(fmt(GD_ACCESS_COMBINED_ID, &a, NULL, NULL),
+                                 "\"-\" \"-\" \"-\"\n"));
+    /* A hostile ID (a trusted proxy's, but still) stays in its quotes. */
+    a.request_id = "a\"b\nc";
+    ck_assert_ptr_nonnull(strstr(fmt(GD_ACCESS_COMBINED_ID, &a, NULL, NULL),
+                                 "\"a\\x22b\\x0Ac\"\n"));
+}
+END_TEST
+
 START_TEST(access_format_names_parse)
 {
+    ck_assert_int_eq(gd_access_format_parse("combined_id"),
+                     GD_ACCESS_COMBINED_ID);
     ck_assert_int_eq(gd_access_format_parse("common"), GD_ACCESS_COMMON);
     ck_assert_int_eq(gd_access_format_parse("combined"), GD_ACCESS_COMBINED);
     ck_assert_int_eq(gd_access_format_parse("json"), GD_ACCESS_JSON);
@@ -900,6 +944,7 @@ static Suite *daemon_log_suite(void)
     tcase_add_test(fmt_tc, access_json_escapes_and_stays_valid);
     tcase_add_test(fmt_tc, access_long_fields_are_cut_with_dots);
     tcase_add_test(fmt_tc, access_format_names_parse);
+    tcase_add_test(fmt_tc, access_client_peer_and_request_id);
     tcase_add_test(fmt_tc, access_log_cb_queues_the_line);
     tcase_add_test(fmt_tc, errlog_line_format_is_exact);
     tcase_add_test(fmt_tc, errlog_sink_writes_leveled_lines);

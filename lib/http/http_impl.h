@@ -32,8 +32,20 @@
 #include "internal.h"
 #include "runtime/netpoll.h"
 #include "http/parse.h"
+#include "http/forwarded.h"
 
 typedef struct gh__conn gh__conn_t;
+
+/* A listener's PROXY protocol settings: immutable once published;
+ * gh_server_listener_update() publishes another and the old ones stay on
+ * the `older` list (connections may point at them) until
+ * gh_server_free(). */
+typedef struct gh__pp_cfg gh__pp_cfg_t;
+struct gh__pp_cfg {
+    gh_netlist_t *from;        /* who may send a header; NULL: anyone */
+    int64_t timeout;           /* the header's deadline from the start */
+    gh__pp_cfg_t *older;       /* the block this one replaced */
+};
 
 /** A transport.  Every call may park; deadlines are absolute. */
 typedef struct gh__conn_ops {
@@ -68,12 +80,12 @@ struct gh__conn {
     gh__m_t *qm;               /* ... since this worker's loop woke it */
     gh__iowait_t watch;        /* the idle fdwatch; owner only */
     int wake;                  /* its result, for the new goroutine */
+    const gh__pp_cfg_t *pp;    /* a PROXY header is still to come (its
+                                * listener's settings at accept); NULL
+                                * once read, or none wanted; owner only */
     socklen_t peer_len;
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-    } peer;                    /* AF_UNIX peers are kept as the family only */
+    gh__addr_t peer;           /* the peer, or the PROXY header's source
+                                * once read */
 };
 
 /* A listener.  Allocated once and never moved (acceptors hold it), freed
@@ -92,6 +104,8 @@ typedef struct gh__listener {
     _Atomic bool shared;       /* gh_server_listener_share(): another
                                 * process accepts on the socket too, so
                                 * it is never shut down nor unlinked */
+    _Atomic(gh__pp_cfg_t *) pp; /* PROXY protocol settings, NULL: off;
+                                * the acceptor loads it per connection */
     gh_server_t *srv;
     gh_waitgroup_t exited;     /* 1 while its acceptor runs */
 } gh__listener_t;
@@ -104,6 +118,10 @@ struct gh__server_cfg {
     gh__http_limits_t lim;     /* derived from o, for the parser */
     gh__server_cfg_t *older;   /* the block this one replaced: the list
                                 * gh_server_free() frees */
+    gh_netlist_t *trusted;     /* o.trusted_proxies parsed, or NULL */
+    int real_ip;               /* GH__FWD_* of o.real_ip_header */
+    char *rid_header;          /* o.request_id_header's copy, or NULL */
+    uint32_t rid_len;          /* its length */
     char strs[];               /* the copies of o's strings */
 };
 
@@ -133,6 +151,8 @@ struct gh_server {
     _Atomic uint64_t latency[GH_LATENCY_BUCKETS]; /* gh__count_response */
     _Atomic uint64_t latency_sum_ns;
     int64_t created;           /* gh_now() at gh_server_new() */
+    _Atomic int64_t pp_logged; /* the last PROXY refusal logged, gh_now() */
+    _Atomic uint64_t pp_quiet; /* refusals not logged since */
 };
 
 /* ---- the arena (request.c) ---- */
@@ -190,6 +210,13 @@ struct gh_req {
     int nparams;               /* router parameters */
     const char *const *pnames;
     const char *const *pvalues;
+    const char *id;            /* gh_req_id(): the trusted peer's, in the
+                                * buffer, or idbuf; NULL when off */
+    const char *fwd_scheme;    /* a trusted proxy's, static; or NULL */
+    const char *fwd_host;      /* a trusted proxy's, in the arena; NULL */
+    socklen_t client_len;
+    gh__addr_t client;         /* gh_req_client() */
+    char idbuf[33];            /* a generated ID */
     gh__arena_chunk_t *arena;  /* heap chunks, newest first */
     uint32_t inl_used;         /* bytes of inl handed out */
     _Alignas(16) unsigned char inl[GH__REQ_INLINE]; /* the arena's first
@@ -245,6 +272,10 @@ int gh__req_prepare(gh_req_t *req);
 int gh__req_discard(gh_req_t *req, uint64_t limit);
 /* Stop watching for a disconnect (before the session touches the fd). */
 void gh__req_unwatch(gh_req_t *req);
+
+/* Set req's client, scheme, host and ID from the peer and, if parsed,
+ * from its head (forwarded.c); after gh__req_prepare(). */
+void gh__req_forwarded(gh_req_t *req, bool parsed);
 
 /* ---- response.c ---- */
 void gh__resp_init(gh_resp_t *resp, gh__session_t *ss);

@@ -217,6 +217,8 @@ static size_t head_size(const gh_resp_t *r)
     const char *sv = r->ss->cfg->o.server_header;
 
     n += sv ? strlen(sv) : 0;
+    if (r->ss->req && r->ss->req->id)
+        n += r->ss->cfg->rid_len + strlen(r->ss->req->id) + 4;
     for (uint32_t i = 0; i < r->nhdrs; i++)
         if (r->hdrs[i].name)
             n += r->hdrs[i].nlen + r->hdrs[i].vlen + 4;
@@ -245,6 +247,22 @@ static size_t write_framing(gh_resp_t *r, char *p)
     return o;
 }
 
+/* The request ID's header, unless the handler set that header itself. */
+static size_t write_request_id(gh_resp_t *r, char *p)
+{
+    const gh__server_cfg_t *cfg = r->ss->cfg;
+    const char *id = r->ss->req ? r->ss->req->id : NULL;
+    size_t o = 0;
+
+    if (!id || find_hdr(r, cfg->rid_header))
+        return 0;
+    o += put(p + o, cfg->rid_header, cfg->rid_len);
+    o += put(p + o, ": ", 2);
+    o += put(p + o, id, strlen(id));
+    o += put(p + o, "\r\n", 2);
+    return o;
+}
+
 static size_t write_head(gh_resp_t *r, char *p)
 {
     const char *sv = r->ss->cfg->o.server_header;
@@ -260,6 +278,7 @@ static size_t write_head(gh_resp_t *r, char *p)
         o += put(p + o, sv, strlen(sv));
         o += put(p + o, "\r\n", 2);
     }
+    o += write_request_id(r, p + o);
     for (uint32_t i = 0; i < r->nhdrs; i++) {
         const gh__hdr_t *h = &r->hdrs[i];
         if (!h->name)
@@ -667,6 +686,7 @@ int gh__resp_error(gh__session_t *ss, int status)
     /* A request to hold the canned response's strings. */
     memset(&req, 0, sizeof(req));
     req.ss = ss;
+    gh__req_forwarded(&req, false); /* the peer as client, an ID */
     ss->req = &req;
     ss->close = true;
     gh__resp_init(&resp, ss);
@@ -678,9 +698,10 @@ int gh__resp_error(gh__session_t *ss, int status)
         rc = gh__session_flush(ss);
     now = gh__count_response(ss, status);
     ss->linger = rc == 0;
-    ss->req = NULL;
+    /* ss->req still set: the report takes the ID from it. */
     if (ss->cfg->o.access_log)
         gh__access_report(ss, NULL, status, rc == 0 ? resp.sent : 0, now);
+    ss->req = NULL;
     gh__req_fini(&req);
     return rc;
 }

@@ -29,6 +29,15 @@
  * response is counted (gh__count_response) with the one clock reading
  * taken at its end, which the access log reuses: the latency histogram
  * costs that reading and two atomic adds.
+ *
+ * On a listener with the PROXY protocol, the first session of a
+ * connection reads its header before anything else (proxy_header): from
+ * an allowed peer only, within the listener's deadline, into the same
+ * input buffer, so the request bytes that came with it are kept.  A
+ * refused connection is closed without an answer (whatever sent it does
+ * not speak HTTP to us yet), and the refusals are logged once per
+ * PP_LOG_EVERY with the count of those not logged: a port scan must not
+ * flood the error log.
  */
 #include "config.h"
 
@@ -37,7 +46,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include "http/http_impl.h"
+#include "http/proxy_proto.h"
 
 #define IBUF 4096        /* the input buffer on the stack */
 #define OBUF 4096        /* the output batch on the stack */
@@ -45,6 +57,8 @@
 #define BODY_ROOM 4096   /* room for body reads before a handler runs */
 #define DISCARD_MAX (64 * 1024) /* unread body drained to keep alive */
 #define PANIC_MSG 256
+
+#define PP_LOG_EVERY (10 * GH_SECOND)
 
 enum { RUN_IDLE = 0, RUN_CLOSE = -1 };
 
@@ -192,6 +206,91 @@ static int read_head(gh__session_t *ss)
     }
 }
 
+/* ---- the PROXY protocol header ---- */
+
+static void addr_str(const gh__addr_t *a, char *out, size_t n)
+{
+    const void *ip = a->sa.sa_family == AF_INET
+                         ? (const void *)&a->in.sin_addr
+                         : (const void *)&a->in6.sin6_addr;
+
+    if (a->sa.sa_family == AF_UNIX ||
+        !inet_ntop(a->sa.sa_family, ip, out, (socklen_t)n))
+        snprintf(out, n, "%s",
+                 a->sa.sa_family == AF_UNIX ? "unix:" : "?");
+}
+
+/* Log a refused connection, or count it for the next line. */
+static void pp_refused(gh__session_t *ss, const char *why)
+{
+    gh_server_t *s = ss->s;
+    int64_t now = gh_now(), last = atomic_load(&s->pp_logged);
+    char peer[INET6_ADDRSTRLEN];
+    uint64_t quiet;
+
+    if (now - last < PP_LOG_EVERY ||
+        !atomic_compare_exchange_strong(&s->pp_logged, &last, now)) {
+        atomic_fetch_add(&s->pp_quiet, 1);
+        return;
+    }
+    quiet = atomic_exchange(&s->pp_quiet, 0);
+    addr_str(&ss->c->peer, peer, sizeof(peer));
+    gh_log(GH_LOG_WARN, "http: PROXY protocol: closed a connection from "
+           "%s: %s (and %llu more since the last report)", peer, why,
+           (unsigned long long)quiet);
+}
+
+/* The header's source becomes the peer; LOCAL keeps the real one. */
+static void pp_apply(gh__conn_t *c, const gh__pp_t *pp)
+{
+    if (pp->local)
+        return;
+    if (pp->src.sa.sa_family == AF_UNIX) {
+        memset(&c->peer, 0, sizeof(c->peer));
+        c->peer.sa.sa_family = AF_UNIX;
+        c->peer_len = sizeof(sa_family_t);
+    } else {
+        c->peer_len = pp->src_len;
+        memcpy(&c->peer, &pp->src, pp->src_len);
+    }
+}
+
+/* Read and drop the header: 1, or RUN_CLOSE (refused). */
+static int proxy_header(gh__session_t *ss)
+{
+    gh__conn_t *c = ss->c;
+    int64_t deadline = gh_now() + c->pp->timeout;
+    gh__pp_t pp;
+    ssize_t got;
+    int n;
+
+    if (c->pp->from &&
+        !gh_netlist_match(c->pp->from, &c->peer.sa, c->peer_len)) {
+        pp_refused(ss, "not in proxy_protocol_from");
+        return RUN_CLOSE;
+    }
+    while ((n = gh__pp_parse(ss->buf, ss->len, 0, &pp)) == GH__PP_NEED) {
+        if ((got = gh__session_fill(ss, deadline)) <= 0) {
+            if (got == GH_ETIMEDOUT) {
+                atomic_fetch_add(&ss->s->timeouts, 1);
+                pp_refused(ss, "no header in time");
+            } else if (ss->len) {
+                pp_refused(ss, "closed in the middle of the header");
+            }
+            return RUN_CLOSE;
+        }
+    }
+    if (n < 0) {
+        pp_refused(ss, "no valid header");
+        return RUN_CLOSE;
+    }
+    pp_apply(c, &pp);
+    ss->len -= (uint32_t)n;
+    memmove(ss->buf, ss->buf + n, ss->len);
+    c->pp = NULL;
+    return 1;
+}
+
 /* ---- one request ---- */
 
 typedef struct call {
@@ -274,7 +373,10 @@ void gh__access_report(gh__session_t *ss, const gh_req_t *req, int status,
     const gh__server_cfg_t *cfg = ss->cfg;
     gh_access_t a = {.req = req, .peer = &ss->c->peer.sa,
                      .peer_len = ss->c->peer_len, .status = status,
-                     .body_bytes = body_bytes, .duration = now - ss->now};
+                     .body_bytes = body_bytes, .duration = now - ss->now,
+                     .client = &ss->c->peer.sa,
+                     .client_len = ss->c->peer_len,
+                     .request_id = ss->req ? ss->req->id : NULL};
 
     /* The wall clock of the head's first byte from the monotonic time
      * already taken: one clock_gettime() per session, not per request. */
@@ -285,6 +387,8 @@ void gh__access_report(gh__session_t *ss, const gh_req_t *req, int status,
     }
     a.start_wall = ss->now + ss->wall_off;
     if (req) {
+        a.client = gh_req_client(req, &a.client_len);
+        a.request_id = req->id;
         a.method = gh_req_method(req);
         a.target = gh_req_target(req);
         a.version = gh_req_version(req);
@@ -340,6 +444,7 @@ static int serve_request(gh__session_t *ss)
     /* Even after a 503 (the buffer did not move): the access log wants
      * the strings. */
     prc = gh__req_prepare(&req);
+    gh__req_forwarded(&req, true);
     if (rc == 0)
         rc = prc;
     if (rc == 0 && GH__UNLIKELY(health = gh__health_match(ss->cfg, &req)))
@@ -395,7 +500,7 @@ void gh__conn_serve(void *arg)
     ss.fields = nf <= SFIELDS ? sfields : malloc(nf * sizeof(*ss.fields));
     if (c->wake == GH_ETIMEDOUT && c->fresh)
         atomic_fetch_add(&s->timeouts, 1);
-    if (c->wake > 0 && ss.fields) {
+    if (c->wake > 0 && ss.fields && (!c->pp || proxy_header(&ss) > 0)) {
         gh__http_parser_init(&ss.p, &cfg->lim, ss.fields, nf);
         r = session_run(&ss, ibuf);
     }

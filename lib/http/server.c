@@ -48,6 +48,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "http/forwarded.h"
 #include "http/http_impl.h"
 
 #define ACCEPT_BATCH 64          /* accepts before letting others run */
@@ -75,7 +76,19 @@ void gh_server_opts_init(gh_server_opts_t *o)
         .stack_size = 0,
         .health_path = "/healthz",
         .ready_path = "/readyz",
+        .real_ip_recursive = true,
+        .max_forwarded_hops = 32,
     };
+}
+
+/* A header name: a token of at most 64 bytes. */
+static bool header_name_ok(const char *n)
+{
+    size_t len = strlen(n);
+
+    return len >= 1 && len <= 64 &&
+           strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789!#$%&'*+-.^_`|~") == len;
 }
 
 static bool opts_valid(const gh_server_opts_t *o)
@@ -88,7 +101,10 @@ static bool opts_valid(const gh_server_opts_t *o)
            (uint64_t)o->max_target + o->max_header_bytes < (1u << 30) &&
            (!o->server_header || !strpbrk(o->server_header, "\r\n")) &&
            (!o->health_path || o->health_path[0] == '/') &&
-           (!o->ready_path || o->ready_path[0] == '/');
+           (!o->ready_path || o->ready_path[0] == '/') &&
+           gh__fwd_kind(o->real_ip_header) >= 0 &&
+           o->max_forwarded_hops <= GH__FWD_HOPS_MAX &&
+           (!o->request_id_header || header_name_ok(o->request_id_header));
 }
 
 /* Copy s (if any) to *p, moving *p past it: cfg_new's string block. */
@@ -108,6 +124,35 @@ static const char *stash(char **p, const char *s)
 static size_t str_size(const char *s)
 {
     return s ? strlen(s) + 1 : 0;
+}
+
+static void cfg_free(gh__server_cfg_t *cfg)
+{
+    gh_netlist_free(cfg->trusted);
+    free(cfg->rid_header);
+    free(cfg);
+}
+
+/* The proxy settings' own copies; 0 or GH_E*. */
+static int cfg_proxies(gh__server_cfg_t *cfg, const gh_server_opts_t *o)
+{
+    int rc;
+
+    cfg->real_ip = gh__fwd_kind(o->real_ip_header);
+    cfg->o.real_ip_header = NULL; /* the caller's string: not kept */
+    if (!cfg->o.max_forwarded_hops)
+        cfg->o.max_forwarded_hops = 32;
+    if (o->trusted_proxies &&
+        (rc = gh_netlist_new(&cfg->trusted, o->trusted_proxies, NULL, 0)))
+        return rc;
+    cfg->o.trusted_proxies = NULL;
+    if (o->request_id_header) {
+        if (!(cfg->rid_header = strdup(o->request_id_header)))
+            return GH_ENOMEM;
+        cfg->rid_len = (uint32_t)strlen(cfg->rid_header);
+    }
+    cfg->o.request_id_header = cfg->rid_header;
+    return 0;
 }
 
 /* A validated copy of opts (NULL: the defaults) as a block, or NULL with
@@ -141,7 +186,10 @@ static gh__server_cfg_t *cfg_new(const gh_server_opts_t *opts, int *rc)
     cfg->lim.max_header_bytes = opts->max_header_bytes;
     cfg->lim.max_headers = opts->max_headers;
     cfg->lim.max_body = opts->max_body;
-    *rc = 0;
+    if ((*rc = cfg_proxies(cfg, opts)) < 0) {
+        cfg_free(cfg);
+        return NULL;
+    }
     return cfg;
 }
 
@@ -163,13 +211,14 @@ int gh_server_new(gh_server_t **out, const gh_server_opts_t *opts,
         goto fail;
     atomic_init(&s->cfg, cfg);
     s->created = gh_now();
+    atomic_init(&s->pp_logged, s->created - 3600 * GH_SECOND);
     s->handler = handler;
     s->udata = udata;
     *out = s;
     return 0;
 fail:
     free(s);
-    free(cfg);
+    cfg_free(cfg);
     return GH_ENOMEM;
 }
 
@@ -224,21 +273,66 @@ static int table_grow(gh_server_t *s)
     return 0;
 }
 
+#define PP_TIMEOUT (5 * GH_SECOND)
+
+/* lo's PROXY protocol settings as a block (*out NULL when off).  0 or
+ * GH_E*. */
+static int pp_cfg_new(const gh_listen_opts_t *lo, gh__pp_cfg_t **out)
+{
+    gh__pp_cfg_t *pc;
+    int rc;
+
+    *out = NULL;
+    if (!lo || !lo->proxy_protocol)
+        return 0;
+    if (lo->proxy_protocol_timeout < 0)
+        return GH_EINVAL;
+    if (!(pc = calloc(1, sizeof(*pc))))
+        return GH_ENOMEM;
+    pc->timeout = lo->proxy_protocol_timeout ? lo->proxy_protocol_timeout
+                                             : PP_TIMEOUT;
+    if (lo->proxy_protocol_from &&
+        (rc = gh_netlist_new(&pc->from, lo->proxy_protocol_from, NULL, 0))) {
+        free(pc);
+        return rc;
+    }
+    *out = pc;
+    return 0;
+}
+
+static void pp_cfg_free_all(gh__pp_cfg_t *pc)
+{
+    gh__pp_cfg_t *older;
+
+    for (; pc; pc = older) {
+        older = pc->older;
+        gh_netlist_free(pc->from);
+        free(pc);
+    }
+}
+
 /*
  * Add a listening socket, serving it at once if s runs.  Its index, or
  * GH_E*: then fd and path are still the caller's (a listener whose
  * acceptor could not start stays in the table, closed, so that indexes
  * never move).
  */
-static int add_listener(gh_server_t *s, int fd, int family, char *path)
+static int add_listener(gh_server_t *s, int fd, int family, char *path,
+                        const gh_listen_opts_t *lo)
 {
     gh__listener_t *l = calloc(1, sizeof(*l));
+    gh__pp_cfg_t *pc;
     int i = GH_ENOMEM;
 
     if (!l)
         return GH_ENOMEM;
+    if ((i = pp_cfg_new(lo, &pc)) < 0) {
+        free(l);
+        return i;
+    }
     *l = (gh__listener_t){.fd = fd, .family = family, .unix_path = path,
                           .srv = s};
+    atomic_init(&l->pp, pc);
     gh__lock(&s->lmu);
     if (atomic_load(&s->draining)) {
         i = GH_EINVAL; /* shutdown began: nothing new */
@@ -247,11 +341,14 @@ static int add_listener(gh_server_t *s, int fd, int family, char *path)
         s->ls[s->nls++] = l;
         if (s->started && acceptor_start(s, l) < 0) {
             *l = (gh__listener_t){.fd = -1, .closed = true, .srv = s};
+            atomic_init(&l->pp, pc); /* freed with the table */
             i = GH_ENOMEM;
         }
         l = NULL;
     }
     gh__unlock(&s->lmu);
+    if (l)
+        pp_cfg_free_all(pc);
     free(l);
     return i;
 }
@@ -382,7 +479,7 @@ static int listen_unix(gh_server_t *s, const char *path,
         return fd;
     rc = GH_ENOMEM;
     if (!(copy = strdup(path)) ||
-        (rc = add_listener(s, fd, AF_UNIX, copy)) < 0) {
+        (rc = add_listener(s, fd, AF_UNIX, copy, lo)) < 0) {
         free(copy);
         close(fd);
         unlink(path);
@@ -410,7 +507,7 @@ static int listen_inet(gh_server_t *s, const char *addr,
                                defer_seconds(s));
         if (fd < 0) {
             rc = fd;
-        } else if ((rc = add_listener(s, fd, ai->ai_family, NULL)) < 0) {
+        } else if ((rc = add_listener(s, fd, ai->ai_family, NULL, lo)) < 0) {
             close(fd);
         }
         if (first == GH_EINVAL || (first < 0 && rc >= 0))
@@ -444,7 +541,40 @@ int gh_server_listen_fd(gh_server_t *s, int fd)
         return -errno;
     if ((rc = gh_set_nonblock(fd)) < 0)
         return rc;
-    return add_listener(s, fd, ss.ss_family, NULL);
+    return add_listener(s, fd, ss.ss_family, NULL, NULL);
+}
+
+int gh_server_listener_update(gh_server_t *s, int i,
+                              const gh_listen_opts_t *opts)
+{
+    gh__listener_t *l = NULL;
+    gh__pp_cfg_t *pc, *old;
+    int rc;
+
+    if (!s || !opts)
+        return GH_EINVAL;
+    if ((rc = pp_cfg_new(opts, &pc)) < 0)
+        return rc;
+    gh__lock(&s->lmu);
+    if (i >= 0 && i < s->nls && !s->ls[i]->closed)
+        l = s->ls[i];
+    gh__unlock(&s->lmu);
+    if (!l) {
+        pp_cfg_free_all(pc);
+        return GH_EINVAL;
+    }
+    /* Connections may point at the old block: it goes on the new one's
+     * list (an "off" update gets an empty block to carry it). */
+    old = atomic_load(&l->pp);
+    if (!pc && old) {
+        if (!(pc = calloc(1, sizeof(*pc))))
+            return GH_ENOMEM;
+        pc->timeout = -1; /* off */
+    }
+    if (pc)
+        pc->older = old;
+    atomic_store(&l->pp, pc);
+    return 0;
 }
 
 int gh_server_addr(gh_server_t *s, int i, struct sockaddr_storage *ss,
@@ -689,9 +819,11 @@ bool gh__conn_idle(gh__conn_t *c)
     return true;
 }
 
-static void conn_start(gh_server_t *s, int fd, const struct sockaddr *sa,
-                       socklen_t len)
+static void conn_start(gh_server_t *s, gh__listener_t *l, int fd,
+                       const struct sockaddr *sa, socklen_t len)
 {
+    const gh__pp_cfg_t *pc = atomic_load(&l->pp);
+
     gh__conn_t *c = calloc(1, sizeof(*c));
 
     if (!c) {
@@ -703,6 +835,7 @@ static void conn_start(gh_server_t *s, int fd, const struct sockaddr *sa,
     c->fd = fd;
     c->fresh = true;
     c->wake = GH_IO_READ;
+    c->pp = pc && pc->timeout >= 0 ? pc : NULL;
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
         c->peer_len = len <= sizeof(c->peer) ? len : sizeof(c->peer);
         memcpy(&c->peer, sa, c->peer_len);
@@ -798,7 +931,7 @@ static void acceptor(void *arg)
         fd = accept_one(l, &ss, &len);
         if (fd >= 0) {
             b.pause = 0;
-            conn_start(s, fd, (struct sockaddr *)&ss, len);
+            conn_start(s, l, fd, (struct sockaddr *)&ss, len);
             if (++n % ACCEPT_BATCH == 0)
                 gh_yield();
         } else if (!accept_failed(s, l, &b, fd)) {
@@ -905,6 +1038,7 @@ void gh_server_free(gh_server_t *s)
                 unlink(l->unix_path);
         }
         free(l->unix_path);
+        pp_cfg_free_all(atomic_load(&l->pp));
         free(l);
     }
     free(s->ls);
@@ -912,7 +1046,7 @@ void gh_server_free(gh_server_t *s)
     gh_ctx_free(s->ctx);
     for (cfg = atomic_load(&s->cfg); cfg; cfg = older) {
         older = cfg->older;
-        free(cfg);
+        cfg_free(cfg);
     }
     free(s);
 }

@@ -79,6 +79,12 @@ typedef struct gh_access {
                                 *   nanoseconds since the Unix epoch */
     int64_t duration;          /**< from then to the end of the response,
                                 *   nanoseconds */
+    const struct sockaddr *client; /**< the real client (gh_req_client());
+                                *   the peer when no trusted proxy named
+                                *   one; never NULL */
+    socklen_t client_len;
+    const char *request_id;    /**< gh_req_id(); NULL when request IDs
+                                *   are off */
 } gh_access_t;
 
 /**
@@ -138,6 +144,25 @@ typedef struct gh_server_opts {
     gh_ready_fn ready_check;   /**< asked on each readiness request when
                                 *   the server is otherwise ready: NULL */
     void *ready_udata;         /**< its first argument */
+    /* Behind a reverse proxy (see gh_req_client()): */
+    const char *trusted_proxies; /**< peers whose forwarding headers are
+                                *   believed: a gh_netlist_new() list
+                                *   ("10.0.0.0/8 ::1 unix"); NULL: none.
+                                *   Parsed (GH_EINVAL if bad) and copied */
+    const char *real_ip_header; /**< where a trusted peer names the client:
+                                *   "X-Forwarded-For" (the default; NULL
+                                *   means it), "X-Real-IP" or "Forwarded"
+                                *   (RFC 7239) */
+    bool real_ip_recursive;    /**< walk the list right to left past
+                                *   trusted hops: true; false: take the
+                                *   rightmost entry */
+    uint32_t max_forwarded_hops; /**< list entries walked at most: 32
+                                *   (1 to 64) */
+    const char *request_id_header; /**< request IDs (gh_req_id()): the
+                                *   header a trusted peer's ID comes in and
+                                *   the response carries it back in, e.g.
+                                *   "X-Request-ID"; NULL (the default): no
+                                *   IDs.  Copied */
 } gh_server_opts_t;
 
 /** Fill *o with the defaults above. */
@@ -162,6 +187,16 @@ typedef struct gh_listen_opts {
     bool unix_chown;    /**< chown it to unix_uid:unix_gid (-1: keep one) */
     uid_t unix_uid;
     gid_t unix_gid;
+    /* The PROXY protocol (v1 or v2, as HAProxy's send-proxy sends it): */
+    bool proxy_protocol; /**< every connection must start with a header;
+                          *   its source address becomes the peer
+                          *   (gh_req_peer()); one without a valid header
+                          *   is closed (logged at most every 10 s) */
+    const char *proxy_protocol_from; /**< the peers allowed to send it, a
+                          *   gh_netlist_new() list; others are closed at
+                          *   once.  NULL: any peer.  Parsed and copied */
+    int64_t proxy_protocol_timeout; /**< the header must be in within this
+                          *   (ns) of the connection's start: 0 = 5 s */
 } gh_listen_opts_t;
 
 /**
@@ -187,6 +222,17 @@ GH_API int gh_server_listen(gh_server_t *s, const char *addr,
  * concurrently with itself.
  */
 GH_API int gh_server_update(gh_server_t *s, const gh_server_opts_t *opts);
+
+/**
+ * gh_server_listener_update - change what can change on a listener while
+ * it accepts: its PROXY protocol settings (proxy_protocol,
+ * proxy_protocol_from, proxy_protocol_timeout of opts; the rest is
+ * ignored), for connections it accepts from now on.  Returns 0,
+ * GH_EINVAL (no such listener, or a bad proxy_protocol_from) or
+ * GH_ENOMEM.  Any thread; not concurrently with itself.
+ */
+GH_API int gh_server_listener_update(gh_server_t *s, int i,
+                                     const gh_listen_opts_t *opts);
 
 /**
  * gh_server_listener_close - stop accepting on listener i (an index from
@@ -390,9 +436,44 @@ GH_API ssize_t gh_req_read(gh_req_t *req, void *buf, size_t len,
  */
 GH_API ssize_t gh_req_read_all(gh_req_t *req, size_t max, const char **out);
 
-/** The peer's address; *len is set to its length. */
+/** The peer's address: the connection's other end, or the source of its
+ * PROXY protocol header; *len is set to its length.  A Unix-domain peer
+ * is only its family. */
 GH_API const struct sockaddr *gh_req_peer(const gh_req_t *req,
                                           socklen_t *len);
+
+/**
+ * gh_req_client - the real client's address; *len is set to its length.
+ * When the peer is one of the server's trusted_proxies, the address the
+ * real_ip_header names (walked right to left past trusted hops, at most
+ * max_forwarded_hops; a malformed, "unknown" or obfuscated entry ends the
+ * walk at the last good address); otherwise the peer itself, as
+ * gh_req_peer().  Its port is 0 unless the header gave one.
+ */
+GH_API const struct sockaddr *gh_req_client(const gh_req_t *req,
+                                            socklen_t *len);
+
+/**
+ * gh_req_scheme - "http" or "https" as a trusted proxy reports it
+ * (X-Forwarded-Proto, or proto= with Forwarded); else the connection's
+ * own ("http").  Static storage.
+ */
+GH_API const char *gh_req_scheme(const gh_req_t *req);
+
+/**
+ * gh_req_host - the host the client asked for: as a trusted proxy reports
+ * it (X-Forwarded-Host, or host= with Forwarded), else the Host header;
+ * NULL if none.
+ */
+GH_API const char *gh_req_host(const gh_req_t *req);
+
+/**
+ * gh_req_id - the request's ID when the server has a request_id_header:
+ * the one a trusted peer sent in it (1 to 128 characters of A-Z a-z 0-9
+ * and - _ . : + / = @), else a new one of 32 hex digits.  The response
+ * carries it in the same header.  NULL when IDs are off.
+ */
+GH_API const char *gh_req_id(const gh_req_t *req);
 
 /**
  * gh_req_server - the server that req came to, for gh_server_stats()

@@ -22,6 +22,7 @@
 #ifndef GOHTTPD_NET_H
 #define GOHTTPD_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -131,6 +132,40 @@ GH_API int gh_close(int fd);
 
 /** gh_set_nonblock - put fd in non-blocking mode.  Returns 0 or GH_E*. */
 GH_API int gh_set_nonblock(int fd);
+
+/* ---- network lists ----------------------------------------------------
+ *
+ * A list of networks in CIDR notation, for "which peers may do this"
+ * settings: the PROXY protocol's senders, trusted proxies.
+ */
+
+typedef struct gh_netlist gh_netlist_t; /**< a parsed list; opaque */
+
+/**
+ * gh_netlist_new - parse text, networks separated by white space or
+ * commas: "10.0.0.0/8 192.168.1.7 2001:db8::/32 ::1 unix".  An address
+ * without a prefix is one host (/32, /128); host bits past the prefix are
+ * ignored; "unix" stands for every Unix-domain peer.  At most 4096
+ * entries.  Returns 0 and the list in *out (free it with
+ * gh_netlist_free()), GH_EINVAL with a message in err (naming the entry
+ * at fault; truncated to errlen, which may be 0) or GH_ENOMEM.  An empty
+ * text gives an empty list, which matches nothing.
+ */
+GH_API int gh_netlist_new(gh_netlist_t **out, const char *text, char *err,
+                          size_t errlen);
+
+/**
+ * gh_netlist_match - whether the peer sa (len bytes) is in list: an IPv4
+ * or IPv6 address inside one of its networks (an IPv4-mapped IPv6 address,
+ * ::ffff:a.b.c.d, counts as the IPv4 one), or a Unix-domain peer when the
+ * list holds "unix".  A NULL list matches nothing.  Any thread; the list
+ * is read-only.
+ */
+GH_API bool gh_netlist_match(const gh_netlist_t *list,
+                             const struct sockaddr *sa, socklen_t len);
+
+/** gh_netlist_free - free a list; NULL is ignored. */
+GH_API void gh_netlist_free(gh_netlist_t *list);
 
 #ifdef __cplusplus
 }

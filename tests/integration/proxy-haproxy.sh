@@ -1,0 +1,187 @@
+#!/bin/sh
+# proxy-haproxy.sh - two gohttpd instances behind a real HAProxy, as a
+# rolling deploy runs them: HAProxy checks /readyz every 200 ms and sends
+# the PROXY protocol v2 header (send-proxy-v2) on every connection, health
+# checks included; gohttpd's listeners require it.  Under a steady load of
+# keep-alive requests through HAProxy, each instance in turn gets SIGTERM
+# (it drains: /readyz 503 while it still serves, HAProxy takes it out,
+# then it stops), is started again and taken back in; not one request may
+# fail.  The access log shows the client's address, from the PROXY header.
+#
+# Run by "make check"; skipped without haproxy or python3; see
+# daemon-lib.sh.
+
+set -u
+. "${srcdir:-.}/tests/integration/daemon-lib.sh"
+
+for tool in haproxy python3; do
+    if ! command -v $tool >/dev/null 2>&1; then
+        echo "$me: no $tool: skipped"
+        exit 77
+    fi
+done
+
+pa=$(free_port)
+pb=$(free_port)
+pf=$(free_port)
+
+# conf NAME PORT: an instance's configuration.
+conf() {
+    cat >"$tmp/$1.conf" <<EOC
+$as_root
+access_log $tmp/$1.access common;
+server_header gohttpd-$1;
+drain_delay 1500ms;
+shutdown_timeout 5s;
+listen 127.0.0.1:$2 {
+    proxy_protocol on;
+    proxy_protocol_from 127.0.0.1;
+}
+route / {
+    handler static;
+    root    $srcdir/www;
+}
+EOC
+}
+conf a "$pa"
+conf b "$pb"
+
+cat >"$tmp/haproxy.cfg" <<EOC
+global
+    maxconn 500
+    log stderr format raw local0 notice
+defaults
+    log global
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+    option http-keep-alive
+    retries 3
+    option redispatch
+frontend fe
+    bind 127.0.0.1:$pf
+    default_backend gohttpd
+backend gohttpd
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server check inter 200ms fall 2 rise 2 send-proxy-v2 check-send-proxy
+    server a 127.0.0.1:$pa
+    server b 127.0.0.1:$pb
+EOC
+
+own_listen=1
+# up NAME: start instance NAME; sets its pid variable (pid_a, pid_b).
+up() {
+    if start_daemon "$1" -c "$tmp/$1.conf"; then
+        eval "pid_$1=\$pid"
+        return 0
+    fi
+    return 1
+}
+
+if ! up a || ! up b; then
+    not_ok "both gohttpd instances start"
+    finish
+    exit
+fi
+haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.out" 2>&1 &
+hpid=$!
+pids="$pids $hpid"
+
+# served_by: which instance answers GET / through HAProxy ("" if none).
+served_by() {
+    curl -s -m 2 -o /dev/null -w '%header{server}' \
+        "http://127.0.0.1:$pf/" 2>/dev/null
+}
+# wait_both: until HAProxy sends requests to both instances (10 s).
+wait_both() {
+    i=0 seen=
+    while [ $i -lt 100 ]; do
+        s=$(served_by)
+        case " $seen " in *" $s "*) ;; *) seen="$seen $s" ;; esac
+        case $seen in
+        *gohttpd-a*gohttpd-b* | *gohttpd-b*gohttpd-a*) return 0 ;;
+        esac
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+if wait_both; then
+    ok "HAProxy sends traffic to both instances (PROXY v2, /readyz checks)"
+else
+    not_ok "HAProxy sends traffic to both instances" \
+        "$(cat "$tmp/haproxy.out")" "$(cat "$tmp/a.err" "$tmp/b.err")"
+    finish
+    exit
+fi
+
+# The load: keep-alive connections of 20 requests each, one after the
+# other, until $tmp/stop appears; one "status server" line per request.
+urls=
+i=0
+while [ $i -lt 20 ]; do
+    urls="$urls -o /dev/null http://127.0.0.1:$pf/index.html"
+    i=$((i + 1))
+done
+(
+    while [ ! -e "$tmp/stop" ]; do
+        # shellcheck disable=SC2086
+        curl -s -m 5 -w '%{http_code} %header{server}\n' $urls 2>/dev/null
+    done
+) >"$tmp/load.out" &
+load=$!
+pids="$pids $load"
+
+# restart NAME: SIGTERM it, wait for its exit, start it again, and wait
+# until HAProxy uses it again.
+restart() {
+    eval "pid=\$pid_$1"
+    stop_daemon TERM
+    check "$1 drains and exits 0 under load" 0 "$status"
+    # Taken out by its readiness (503), not by a refused connection.
+    check_grep "HAProxy took $1 out on its 503 from /readyz" \
+        "Server gohttpd/$1 is DOWN, reason: Layer7 wrong status, code: 503" \
+        "$tmp/haproxy.out"
+    mv "$tmp/$1.err" "$tmp/$1.err.old"
+    if up "$1" && wait_both; then
+        ok "$1 is back in the pool"
+    else
+        not_ok "$1 is back in the pool" "$(cat "$tmp/$1.err")"
+    fi
+}
+
+sleep 1
+restart a
+sleep 0.5
+restart b
+sleep 1
+touch "$tmp/stop"
+wait "$load"
+
+total=$(wc -l <"$tmp/load.out")
+bad=$(grep -vc '^200 ' "$tmp/load.out")
+if [ "$total" -ge 100 ] && [ "$bad" -eq 0 ]; then
+    ok "rolling restart: $total requests, none failed"
+else
+    not_ok "rolling restart: no failed request" \
+        "$total requests, $bad failed:" "$(grep -v '^200 ' "$tmp/load.out" |
+            sort | uniq -c)"
+fi
+check "both instances served the load" "2" \
+    "$(cut -d' ' -f2 "$tmp/load.out" | sort -u | grep -c gohttpd)"
+
+# The client is 127.0.0.1 here too; what matters is that the PROXY header
+# was taken: every line has the client's address and a request.
+check_grep "the access log has the client from the PROXY header" \
+    '^127\.0\.0\.1 - - .*"GET /index.html HTTP/1.1" 200' "$tmp/a.access"
+
+kill -TERM "$hpid" 2>/dev/null
+wait "$hpid" 2>/dev/null
+for inst in a b; do
+    eval "pid=\$pid_$inst"
+    stop_daemon TERM
+done
+finish
