@@ -983,7 +983,15 @@ static int finish(loader_t *l, const gd_overrides_t *ov)
         if (!ls)
             return fail(l, NULL, "out of memory");
         c->listens = ls;
-        *ls = (gd_listen_t){.addr = ov->listen, .uid = -1, .gid = -1};
+        /* One listen directive: -l moves it, its settings (PROXY
+         * protocol, TLS, ...) stay, so one file serves several
+         * instances on several ports. */
+        if (c->nlistens == 1) {
+            ls->addr = ov->listen;
+            ls->d = NULL;
+        } else {
+            *ls = (gd_listen_t){.addr = ov->listen, .uid = -1, .gid = -1};
+        }
         c->nlistens = 1;
     }
     if (ov->workers)
