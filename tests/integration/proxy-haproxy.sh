@@ -1,12 +1,15 @@
 #!/bin/sh
 # proxy-haproxy.sh - two gohttpd instances behind a real HAProxy, as a
-# rolling deploy runs them: HAProxy checks /readyz every 200 ms and sends
+# rolling deploy runs them, with the shipped examples
+# conf/deploy/haproxy.cfg and conf/deploy/gohttpd-behind-haproxy.conf
+# (ports, paths and check interval changed): HAProxy checks /readyz every 200 ms and sends
 # the PROXY protocol v2 header (send-proxy-v2) on every connection, health
 # checks included; gohttpd's listeners require it.  Under a steady load of
 # keep-alive requests through HAProxy, each instance in turn gets SIGTERM
 # (it drains: /readyz 503 while it still serves, HAProxy takes it out,
 # then it stops), is started again and taken back in; not one request may
-# fail.  The access log shows the client's address, from the PROXY header.
+# fail.  The access log shows the client's address (127.0.0.2), from the
+# PROXY header, not HAProxy's (127.0.0.1).
 #
 # Run by "make check"; skipped without haproxy or python3; see
 # daemon-lib.sh.
@@ -25,55 +28,26 @@ pa=$(free_port)
 pb=$(free_port)
 pf=$(free_port)
 
-# conf NAME PORT: an instance's configuration.
-conf() {
-    cat >"$tmp/$1.conf" <<EOC
-$as_root
-access_log $tmp/$1.access common;
-server_header gohttpd-$1;
-drain_delay 1500ms;
-shutdown_timeout 5s;
-listen 127.0.0.1:$2 {
-    proxy_protocol on;
-    proxy_protocol_from 127.0.0.1;
-}
-route / {
-    handler static;
-    root    $srcdir/www;
-}
-EOC
-}
-conf a "$pa"
-conf b "$pb"
-
-cat >"$tmp/haproxy.cfg" <<EOC
-global
-    maxconn 500
-    log stderr format raw local0 notice
-defaults
-    log global
-    mode http
-    timeout connect 2s
-    timeout client 10s
-    timeout server 10s
-    option http-keep-alive
-    retries 3
-    option redispatch
-frontend fe
-    bind 127.0.0.1:$pf
-    default_backend gohttpd
-backend gohttpd
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server check inter 200ms fall 2 rise 2 send-proxy-v2 check-send-proxy
-    server a 127.0.0.1:$pa
-    server b 127.0.0.1:$pb
-EOC
+deploy=$srcdir/conf/deploy
+# The shipped examples, on free ports, checking every 200 ms instead of
+# every second (drain_delay shortened to match), HAProxy logging to
+# stderr (it says why it takes a server out).
+sed "s|\.\./\.\./www|$srcdir/www|" "$deploy/gohttpd-behind-haproxy.conf" \
+    >"$tmp/gohttpd.conf"
+sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$pf/" \
+    -e "s/127\.0\.0\.1:8081/127.0.0.1:$pa/" \
+    -e "s/127\.0\.0\.1:8082/127.0.0.1:$pb/" \
+    -e 's/inter 1s/inter 200ms/' \
+    -e '/^global/a\    log stderr format raw local0 notice' \
+    -e '/^defaults/a\    log global' \
+    "$deploy/haproxy.cfg" >"$tmp/haproxy.cfg"
 
 own_listen=1
 # up NAME: start instance NAME; sets its pid variable (pid_a, pid_b).
 up() {
-    if start_daemon "$1" -c "$tmp/$1.conf"; then
+    eval "p=\$p$1"
+    if start_daemon "$1" -c "$tmp/gohttpd.conf" -l "127.0.0.1:$p" \
+        -g "$as_root access_log $tmp/$1.access combined_id; server_header gohttpd-$1; drain_delay 1500ms;"; then
         eval "pid_$1=\$pid"
         return 0
     fi
@@ -129,7 +103,8 @@ done
 (
     while [ ! -e "$tmp/stop" ]; do
         # shellcheck disable=SC2086
-        curl -s -m 5 -w '%{http_code} %header{server}\n' $urls 2>/dev/null
+        curl -s -m 5 --interface 127.0.0.2 \
+            -w '%{http_code} %header{server}\n' $urls 2>/dev/null
     done
 ) >"$tmp/load.out" &
 load=$!
@@ -173,10 +148,17 @@ fi
 check "both instances served the load" "2" \
     "$(cut -d' ' -f2 "$tmp/load.out" | sort -u | grep -c gohttpd)"
 
-# The client is 127.0.0.1 here too; what matters is that the PROXY header
-# was taken: every line has the client's address and a request.
-check_grep "the access log has the client from the PROXY header" \
-    '^127\.0\.0\.1 - - .*"GET /index.html HTTP/1.1" 200' "$tmp/a.access"
+# The load came from 127.0.0.2, HAProxy from 127.0.0.1.
+for inst in a b; do
+    if grep 'GET /index.html' "$tmp/$inst.access" | grep -qv '^127\.0\.0\.2 '; then
+        not_ok "$inst's access log has the client from the PROXY header" \
+            "$(grep 'GET /index.html' "$tmp/$inst.access" | head -n 5)"
+    else
+        check_grep "$inst's access log has the client from the PROXY header" \
+            '^127\.0\.0\.2 - - .*"GET /index.html HTTP/1.1" 200' \
+            "$tmp/$inst.access"
+    fi
+done
 
 kill -TERM "$hpid" 2>/dev/null
 wait "$hpid" 2>/dev/null
