@@ -41,7 +41,8 @@
  *   cache_bytes SIZE        file bytes it keeps in memory (default: 16m)
  *   cache_file_max SIZE     the largest file kept in memory (default: 64k)
  *   cache_valid DURATION    how long the probes for index files and
- *                           precompressed siblings are trusted (default: 1s)
+ *                           precompressed siblings are trusted; 0: the
+ *                           cache is off            (default: 1s)
  *
  * Requests.  GET and HEAD only (405 with Allow otherwise).  The file is the
  * route's "*" parameter (the rest of the path after a prefix route) or,
@@ -75,8 +76,8 @@
  * lead, just as safely, to the same inode with the same type, size, mtime
  * and ctime, or the entry is dropped and the full lookup runs; a small
  * file then leaves with its head in one write.  The index and sibling
- * probes are trusted for cache_valid; a client that accepts an existing
- * sibling takes the full lookup.
+ * probes are trusted for cache_valid.  A precompressed variant has an entry
+ * of its own, used for the clients a full lookup would give it to.
  *
  * What the cache guarantees.  Every write to a file sets its ctime (which
  * no one can set by hand) to the kernel's coarse clock, so a change after
@@ -323,6 +324,9 @@ static int read_cache(const gh_conf_section_t *conf, static_state_t *st)
                               ? "cache_valid" : "cache_bytes"),
                               "%s: out of range", valid < 0 ? "cache_valid"
                               : "cache_bytes");
+    /* Probes never trusted: every entry would be stale at once. */
+    if (valid == 0)
+        entries = 0;
     return gh__static_cache_init(&st->cache, (size_t)entries, (size_t)bytes,
                                  (size_t)file_max, valid);
 }
@@ -672,19 +676,21 @@ static bool if_range_ok(gh_req_t *req, const struct stat *sb,
     return gh__static_parse_date(ir, &t) == 0 && t == sb->st_mtim.tv_sec;
 }
 
-/* The fields every answer about the file carries, 304 included. */
+/* The fields every answer about the file carries, 304 included.  The
+ * response is fresh, so these and send_file's are added, not set: set
+ * would first look for each name among those already there. */
 static int set_validators(const static_state_t *st, const served_t *f,
                           gh_resp_t *resp)
 {
     int rc;
 
-    if ((rc = gh_resp_header_set(resp, "ETag", f->etag)) < 0 ||
-        (rc = gh_resp_header_set(resp, "Last-Modified", f->lm)) < 0)
+    if ((rc = gh_resp_header_add(resp, "ETag", f->etag)) < 0 ||
+        (rc = gh_resp_header_add(resp, "Last-Modified", f->lm)) < 0)
         return rc;
     if (st->cache_control &&
-        (rc = gh_resp_header_set(resp, "Cache-Control", st->cache_control)))
+        (rc = gh_resp_header_add(resp, "Cache-Control", st->cache_control)))
         return rc;
-    if (f->vary && (rc = gh_resp_header_set(resp, "Vary", "Accept-Encoding")))
+    if (f->vary && (rc = gh_resp_header_add(resp, "Vary", "Accept-Encoding")))
         return rc;
     return 0;
 }
@@ -707,11 +713,11 @@ static int apply_range(gh_req_t *req, gh_resp_t *resp, const served_t *f,
                  (unsigned long long)(*off + *len - 1),
                  (unsigned long long)size);
         gh_resp_status(resp, 206);
-        return gh_resp_header_set(resp, "Content-Range", cr);
+        return gh_resp_header_add(resp, "Content-Range", cr);
     case GH__RANGE_UNSAT:
         snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
         gh_resp_header_del(resp, "Content-Encoding");
-        gh_resp_header_set(resp, "Content-Range", cr);
+        gh_resp_header_add(resp, "Content-Range", cr);
         return 416;
     default:
         return 0;
@@ -742,10 +748,10 @@ static int send_file(const static_state_t *st, const served_t *f,
     }
     if (rc)
         return rc;
-    if ((rc = gh_resp_header_set(resp, "Content-Type", f->ctype)) < 0 ||
-        (rc = gh_resp_header_set(resp, "Accept-Ranges", "bytes")) < 0)
+    if ((rc = gh_resp_header_add(resp, "Content-Type", f->ctype)) < 0 ||
+        (rc = gh_resp_header_add(resp, "Accept-Ranges", "bytes")) < 0)
         return rc;
-    if (f->enc >= 0 && (rc = gh_resp_header_set(resp, "Content-Encoding",
+    if (f->enc >= 0 && (rc = gh_resp_header_add(resp, "Content-Encoding",
                                                 encodings[f->enc].coding)))
         return rc;
     if ((rc = apply_range(req, resp, f, &off, &len)) != 0)
@@ -790,7 +796,17 @@ static served_t entry_view(const gh__static_cache_ent_t *e)
 {
     return (served_t){.fd = e->fd, .body = e->body, .sb = &e->sb,
                       .etag = e->etag, .lm = e->lm, .ctype = e->ctype,
-                      .vary = e->siblings != 0, .enc = -1};
+                      .vary = e->siblings != 0, .enc = e->enc};
+}
+
+/* The variant a full lookup would pick for lk's client if the siblings in
+ * mask exist (find_variant's choice), or -1 for the plain file. */
+static int pick_variant(const lookup_t *lk, unsigned mask)
+{
+    for (int i = 0; i < NENC; i++)
+        if (lk->accept[i] && (mask & (1u << i)))
+            return i;
+    return -1;
 }
 
 /* Serve the cached answer e if it still holds: CACHE_MISS if not. */
@@ -801,9 +817,8 @@ static int serve_hit(static_state_t *st, gh__static_cache_ent_t *e,
     served_t f;
     int rc;
 
-    for (int i = 0; i < NENC; i++)
-        if (lk->accept[i] && (e->siblings & (1u << i)))
-            return CACHE_MISS; /* a variant: the full lookup picks it */
+    if (pick_variant(lk, e->siblings) != e->enc)
+        return CACHE_MISS; /* not what this client is to get */
     if (gh_now() - e->probed > c->valid ||
         (!e->body && !e->body_tried && (size_t)e->sb.st_size <= c->file_max &&
          settled(&e->sb)))
@@ -820,7 +835,25 @@ stale:
 }
 
 /*
- * Make what lk found (a plain file) an entry and put it in the cache; it
+ * The cache's key for lk's path and variant enc: rel, a '/' if the path
+ * ended in one, and for a variant "//" and its suffix (a path never has
+ * "//": request_rel refuses empty segments).  key has PATH_MAX bytes.
+ */
+static size_t cache_key(const lookup_t *lk, int enc, char *key)
+{
+    size_t n = strlen(lk->rel);
+
+    memcpy(key, lk->rel, n);
+    if (lk->slash)
+        key[n++] = '/';
+    if (enc >= 0)
+        n += (size_t)sprintf(key + n, "//%s", encodings[enc].suffix);
+    key[n] = '\0';
+    return n;
+}
+
+/*
+ * Make what lk found (a file) an entry and put it in the cache; it
  * takes lk's descriptor unless the bytes are read into memory.  The entry,
  * with the caller's reference, or NULL (then lk is left as it was).
  */
@@ -832,14 +865,16 @@ static gh__static_cache_ent_t *cache_fill(static_state_t *st, lookup_t *lk,
     char path[PATH_MAX];
     gh__static_cache_ent_t *e;
 
-    if (!c->buckets || lk->enc >= 0 || !gh__static_same_works(&st->root) ||
-        snprintf(path, sizeof(path), "%s%s%s", lk->rel,
+    if (!c->buckets || !gh__static_same_works(&st->root) ||
+        snprintf(path, sizeof(path), "%s%s%s%s", lk->rel,
                  lk->index >= 0 && *lk->rel ? "/" : "",
-                 lk->index >= 0 ? st->index[lk->index] : "") >= PATH_MAX ||
+                 lk->index >= 0 ? st->index[lk->index] : "",
+                 lk->enc >= 0 ? encodings[lk->enc].suffix : "") >= PATH_MAX ||
         !(e = gh__static_cache_ent_new(key, klen, path)))
         return NULL;
     e->sb = lk->sb;
     e->index = lk->index;
+    e->enc = lk->enc;
     e->siblings = lk->siblings;
     e->probed = probed;
     e->ctype = content_type(st, lk);
@@ -861,10 +896,11 @@ static gh__static_cache_ent_t *cache_fill(static_state_t *st, lookup_t *lk,
 
 /* The answer for a file found by lookup: from a new cache entry when
  * one could be made (so a small file's bytes go from memory at once). */
-static int serve_found(static_state_t *st, lookup_t *lk, const char *key,
-                       size_t klen, int64_t t0, gh_req_t *req,
-                       gh_resp_t *resp)
+static int serve_found(static_state_t *st, lookup_t *lk, int64_t t0,
+                       gh_req_t *req, gh_resp_t *resp)
 {
+    char key[PATH_MAX];
+    size_t klen = cache_key(lk, lk->enc, key);
     gh__static_cache_ent_t *e = cache_fill(st, lk, key, klen, t0);
     served_t f;
     int rc;
@@ -878,16 +914,27 @@ static int serve_found(static_state_t *st, lookup_t *lk, const char *key,
     return rc;
 }
 
-/* The cache's key for lk: rel, and a '/' if the path ended in one. */
-static size_t cache_key(const lookup_t *lk, char *key)
+/* Answer from the cache: the variant the client may take, else the plain
+ * file.  CACHE_MISS when it cannot. */
+static int serve_cached(static_state_t *st, const lookup_t *lk,
+                        gh_req_t *req, gh_resp_t *resp)
 {
-    size_t n = strlen(lk->rel);
+    gh__static_cache_ent_t *e;
+    char key[PATH_MAX];
+    int rc = CACHE_MISS;
 
-    memcpy(key, lk->rel, n);
-    if (lk->slash)
-        key[n++] = '/';
-    key[n] = '\0';
-    return n;
+    for (int enc = 0; enc <= NENC && rc == CACHE_MISS; enc++) {
+        int want = enc < NENC ? enc : -1; /* the plain file last */
+        size_t klen;
+        if (want >= 0 && !lk->accept[want])
+            continue;
+        klen = cache_key(lk, want, key);
+        if ((e = gh__static_cache_get(&st->cache, key, klen))) {
+            rc = serve_hit(st, e, lk, req, resp);
+            gh__static_cache_unref(e);
+        }
+    }
+    return rc;
 }
 
 /* The method, the path and the codings the client takes into lk: 0 or a
@@ -914,25 +961,17 @@ static int static_serve(void *state, gh_req_t *req, gh_resp_t *resp)
 {
     static_state_t *st = state;
     lookup_t lk = {.st = st, .fd = -1, .index = -1, .enc = -1};
-    gh__static_cache_ent_t *e;
-    char key[PATH_MAX];
-    size_t klen;
     int64_t t0;
     int rc;
 
     if ((rc = read_request(st, req, resp, &lk)) != 0)
         return rc;
-    klen = cache_key(&lk, key);
-    if ((e = gh__static_cache_get(&st->cache, key, klen))) {
-        rc = serve_hit(st, e, &lk, req, resp);
-        gh__static_cache_unref(e);
-        if (rc != CACHE_MISS)
-            return rc;
-    }
+    if ((rc = serve_cached(st, &lk, req, resp)) != CACHE_MISS)
+        return rc;
     t0 = gh_now();
     rc = lookup(&lk);
     if (rc == FOUND_FILE)
-        rc = serve_found(st, &lk, key, klen, t0, req, resp);
+        rc = serve_found(st, &lk, t0, req, resp);
     else if (rc == FOUND_REDIRECT)
         rc = redirect(req, resp);
     else if (rc == FOUND_DIR)

@@ -198,12 +198,14 @@ char *gh__static_slurp(int fd, const struct stat *st);
 typedef struct gh__static_cache_ent gh__static_cache_ent_t;
 struct gh__static_cache_ent {
     char *key;           /* the request's path under the root, plus '/'
-                          * when it ended in one (in this allocation) */
+                          * when it ended in one, plus "//" and the
+                          * suffix for a variant (in this allocation) */
     size_t klen;
-    char *path;          /* the file served: key or key/INDEX (ditto) */
+    char *path;          /* the file served: rel[/INDEX][.SUFFIX] (ditto) */
     int fd;              /* open on the file, or -1 when body holds it */
     struct stat sb;      /* its fstat when the entry was made */
     int index;           /* the index file it is, or -1 */
+    int enc;             /* the precompressed variant it is, or -1 */
     unsigned siblings;   /* bit e: the precompressed variant e exists */
     int64_t probed;      /* gh_now() when index and siblings were probed */
     const char *ctype;   /* Content-Type (the route's table owns it) */

@@ -1290,6 +1290,8 @@ END_TEST
 
 START_TEST(cache_probes_siblings_again_after_cache_valid)
 {
+    char path[PATH_MAX + 64];
+    size_t n, bytes;
     hc_resp_t r;
 
     PUT("root/c-sib.js", "plain\n");
@@ -1306,6 +1308,16 @@ START_TEST(cache_probes_siblings_again_after_cache_valid)
     ck_assert_str_eq(r.body, "plain\n");
     assert_field(&r, "Vary", "Accept-Encoding");
     hc_resp_free(&r);
+    /* The variant has an entry of its own, checked like any other. */
+    cache_counts(&n, &bytes);
+    ck_assert_uint_eq(n, 2);
+    snprintf(path, sizeof(path), "%s/c-sib.js.gz", root);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(http(&r, "GET", "/c-sib.js",
+                          "Accept-Encoding: gzip\r\n"), 200);
+    ck_assert_str_eq(r.body, "plain\n");
+    ck_assert_ptr_null(hc_field(&r, "Vary")); /* probed anew */
+    hc_resp_free(&r);
     stop();
 }
 END_TEST
@@ -1316,6 +1328,11 @@ START_TEST(cache_off_and_entry_bound)
     char name[32];
 
     start("cache_entries 0;");
+    expect_body("/hello.txt", HELLO, NULL);
+    cache_counts(&n, &bytes);
+    ck_assert_uint_eq(n, 0);
+    stop();
+    start("cache_valid 0;");
     expect_body("/hello.txt", HELLO, NULL);
     cache_counts(&n, &bytes);
     ck_assert_uint_eq(n, 0);
