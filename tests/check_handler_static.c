@@ -25,6 +25,8 @@
 #include <dlfcn.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include "http_client.h"
@@ -1350,6 +1352,82 @@ START_TEST(cache_off_and_entry_bound)
 }
 END_TEST
 
+/*
+ * Clients on several threads against a server on two workers, while the
+ * files change under them: every answer is whole and one of the versions
+ * (the TSan build checks the sharing).  Keep-alive, so hits follow hits.
+ */
+#define CONC_CLIENTS 4
+#define CONC_REQS 150
+
+static atomic_int conc_bad;
+
+static void *conc_client(void *arg)
+{
+    static const char *const paths[] = {"/c-conc.txt", "/c-conc.js",
+                                        "/hello.txt"};
+    hc_conn_t c;
+    hc_resp_t r;
+    char req[256];
+    int id = (int)(intptr_t)arg;
+
+    hc_connect(&c, &srv_ss, srv_sslen);
+    for (int i = 0; i < CONC_REQS; i++) {
+        const char *p = paths[(i + id) % 3];
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n",
+                 p, i % 2 ? "Accept-Encoding: gzip\r\n" : "");
+        if (hc_send_raw(&c, req, strlen(req)) < 0 ||
+            hc_response(&c, &r, false, DL(5000))) {
+            atomic_fetch_add(&conc_bad, 1);
+            break;
+        }
+        if (r.status != 200 || (strcmp(r.body, "version A\n") != 0 &&
+                                strcmp(r.body, "version B\n") != 0 &&
+                                strcmp(r.body, "GZ-A") != 0 &&
+                                strcmp(r.body, "GZ-B") != 0 &&
+                                strcmp(r.body, HELLO) != 0))
+            atomic_fetch_add(&conc_bad, 1);
+        hc_resp_free(&r);
+    }
+    hc_close(&c);
+    return NULL;
+}
+
+/* Replace rel with data by a rename, as a deploy would. */
+static void replace(const char *rel, const char *data)
+{
+    char tmp[PATH_MAX + 64], to[PATH_MAX + 64];
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", rel);
+    put_file(tmp, data, strlen(data));
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", base, rel);
+    snprintf(to, sizeof(to), "%s/%s", base, rel);
+    ck_assert_int_eq(rename(tmp, to), 0);
+}
+
+START_TEST(cache_is_shared_by_concurrent_clients)
+{
+    pthread_t t[CONC_CLIENTS];
+
+    PUT("root/c-conc.txt", "version A\n");
+    PUT("root/c-conc.js", "version A\n");
+    PUT("root/c-conc.js.gz", "GZ-A");
+    start("cache_entries 2;"); /* evictions too */
+    for (int i = 0; i < CONC_CLIENTS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, conc_client,
+                                        (void *)(intptr_t)i), 0);
+    for (int i = 0; i < 40; i++) {
+        replace("root/c-conc.txt", i % 2 ? "version A\n" : "version B\n");
+        replace("root/c-conc.js.gz", i % 2 ? "GZ-A" : "GZ-B");
+        usleep(2000);
+    }
+    for (int i = 0; i < CONC_CLIENTS; i++)
+        pthread_join(t[i], NULL);
+    ck_assert_int_eq(atomic_load(&conc_bad), 0);
+    stop();
+}
+END_TEST
+
 /* The table itself: bounded by entries and by bytes, least recently used
  * out first, a key replaced rather than doubled. */
 static gh__static_cache_ent_t *ent(const char *key, size_t len)
@@ -1515,6 +1593,7 @@ static Suite *handler_static_suite(void)
     tcase_add_test(cache, cache_refuses_a_link_swapped_in);
     tcase_add_test(cache, cache_probes_siblings_again_after_cache_valid);
     tcase_add_test(cache, cache_off_and_entry_bound);
+    tcase_add_test(cache, cache_is_shared_by_concurrent_clients);
     tcase_add_test(cache, cache_table_bounds_and_lru);
     tcase_add_test(cache, cache_settings_are_checked);
     suite_add_tcase(s, cache);
