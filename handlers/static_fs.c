@@ -39,6 +39,13 @@
  * GH_EAGAIN, and the caller then does the whole lookup again on the pool,
  * the slow way: the fast path only ever gives the answer the slow one
  * would.
+ *
+ * Revalidating a cached answer (gh__static_same) is the fast path's walk,
+ * with the same resolve flags, on an O_PATH descriptor, and a comparison of
+ * its fstat with the one remembered: a path that a full lookup would now
+ * refuse, or that names another inode or a changed one, is "not the same".
+ * Reading a small file into the cache (gh__static_slurp) uses
+ * RWF_NOWAIT, so it too never waits for the disk on a worker.
  */
 #include "config.h"
 
