@@ -36,6 +36,13 @@
  *                           such a link is 404)     (default: off)
  *   listing on|off          an HTML listing for a directory without an
  *                           index file (otherwise 403) (default: off)
+ *   cache_entries N         answers kept in the open-file cache; 0: off
+ *                                                   (default: 1024)
+ *   cache_bytes SIZE        file bytes it keeps in memory (default: 16m)
+ *   cache_file_max SIZE     the largest file kept in memory (default: 64k)
+ *   cache_valid DURATION    how long the probes for index files and
+ *                           precompressed siblings are trusted; 0: the
+ *                           cache is off            (default: 1s)
  *
  * Requests.  GET and HEAD only (405 with Allow otherwise).  The file is the
  * route's "*" parameter (the rest of the path after a prefix route) or,
@@ -46,10 +53,11 @@
  * out of the root.  A directory named without its trailing '/' is
  * redirected (301, query kept).  The file is looked up on the worker when
  * the kernel has every name and inode it takes cached, else through
- * gh_blocking() (static_fs.c), and the body goes out with sendfile(2).
+ * gh_blocking() (static_fs.c), and the body goes out with sendfile(2), or
+ * from memory (the open-file cache, below).
  *
- * Caching and ranges (RFC 9110).  A strong ETag made of the inode, size
- * and modification time, and Last-Modified.  If-Match and
+ * Caching and ranges (RFC 9110).  A strong ETag made of the inode, size,
+ * modification and change times, and Last-Modified.  If-Match and
  * If-Unmodified-Since give 412; If-None-Match (weak comparison) or, without
  * it, If-Modified-Since (ignored when its date is in the future) give 304.
  * A single "bytes" Range gives 206, an unsatisfiable one 416 with a
@@ -58,6 +66,30 @@
  * with 200: serving multipart/byteranges buys little and is a known
  * amplification vector.  A precompressed variant has its own validators
  * and its ranges count bytes of the compressed file.
+ *
+ * The open-file cache (static_cache.c).  A plain file that was found is
+ * remembered under the request's path: the resolved file (index included),
+ * its fstat, ETag, Last-Modified, Content-Type and which compressed
+ * siblings exist, and either an open descriptor or, for a file up to
+ * cache_file_max, its bytes.  A hit costs one openat2(O_PATH) with the
+ * same RESOLVE_ flags as a full lookup and one fstat: the path must still
+ * lead, just as safely, to the same inode with the same type, size, mtime
+ * and ctime, or the entry is dropped and the full lookup runs; a small
+ * file then leaves with its head in one write.  The index and sibling
+ * probes are trusted for cache_valid.  A precompressed variant has an entry
+ * of its own, used for the clients a full lookup would give it to.
+ *
+ * What the cache guarantees.  Every write to a file sets its ctime (which
+ * no one can set by hand) to the kernel's coarse clock, so a change after
+ * the bytes were read gives a ctime different from the one remembered,
+ * unless the ctime taken then was itself that recent: two writes within
+ * one clock tick (or one second, or two, on coarser file systems) can
+ * leave the same size, mtime and ctime.  So bytes are kept only from a
+ * file whose ctime is SETTLE_NS old when they are read (and unchanged
+ * after); until then it is sent from its descriptor.  What stays unseen:
+ * writes through a shared mmap (their times are stamped lazily), a clock
+ * stepped back, or a writer stalled between stamping and copying for
+ * longer than SETTLE_NS.
  *
  * Errors opening the file: absent, not a regular file or directory, or
  * refused by the checks above: 404; permission denied: 403; anything else
@@ -68,6 +100,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +120,8 @@ static const struct {
 
 /* One configured route; read-only once init returns. */
 typedef struct static_state {
+    gh__static_cache_t cache; /* the one mutable part: see static_cache.c;
+                               * first, so the unit test can read its counts */
     gh__static_root_t root;
     char **index;        /* index file names; malloc */
     int nindex;
@@ -95,6 +130,11 @@ typedef struct static_state {
     char *cache_control; /* NULL: none; malloc */
     bool precompressed, dotfiles, listing;
 } static_state_t;
+_Static_assert(offsetof(static_state_t, cache) == 0, "the cache comes first");
+
+/* A file younger than this (by its change time) is not kept in memory:
+ * see "What the cache guarantees" above. */
+#define SETTLE_NS (2 * GH_SECOND)
 
 /* ---- settings -------------------------------------------------------- */
 
@@ -260,12 +300,44 @@ static int read_flags(const gh_conf_section_t *conf, static_state_t *st)
                          &st->cache_control);
 }
 
+static int read_cache(const gh_conf_section_t *conf, static_state_t *st)
+{
+    uint64_t bytes, file_max;
+    int64_t entries, valid;
+    int rc;
+
+    if ((rc = gh_conf_get_int(conf, "cache_entries", 1024, 0, 1 << 20,
+                              &entries)) < 0 ||
+        (rc = gh_conf_get_size(conf, "cache_bytes", 16u << 20, &bytes)) < 0 ||
+        (rc = gh_conf_get_size(conf, "cache_file_max", 64u << 10,
+                               &file_max)) < 0 ||
+        (rc = gh_conf_get_duration(conf, "cache_valid", GH_SECOND,
+                                   &valid)) < 0)
+        return rc;
+    if (file_max > bytes)
+        return gh_conf_errorf(conf, gh_conf_find(conf, "cache_file_max"),
+                              "cache_file_max %llu is more than cache_bytes "
+                              "%llu", (unsigned long long)file_max,
+                              (unsigned long long)bytes);
+    if (bytes > SIZE_MAX / 2 || valid < 0)
+        return gh_conf_errorf(conf, gh_conf_find(conf, valid < 0
+                              ? "cache_valid" : "cache_bytes"),
+                              "%s: out of range", valid < 0 ? "cache_valid"
+                              : "cache_bytes");
+    /* Probes never trusted: every entry would be stale at once. */
+    if (valid == 0)
+        entries = 0;
+    return gh__static_cache_init(&st->cache, (size_t)entries, (size_t)bytes,
+                                 (size_t)file_max, valid);
+}
+
 static void static_fini(void *state)
 {
     static_state_t *st = state;
 
     if (!st)
         return;
+    gh__static_cache_fini(&st->cache);
     if (st->root.fd >= 0)
         close(st->root.fd);
     free(st->root.real);
@@ -286,8 +358,10 @@ static int static_init(const gh_conf_section_t *conf, void **state)
     if (!st)
         return GH_ENOMEM;
     st->root.fd = -1;
+    st->cache.lru.prev = st->cache.lru.next = &st->cache.lru;
     /* The root last: its errors are the likeliest, the others cheaper. */
     if ((rc = read_flags(conf, st)) < 0 || (rc = read_index(conf, st)) < 0 ||
+        (rc = read_cache(conf, st)) < 0 ||
         (rc = read_types(conf, st)) < 0 || (rc = read_root(conf, st)) < 0) {
         static_fini(st);
         return rc;
@@ -312,6 +386,7 @@ typedef struct lookup {
     int index;             /* out: the index file served, or -1 */
     int enc;               /* out: the encoding variant served, or -1 */
     bool vary;             /* out: a compressed sibling exists */
+    unsigned siblings;     /* out: bit e: variant e exists */
     gh__static_dirent_t *ents; /* out: a listing's entries (malloc) */
     ssize_t nents;
 } lookup_t;
@@ -372,6 +447,7 @@ static int find_variant(lookup_t *lk, const char *path)
         if (rc < 0)
             return rc;
         lk->vary = true;
+        lk->siblings |= 1u << e;
         if (lk->enc >= 0 || !lk->accept[e])
             continue;
         /* a variant that fails to open is skipped: the plain file stays */
@@ -428,6 +504,7 @@ static int lookup(lookup_t *lk)
         close(lk->fd);
     lk->fd = lk->index = lk->enc = -1;
     lk->vary = lk->cached = false;
+    lk->siblings = 0;
     return gh_blocking(lookup_run, lk);
 }
 
@@ -548,6 +625,17 @@ static int send_listing(gh_req_t *req, gh_resp_t *resp, const lookup_t *lk)
     return rc;
 }
 
+/* The file a response is about, found just now or in the cache. */
+typedef struct served {
+    int fd;                /* open on it, or -1 when body holds it */
+    const char *body;      /* its bytes in memory, or NULL */
+    const struct stat *sb; /* its fstat */
+    const char *etag, *lm; /* ETag, Last-Modified */
+    const char *ctype;     /* Content-Type */
+    bool vary;             /* a compressed sibling exists */
+    int enc;               /* the variant it is, or -1 */
+} served_t;
+
 /* RFC 9110 13.2.2, steps 1 to 4: 0, 304 or 412. */
 static int preconditions(gh_req_t *req, const struct stat *sb,
                          const char *etag)
@@ -588,35 +676,35 @@ static bool if_range_ok(gh_req_t *req, const struct stat *sb,
     return gh__static_parse_date(ir, &t) == 0 && t == sb->st_mtim.tv_sec;
 }
 
-/* The fields every answer about the file carries, 304 included. */
-static int set_validators(const static_state_t *st, const lookup_t *lk,
-                          gh_resp_t *resp, const char *etag)
+/* The fields every answer about the file carries, 304 included.  The
+ * response is fresh, so these and send_file's are added, not set: set
+ * would first look for each name among those already there. */
+static int set_validators(const static_state_t *st, const served_t *f,
+                          gh_resp_t *resp)
 {
-    char lm[GH__STATIC_DATE_LEN + 1];
     int rc;
 
-    gh__static_fmt_date(lk->sb.st_mtim.tv_sec, lm);
-    if ((rc = gh_resp_header_set(resp, "ETag", etag)) < 0 ||
-        (rc = gh_resp_header_set(resp, "Last-Modified", lm)) < 0)
+    if ((rc = gh_resp_header_add(resp, "ETag", f->etag)) < 0 ||
+        (rc = gh_resp_header_add(resp, "Last-Modified", f->lm)) < 0)
         return rc;
     if (st->cache_control &&
-        (rc = gh_resp_header_set(resp, "Cache-Control", st->cache_control)))
+        (rc = gh_resp_header_add(resp, "Cache-Control", st->cache_control)))
         return rc;
-    if (lk->vary && (rc = gh_resp_header_set(resp, "Vary", "Accept-Encoding")))
+    if (f->vary && (rc = gh_resp_header_add(resp, "Vary", "Accept-Encoding")))
         return rc;
     return 0;
 }
 
 /* Narrow the body to the request's Range: 0 (maybe now a 206) or 416. */
-static int apply_range(gh_req_t *req, gh_resp_t *resp, const lookup_t *lk,
-                       const char *etag, uint64_t *off, uint64_t *len)
+static int apply_range(gh_req_t *req, gh_resp_t *resp, const served_t *f,
+                       uint64_t *off, uint64_t *len)
 {
     const char *h = gh_req_header(req, "Range");
-    uint64_t size = (uint64_t)lk->sb.st_size;
+    uint64_t size = (uint64_t)f->sb->st_size;
     char cr[80];
 
     if (!h || strcmp(gh_req_method(req), "GET") != 0 ||
-        !if_range_ok(req, &lk->sb, etag))
+        !if_range_ok(req, f->sb, f->etag))
         return 0;
     switch (gh__static_range(h, size, off, len)) {
     case GH__RANGE_OK:
@@ -625,11 +713,11 @@ static int apply_range(gh_req_t *req, gh_resp_t *resp, const lookup_t *lk,
                  (unsigned long long)(*off + *len - 1),
                  (unsigned long long)size);
         gh_resp_status(resp, 206);
-        return gh_resp_header_set(resp, "Content-Range", cr);
+        return gh_resp_header_add(resp, "Content-Range", cr);
     case GH__RANGE_UNSAT:
         snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
         gh_resp_header_del(resp, "Content-Encoding");
-        gh_resp_header_set(resp, "Content-Range", cr);
+        gh_resp_header_add(resp, "Content-Range", cr);
         return 416;
     default:
         return 0;
@@ -646,53 +734,244 @@ static const char *content_type(const static_state_t *st, const lookup_t *lk)
     return t ? t : st->default_type;
 }
 
-static int send_file(const static_state_t *st, const lookup_t *lk,
+static int send_file(const static_state_t *st, const served_t *f,
                      gh_req_t *req, gh_resp_t *resp)
 {
-    char etag[GH__STATIC_ETAG_MAX];
-    uint64_t off = 0, len = (uint64_t)lk->sb.st_size;
+    uint64_t off = 0, len = (uint64_t)f->sb->st_size;
     int rc;
 
-    gh__static_etag(&lk->sb, etag);
-    if ((rc = set_validators(st, lk, resp, etag)) < 0)
+    if ((rc = set_validators(st, f, resp)) < 0)
         return rc;
-    if ((rc = preconditions(req, &lk->sb, etag)) == 304) {
+    if ((rc = preconditions(req, f->sb, f->etag)) == 304) {
         gh_resp_status(resp, 304);
         return gh_resp_send(resp, NULL, 0);
     }
     if (rc)
         return rc;
-    if ((rc = gh_resp_header_set(resp, "Content-Type",
-                                 content_type(st, lk))) < 0 ||
-        (rc = gh_resp_header_set(resp, "Accept-Ranges", "bytes")) < 0)
+    if ((rc = gh_resp_header_add(resp, "Content-Type", f->ctype)) < 0 ||
+        (rc = gh_resp_header_add(resp, "Accept-Ranges", "bytes")) < 0)
         return rc;
-    if (lk->enc >= 0 && (rc = gh_resp_header_set(resp, "Content-Encoding",
-                                                 encodings[lk->enc].coding)))
+    if (f->enc >= 0 && (rc = gh_resp_header_add(resp, "Content-Encoding",
+                                                encodings[f->enc].coding)))
         return rc;
-    if ((rc = apply_range(req, resp, lk, etag, &off, &len)) != 0)
+    if ((rc = apply_range(req, resp, f, &off, &len)) != 0)
         return rc;
-    return gh_resp_sendfile(resp, lk->fd, (off_t)off, (size_t)len);
+    if (f->body) /* with the head, in one write */
+        return gh_resp_send(resp, f->body + off, (size_t)len);
+    return gh_resp_sendfile(resp, f->fd, (off_t)off, (size_t)len);
 }
 
-static int static_serve(void *state, gh_req_t *req, gh_resp_t *resp)
+/* A file just found, not from the cache. */
+static int send_found(const static_state_t *st, const lookup_t *lk,
+                      gh_req_t *req, gh_resp_t *resp)
 {
-    const static_state_t *st = state;
+    char etag[GH__STATIC_ETAG_MAX], lm[GH__STATIC_DATE_LEN + 1];
+    served_t f = {.fd = lk->fd, .sb = &lk->sb, .etag = etag, .lm = lm,
+                  .ctype = content_type(st, lk), .vary = lk->vary,
+                  .enc = lk->enc};
+
+    gh__static_etag(&lk->sb, etag);
+    gh__static_fmt_date(lk->sb.st_mtim.tv_sec, lm);
+    return send_file(st, &f, req, resp);
+}
+
+/* ---- the open-file cache --------------------------------------------- */
+
+#define CACHE_MISS 1000 /* no status: serve_hit could not answer */
+
+/* Has the file kept its change time for SETTLE_NS, so that any later
+ * change is sure to give it another? */
+static bool settled(const struct stat *sb)
+{
+    struct timespec now;
+    int64_t c = (int64_t)sb->st_ctim.tv_sec * GH_SECOND + sb->st_ctim.tv_nsec;
+    int64_t m = (int64_t)sb->st_mtim.tv_sec * GH_SECOND + sb->st_mtim.tv_nsec;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (c > m ? c : m) + SETTLE_NS <
+           (int64_t)now.tv_sec * GH_SECOND + now.tv_nsec;
+}
+
+static served_t entry_view(const gh__static_cache_ent_t *e)
+{
+    return (served_t){.fd = e->fd, .body = e->body, .sb = &e->sb,
+                      .etag = e->etag, .lm = e->lm, .ctype = e->ctype,
+                      .vary = e->siblings != 0, .enc = e->enc};
+}
+
+/* The variant a full lookup would pick for lk's client if the siblings in
+ * mask exist (find_variant's choice), or -1 for the plain file. */
+static int pick_variant(const lookup_t *lk, unsigned mask)
+{
+    for (int i = 0; i < NENC; i++)
+        if (lk->accept[i] && (mask & (1u << i)))
+            return i;
+    return -1;
+}
+
+/* Serve the cached answer e if it still holds: CACHE_MISS if not. */
+static int serve_hit(static_state_t *st, gh__static_cache_ent_t *e,
+                     const lookup_t *lk, gh_req_t *req, gh_resp_t *resp)
+{
+    gh__static_cache_t *c = &st->cache;
+    served_t f;
+    int rc;
+
+    if (pick_variant(lk, e->siblings) != e->enc)
+        return CACHE_MISS; /* not what this client is to get */
+    if (gh_now() - e->probed > c->valid ||
+        (!e->body && !e->body_tried && (size_t)e->sb.st_size <= c->file_max &&
+         settled(&e->sb)))
+        goto stale; /* probe again; or now it may be kept in memory */
+    if ((rc = gh__static_same(&st->root, e->path, &e->sb)) == GH_EAGAIN)
+        return CACHE_MISS;
+    if (rc != 1)
+        goto stale;
+    f = entry_view(e);
+    return send_file(st, &f, req, resp);
+stale:
+    gh__static_cache_drop(c, e);
+    return CACHE_MISS;
+}
+
+/*
+ * The cache's key for lk's path and variant enc: rel, a '/' if the path
+ * ended in one, and for a variant "//" and its suffix (a path never has
+ * "//": request_rel refuses empty segments).  key has PATH_MAX bytes.
+ */
+static size_t cache_key(const lookup_t *lk, int enc, char *key)
+{
+    size_t n = strlen(lk->rel);
+
+    memcpy(key, lk->rel, n);
+    if (lk->slash)
+        key[n++] = '/';
+    if (enc >= 0)
+        n += (size_t)sprintf(key + n, "//%s", encodings[enc].suffix);
+    key[n] = '\0';
+    return n;
+}
+
+/*
+ * Make what lk found (a file) an entry and put it in the cache; it
+ * takes lk's descriptor unless the bytes are read into memory.  The entry,
+ * with the caller's reference, or NULL (then lk is left as it was).
+ */
+static gh__static_cache_ent_t *cache_fill(static_state_t *st, lookup_t *lk,
+                                          const char *key, size_t klen,
+                                          int64_t probed)
+{
+    gh__static_cache_t *c = &st->cache;
+    char path[PATH_MAX];
+    gh__static_cache_ent_t *e;
+
+    if (!c->buckets || !gh__static_same_works(&st->root) ||
+        snprintf(path, sizeof(path), "%s%s%s%s", lk->rel,
+                 lk->index >= 0 && *lk->rel ? "/" : "",
+                 lk->index >= 0 ? st->index[lk->index] : "",
+                 lk->enc >= 0 ? encodings[lk->enc].suffix : "") >= PATH_MAX ||
+        !(e = gh__static_cache_ent_new(key, klen, path)))
+        return NULL;
+    e->sb = lk->sb;
+    e->index = lk->index;
+    e->enc = lk->enc;
+    e->siblings = lk->siblings;
+    e->probed = probed;
+    e->ctype = content_type(st, lk);
+    gh__static_etag(&lk->sb, e->etag);
+    gh__static_fmt_date(lk->sb.st_mtim.tv_sec, e->lm);
+    if ((size_t)lk->sb.st_size <= c->file_max && settled(&lk->sb)) {
+        e->body_tried = true;
+        e->body = gh__static_slurp(lk->fd, &lk->sb);
+    }
+    if (e->body) {
+        e->body_len = (size_t)lk->sb.st_size;
+    } else {
+        e->fd = lk->fd;
+        lk->fd = -1;
+    }
+    gh__static_cache_put(c, e);
+    return e;
+}
+
+/* The answer for a file found by lookup: from a new cache entry when
+ * one could be made (so a small file's bytes go from memory at once). */
+static int serve_found(static_state_t *st, lookup_t *lk, int64_t t0,
+                       gh_req_t *req, gh_resp_t *resp)
+{
+    char key[PATH_MAX];
+    size_t klen = cache_key(lk, lk->enc, key);
+    gh__static_cache_ent_t *e = cache_fill(st, lk, key, klen, t0);
+    served_t f;
+    int rc;
+
+    if (!e)
+        return send_found(st, lk, req, resp);
+    f = entry_view(e);
+    f.vary = lk->vary;
+    rc = send_file(st, &f, req, resp);
+    gh__static_cache_unref(e);
+    return rc;
+}
+
+/* Answer from the cache: the variant the client may take, else the plain
+ * file.  CACHE_MISS when it cannot. */
+static int serve_cached(static_state_t *st, const lookup_t *lk,
+                        gh_req_t *req, gh_resp_t *resp)
+{
+    gh__static_cache_ent_t *e;
+    char key[PATH_MAX];
+    int rc = CACHE_MISS;
+
+    for (int enc = 0; enc <= NENC && rc == CACHE_MISS; enc++) {
+        int want = enc < NENC ? enc : -1; /* the plain file last */
+        size_t klen;
+        if (want >= 0 && !lk->accept[want])
+            continue;
+        klen = cache_key(lk, want, key);
+        if ((e = gh__static_cache_get(&st->cache, key, klen))) {
+            rc = serve_hit(st, e, lk, req, resp);
+            gh__static_cache_unref(e);
+        }
+    }
+    return rc;
+}
+
+/* The method, the path and the codings the client takes into lk: 0 or a
+ * status. */
+static int read_request(const static_state_t *st, gh_req_t *req,
+                        gh_resp_t *resp, lookup_t *lk)
+{
     const char *m = gh_req_method(req), *ae;
-    lookup_t lk = {.st = st, .fd = -1, .index = -1, .enc = -1};
     int rc;
 
     if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
         gh_resp_header_set(resp, "Allow", "GET, HEAD");
         return 405;
     }
-    if ((rc = request_rel(st, req, &lk.rel, &lk.slash)) != 0)
+    if ((rc = request_rel(st, req, &lk->rel, &lk->slash)) != 0)
         return rc;
     ae = gh_req_header(req, "Accept-Encoding");
     for (int e = 0; ae && st->precompressed && e < NENC; e++)
-        lk.accept[e] = gh__static_accepts(ae, encodings[e].coding);
+        lk->accept[e] = gh__static_accepts(ae, encodings[e].coding);
+    return 0;
+}
+
+static int static_serve(void *state, gh_req_t *req, gh_resp_t *resp)
+{
+    static_state_t *st = state;
+    lookup_t lk = {.st = st, .fd = -1, .index = -1, .enc = -1};
+    int64_t t0;
+    int rc;
+
+    if ((rc = read_request(st, req, resp, &lk)) != 0)
+        return rc;
+    if ((rc = serve_cached(st, &lk, req, resp)) != CACHE_MISS)
+        return rc;
+    t0 = gh_now();
     rc = lookup(&lk);
     if (rc == FOUND_FILE)
-        rc = send_file(st, &lk, req, resp);
+        rc = serve_found(st, &lk, t0, req, resp);
     else if (rc == FOUND_REDIRECT)
         rc = redirect(req, resp);
     else if (rc == FOUND_DIR)

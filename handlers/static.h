@@ -11,6 +11,8 @@
  *   static_http.c  header values: dates, entity tags, Range,
  *                  Accept-Encoding, HTML and URL escaping
  *   static_mime.c  the extension -> Content-Type table
+ *   static_cache.c the open-file cache: what a path resolved to, and the
+ *                  bytes of small files
  */
 #ifndef GH_HANDLER_STATIC_H
 #define GH_HANDLER_STATIC_H
@@ -19,6 +21,8 @@
 #include <stddef.h>
 
 #include "hbuf.h"
+#include <gohttpd.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -73,7 +77,7 @@ void gh__static_mime_fini(gh__static_mime_t *m);
 /* ---- static_http.c --------------------------------------------------- */
 
 #define GH__STATIC_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
-#define GH__STATIC_ETAG_MAX 64
+#define GH__STATIC_ETAG_MAX 72 /* 4 x 16 hex digits, 3 '-', 2 '"', NUL */
 
 /* Format t as an IMF-fixdate into out[GH__STATIC_DATE_LEN + 1]. */
 void gh__static_fmt_date(time_t t, char *out);
@@ -81,7 +85,8 @@ void gh__static_fmt_date(time_t t, char *out);
 /* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime).  0 or -1. */
 int gh__static_parse_date(const char *s, time_t *out);
 
-/* The strong entity tag of a file: "\"ino-size-mtime_ns\"", hex. */
+/* The strong entity tag of a file: "\"ino-size-mtime_ns-ctime_ns\"",
+ * hex. */
 void gh__static_etag(const struct stat *st, char *out);
 
 /*
@@ -165,5 +170,97 @@ ssize_t gh__static_readdir(const gh__static_root_t *root, int fd,
                            gh__static_dirent_t **out);
 
 void gh__static_dirents_free(gh__static_dirent_t *e, size_t n);
+
+/*
+ * Does rel still name, beneath the root and by the same rules as
+ * gh__static_open, the very file *want is an fstat of, unchanged (device,
+ * inode, type, size, modification and change times)?  1 yes, 0 no (gone,
+ * replaced or changed), GH_EAGAIN when it cannot tell without waiting for
+ * the disk (or without openat2: then the cache is not used).  Never
+ * blocks; may run on a worker.
+ */
+int gh__static_same(const gh__static_root_t *root, const char *rel,
+                    const struct stat *want);
+
+/* Can gh__static_same ever answer for this root? */
+bool gh__static_same_works(const gh__static_root_t *root);
+
+/*
+ * The whole regular file open at fd, whose fstat is *st, read without
+ * waiting for the disk (preadv2 RWF_NOWAIT) into a malloc'd buffer,
+ * provided fstat still says *st afterwards.  NULL when any of it fails.
+ */
+char *gh__static_slurp(int fd, const struct stat *st);
+
+/* ---- static_cache.c -------------------------------------------------- */
+
+/* One cached answer: immutable once put, but for the links. */
+typedef struct gh__static_cache_ent gh__static_cache_ent_t;
+struct gh__static_cache_ent {
+    char *key;           /* the request's path under the root, plus '/'
+                          * when it ended in one, plus "//" and the
+                          * suffix for a variant (in this allocation) */
+    size_t klen;
+    char *path;          /* the file served: rel[/INDEX][.SUFFIX] (ditto) */
+    int fd;              /* open on the file, or -1 when body holds it */
+    struct stat sb;      /* its fstat when the entry was made */
+    int index;           /* the index file it is, or -1 */
+    int enc;             /* the precompressed variant it is, or -1 */
+    unsigned siblings;   /* bit e: the precompressed variant e exists */
+    int64_t probed;      /* gh_now() when index and siblings were probed */
+    const char *ctype;   /* Content-Type (the route's table owns it) */
+    char etag[GH__STATIC_ETAG_MAX];
+    char lm[GH__STATIC_DATE_LEN + 1]; /* Last-Modified */
+    char *body;          /* the file's bytes (malloc), or NULL */
+    bool body_tried;     /* reading them was tried when it was made */
+    size_t body_len;     /* bytes counted against the cache: body's */
+    atomic_uint refs;    /* the cache's (while linked) + each user's */
+    /* Under the cache's lock: */
+    uint64_t hash;
+    bool linked;         /* in the table and the LRU list */
+    gh__static_cache_ent_t *hnext, *prev, *next;
+};
+
+/* A route's cache; every field but mu's charges is set at init. */
+typedef struct gh__static_cache {
+    gh_mutex_t mu;                     /* guards what follows it */
+    gh__static_cache_ent_t **buckets;  /* NULL: the cache is off */
+    size_t mask;                       /* buckets - 1 */
+    gh__static_cache_ent_t lru;        /* sentinel: next is the newest */
+    size_t n, bytes;                   /* entries, body bytes */
+    size_t max_entries, max_bytes;     /* bounds (settings) */
+    size_t file_max;                   /* largest body kept in memory */
+    int64_t valid;                     /* how long probes are trusted */
+} gh__static_cache_t;
+
+/* Set c up for at most max_entries entries (0: off).  0 or GH_ENOMEM. */
+int gh__static_cache_init(gh__static_cache_t *c, size_t max_entries,
+                          size_t max_bytes, size_t file_max, int64_t valid);
+void gh__static_cache_fini(gh__static_cache_t *c);
+
+/* A new entry (one reference: the caller's) for key, serving path; the
+ * caller fills in the rest before putting it.  NULL: out of memory. */
+gh__static_cache_ent_t *gh__static_cache_ent_new(const char *key,
+                                                 size_t klen,
+                                                 const char *path);
+
+/* The entry for key with a reference taken (let go with unref), or NULL.
+ * Any thread or goroutine. */
+gh__static_cache_ent_t *gh__static_cache_get(gh__static_cache_t *c,
+                                             const char *key, size_t klen);
+
+/* Put e in (the cache takes its own reference; the caller keeps its),
+ * replacing the entry for the same key and evicting the least recently
+ * used ones as the bounds require. */
+void gh__static_cache_put(gh__static_cache_t *c, gh__static_cache_ent_t *e);
+
+/* Take e out, if it is still in: it no longer says the truth. */
+void gh__static_cache_drop(gh__static_cache_t *c, gh__static_cache_ent_t *e);
+
+void gh__static_cache_unref(gh__static_cache_ent_t *e);
+
+/* The current counts, for the tests. */
+void gh__static_cache_stats(gh__static_cache_t *c, size_t *n,
+                            size_t *bytes);
 
 #endif /* GH_HANDLER_STATIC_H */

@@ -39,6 +39,13 @@
  * GH_EAGAIN, and the caller then does the whole lookup again on the pool,
  * the slow way: the fast path only ever gives the answer the slow one
  * would.
+ *
+ * Revalidating a cached answer (gh__static_same) is the fast path's walk,
+ * with the same resolve flags, on an O_PATH descriptor, and a comparison of
+ * its fstat with the one remembered: a path that a full lookup would now
+ * refuse, or that names another inode or a changed one, is "not the same".
+ * Reading a small file into the cache (gh__static_slurp) uses
+ * RWF_NOWAIT, so it too never waits for the disk on a worker.
  */
 #include "config.h"
 
@@ -51,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #ifdef SYS_openat2
 #include <linux/openat2.h>
@@ -265,6 +273,80 @@ int gh__static_exists(const gh__static_root_t *root, const char *rel,
     (void)rc;
     return GH_EAGAIN;
 #endif
+}
+
+/* ---- revalidating a cached answer ------------------------------------ */
+
+bool gh__static_same_works(const gh__static_root_t *root)
+{
+#ifdef SYS_openat2
+    return cached_ok() && !(root->symlinks && root->outside);
+#else
+    (void)root;
+    return false;
+#endif
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+           a->st_mode == b->st_mode && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * The same walk as open_cached, with the same resolve flags, so a path that
+ * a full lookup would now refuse (a link out of the root, any link with
+ * symlinks off) is "not the same" and goes the full way.  The O_PATH
+ * descriptor only names the inode; nothing is opened.
+ */
+int gh__static_same(const gh__static_root_t *root, const char *rel,
+                    const struct stat *want)
+{
+#ifdef SYS_openat2
+    uint64_t resolve = RESOLVE_BENEATH | RESOLVE_CACHED |
+                       (root->symlinks ? 0 : RESOLVE_NO_SYMLINKS);
+    struct stat now;
+    int fd, rc;
+
+    if (!gh__static_same_works(root))
+        return GH_EAGAIN;
+    fd = openat2_fd(root->fd, *rel ? rel : ".", O_PATH | O_CLOEXEC, resolve);
+    if (fd < 0)
+        return errno == EAGAIN ? GH_EAGAIN : 0;
+    rc = fstat(fd, &now) == 0 && same_file(&now, want);
+    close(fd);
+    return rc;
+#else
+    (void)root, (void)rel, (void)want;
+    return GH_EAGAIN;
+#endif
+}
+
+char *gh__static_slurp(int fd, const struct stat *st)
+{
+    size_t len = (size_t)st->st_size, got = 0;
+    char *buf = malloc(len ? len : 1);
+    struct stat after;
+
+    if (!buf || !S_ISREG(st->st_mode))
+        goto fail;
+    while (got < len) {
+        struct iovec iov = {buf + got, len - got};
+        ssize_t n = preadv2(fd, &iov, 1, (off_t)got, RWF_NOWAIT);
+        if (n <= 0)
+            goto fail; /* not in the page cache, or shrunk */
+        got += (size_t)n;
+    }
+    if (fstat(fd, &after) < 0 || !same_file(&after, st))
+        goto fail;
+    return buf;
+fail:
+    free(buf);
+    return NULL;
 }
 
 /* ---- listing --------------------------------------------------------- */

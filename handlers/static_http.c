@@ -110,15 +110,23 @@ int gh__static_parse_date(const char *s, time_t *out)
 
 /* ---- entity tags ----------------------------------------------------- */
 
+/*
+ * The ctime is in it as well as the mtime: anyone may set the mtime back
+ * (touch -d), no one the ctime, so a file rewritten in place with its size
+ * and mtime restored still gets a new tag.
+ */
 void gh__static_etag(const struct stat *st, char *out)
 {
-    unsigned long long ns = (unsigned long long)st->st_mtim.tv_sec *
-                                1000000000ull +
-                            (unsigned long long)st->st_mtim.tv_nsec;
+    unsigned long long m = (unsigned long long)st->st_mtim.tv_sec *
+                               1000000000ull +
+                           (unsigned long long)st->st_mtim.tv_nsec;
+    unsigned long long c = (unsigned long long)st->st_ctim.tv_sec *
+                               1000000000ull +
+                           (unsigned long long)st->st_ctim.tv_nsec;
 
-    snprintf(out, GH__STATIC_ETAG_MAX, "\"%llx-%llx-%llx\"",
+    snprintf(out, GH__STATIC_ETAG_MAX, "\"%llx-%llx-%llx-%llx\"",
              (unsigned long long)st->st_ino,
-             (unsigned long long)st->st_size, ns);
+             (unsigned long long)st->st_size, m, c);
 }
 
 static const char *skip_ows_commas(const char *p)

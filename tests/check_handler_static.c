@@ -25,6 +25,8 @@
 #include <dlfcn.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include "http_client.h"
@@ -1165,6 +1167,391 @@ START_TEST(mime_table_lookup)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* The open-file cache                                                 */
+/* ------------------------------------------------------------------ */
+
+/* The route's cache: the first member of the plugin's state. */
+static void cache_counts(size_t *n, size_t *bytes)
+{
+    gh__static_cache_stats((gh__static_cache_t *)hstate, n, bytes);
+}
+
+/* GET target: the body must be want; the ETag goes to etag. */
+static void expect_body(const char *target, const char *want, char *etag)
+{
+    hc_resp_t r;
+
+    ck_assert_int_eq(http(&r, "GET", target, NULL), 200);
+    ck_assert_str_eq(r.body, want);
+    if (etag)
+        snprintf(etag, GH__STATIC_ETAG_MAX, "%s", hc_field(&r, "ETag"));
+    hc_resp_free(&r);
+}
+
+/* Overwrite rel in place (same inode, same size), then put its mtime back:
+ * the classic way to fool a cache that trusts size and mtime. */
+static void rewrite_in_place(const char *rel, const char *data)
+{
+    char path[PATH_MAX + 64];
+    struct stat sb;
+    struct timespec ts[2];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", base, rel);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    fd = open(path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, data, strlen(data), 0), (ssize_t)strlen(data));
+    ck_assert_int_eq(close(fd), 0);
+    ts[0] = sb.st_atim;
+    ts[1] = sb.st_mtim;
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert(sb.st_mtim.tv_sec == ts[1].tv_sec &&
+              sb.st_mtim.tv_nsec == ts[1].tv_nsec);
+}
+
+START_TEST(cache_keeps_settled_small_file_and_sees_rewrite)
+{
+    char e1[GH__STATIC_ETAG_MAX], e2[GH__STATIC_ETAG_MAX];
+    size_t n, bytes;
+
+    PUT("root/c-mem.txt", "first version\n");
+    start("");
+    expect_body("/c-mem.txt", "first version\n", e1);
+    cache_counts(&n, &bytes);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(bytes, 0); /* too young to keep in memory */
+    /* Once the ctime is 2 s old, the bytes are kept. */
+    usleep(2200 * 1000);
+    expect_body("/c-mem.txt", "first version\n", NULL);
+    expect_body("/c-mem.txt", "first version\n", e2);
+    ck_assert_str_eq(e1, e2);
+    cache_counts(&n, &bytes);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(bytes, 14);
+    /* Same inode, size and mtime: only the ctime tells, and it does. */
+    rewrite_in_place("root/c-mem.txt", "SECOND VERSION");
+    expect_body("/c-mem.txt", "SECOND VERSION", e2);
+    ck_assert_str_ne(e1, e2);
+    cache_counts(&n, &bytes);
+    ck_assert_uint_eq(bytes, 0); /* young again: from the file */
+    stop();
+}
+END_TEST
+
+START_TEST(cache_sees_rename_and_delete)
+{
+    char e1[GH__STATIC_ETAG_MAX], e2[GH__STATIC_ETAG_MAX];
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+
+    PUT("root/c-ren.txt", "old\n");
+    start("");
+    expect_body("/c-ren.txt", "old\n", e1);
+    expect_body("/c-ren.txt", "old\n", NULL); /* a hit */
+    PUT("root/c-ren.tmp", "new\n");
+    snprintf(from, sizeof(from), "%s/c-ren.tmp", root);
+    snprintf(to, sizeof(to), "%s/c-ren.txt", root);
+    ck_assert_int_eq(rename(from, to), 0);
+    expect_body("/c-ren.txt", "new\n", e2);
+    ck_assert_str_ne(e1, e2);
+    ck_assert_int_eq(unlink(to), 0);
+    expect("/c-ren.txt", NULL, 404);
+    /* The index of a directory, too. */
+    mk("root/c-dir");
+    PUT("root/c-dir/index.html", "idx\n");
+    expect_body("/c-dir/", "idx\n", NULL);
+    expect_body("/c-dir/", "idx\n", NULL);
+    snprintf(to, sizeof(to), "%s/c-dir/index.html", root);
+    ck_assert_int_eq(unlink(to), 0);
+    expect("/c-dir/", NULL, 403);
+    stop();
+}
+END_TEST
+
+/* A path cached while it was safe, then made to run through a link: the
+ * hit must refuse it just as a full lookup does. */
+START_TEST(cache_refuses_a_link_swapped_in)
+{
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+
+    mk("root/c-real");
+    PUT("root/c-real/f.txt", "through\n");
+    start("symlinks off;");
+    expect_body("/c-real/f.txt", "through\n", NULL);
+    expect_body("/c-real/f.txt", "through\n", NULL);
+    snprintf(from, sizeof(from), "%s/c-real", root);
+    snprintf(to, sizeof(to), "%s/c-moved", root);
+    ck_assert_int_eq(rename(from, to), 0);
+    ln("c-moved", "root/c-real"); /* the same inode, through a link */
+    /* More than once: the first walk through a new link may miss the
+     * kernel's cache (EAGAIN) and take the full lookup, which says 404
+     * but leaves the entry; the next ones must not be fooled either. */
+    for (int i = 0; i < 3; i++)
+        expect("/c-real/f.txt", NULL, 404);
+    expect_body("/c-moved/f.txt", "through\n", NULL);
+    stop();
+}
+END_TEST
+
+/* A directory cached while inside, then moved out of the root with a link
+ * left in its place: the same inode, now outside, is 404. */
+START_TEST(cache_refuses_a_file_moved_out_of_the_root)
+{
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+
+    mk("root/c-away");
+    PUT("root/c-away/f.txt", "away\n");
+    start("");
+    expect_body("/c-away/f.txt", "away\n", NULL);
+    expect_body("/c-away/f.txt", "away\n", NULL);
+    snprintf(from, sizeof(from), "%s/c-away", root);
+    snprintf(to, sizeof(to), "%s/c-gone", base);
+    ck_assert_int_eq(rename(from, to), 0);
+    ln(to, "root/c-away");
+    for (int i = 0; i < 3; i++)
+        expect("/c-away/f.txt", NULL, 404);
+    stop();
+}
+END_TEST
+
+START_TEST(cache_probes_siblings_again_after_cache_valid)
+{
+    char path[PATH_MAX + 64];
+    size_t n, bytes;
+    hc_resp_t r;
+
+    PUT("root/c-sib.js", "plain\n");
+    start("cache_valid 100ms;");
+    expect_body("/c-sib.js", "plain\n", NULL);
+    PUT("root/c-sib.js.gz", "GZ");
+    usleep(150 * 1000);
+    ck_assert_int_eq(http(&r, "GET", "/c-sib.js",
+                          "Accept-Encoding: gzip\r\n"), 200);
+    ck_assert_str_eq(r.body, "GZ");
+    assert_field(&r, "Vary", "Accept-Encoding");
+    hc_resp_free(&r);
+    ck_assert_int_eq(http(&r, "GET", "/c-sib.js", NULL), 200);
+    ck_assert_str_eq(r.body, "plain\n");
+    assert_field(&r, "Vary", "Accept-Encoding");
+    hc_resp_free(&r);
+    /* The variant has an entry of its own, checked like any other. */
+    cache_counts(&n, &bytes);
+    ck_assert_uint_eq(n, 2);
+    snprintf(path, sizeof(path), "%s/c-sib.js.gz", root);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(http(&r, "GET", "/c-sib.js",
+                          "Accept-Encoding: gzip\r\n"), 200);
+    ck_assert_str_eq(r.body, "plain\n");
+    ck_assert_ptr_null(hc_field(&r, "Vary")); /* probed anew */
+    hc_resp_free(&r);
+    stop();
+}
+END_TEST
+
+START_TEST(cache_off_and_entry_bound)
+{
+    size_t n, bytes;
+    char name[32];
+
+    start("cache_entries 0;");
+    expect_body("/hello.txt", HELLO, NULL);
+    cache_counts(&n, &bytes);
+    ck_assert_uint_eq(n, 0);
+    stop();
+    start("cache_valid 0;");
+    expect_body("/hello.txt", HELLO, NULL);
+    cache_counts(&n, &bytes);
+    ck_assert_uint_eq(n, 0);
+    stop();
+    start("cache_entries 2;");
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof(name), "/%s", i % 2 ? "page.html" : "noext");
+        expect(name, NULL, 200);
+        expect(i < 3 ? "/hello.txt" : "/app.js", NULL, 200);
+        cache_counts(&n, &bytes);
+        ck_assert_uint_le(n, 2);
+    }
+    ck_assert_uint_eq(n, 2);
+    stop();
+}
+END_TEST
+
+/*
+ * Clients on several threads against a server on two workers, while the
+ * files change under them: every answer is whole and one of the versions
+ * (the TSan build checks the sharing).  Keep-alive, so hits follow hits.
+ */
+#define CONC_CLIENTS 4
+#define CONC_REQS 150
+
+static atomic_int conc_bad;
+
+static void *conc_client(void *arg)
+{
+    static const char *const paths[] = {"/c-conc.txt", "/c-conc.js",
+                                        "/hello.txt"};
+    hc_conn_t c;
+    hc_resp_t r;
+    char req[256];
+    int id = (int)(intptr_t)arg;
+
+    hc_connect(&c, &srv_ss, srv_sslen);
+    for (int i = 0; i < CONC_REQS; i++) {
+        const char *p = paths[(i + id) % 3];
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n",
+                 p, i % 2 ? "Accept-Encoding: gzip\r\n" : "");
+        if (hc_send_raw(&c, req, strlen(req)) < 0 ||
+            hc_response(&c, &r, false, DL(5000))) {
+            atomic_fetch_add(&conc_bad, 1);
+            break;
+        }
+        if (r.status != 200 || (strcmp(r.body, "version A\n") != 0 &&
+                                strcmp(r.body, "version B\n") != 0 &&
+                                strcmp(r.body, "GZ-A") != 0 &&
+                                strcmp(r.body, "GZ-B") != 0 &&
+                                strcmp(r.body, HELLO) != 0))
+            atomic_fetch_add(&conc_bad, 1);
+        hc_resp_free(&r);
+    }
+    hc_close(&c);
+    return NULL;
+}
+
+/* Replace rel with data by a rename, as a deploy would. */
+static void replace(const char *rel, const char *data)
+{
+    char tmp[PATH_MAX + 64], to[PATH_MAX + 64];
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", rel);
+    put_file(tmp, data, strlen(data));
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", base, rel);
+    snprintf(to, sizeof(to), "%s/%s", base, rel);
+    ck_assert_int_eq(rename(tmp, to), 0);
+}
+
+START_TEST(cache_is_shared_by_concurrent_clients)
+{
+    pthread_t t[CONC_CLIENTS];
+
+    PUT("root/c-conc.txt", "version A\n");
+    PUT("root/c-conc.js", "version A\n");
+    PUT("root/c-conc.js.gz", "GZ-A");
+    start("cache_entries 2;"); /* evictions too */
+    for (int i = 0; i < CONC_CLIENTS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, conc_client,
+                                        (void *)(intptr_t)i), 0);
+    for (int i = 0; i < 40; i++) {
+        replace("root/c-conc.txt", i % 2 ? "version A\n" : "version B\n");
+        replace("root/c-conc.js.gz", i % 2 ? "GZ-A" : "GZ-B");
+        usleep(2000);
+    }
+    for (int i = 0; i < CONC_CLIENTS; i++)
+        pthread_join(t[i], NULL);
+    ck_assert_int_eq(atomic_load(&conc_bad), 0);
+    stop();
+}
+END_TEST
+
+/* The table itself: bounded by entries and by bytes, least recently used
+ * out first, a key replaced rather than doubled. */
+static gh__static_cache_ent_t *ent(const char *key, size_t len)
+{
+    gh__static_cache_ent_t *e = gh__static_cache_ent_new(key, strlen(key),
+                                                          key);
+
+    ck_assert_ptr_nonnull(e);
+    e->body = calloc(1, len + 1);
+    e->body_len = len;
+    return e;
+}
+
+static bool cached(gh__static_cache_t *c, const char *key)
+{
+    gh__static_cache_ent_t *e = gh__static_cache_get(c, key, strlen(key));
+
+    gh__static_cache_unref(e);
+    return e != NULL;
+}
+
+START_TEST(cache_table_bounds_and_lru)
+{
+    gh__static_cache_t c;
+    gh__static_cache_ent_t *e, *held;
+    size_t n, bytes;
+
+    ck_assert_int_eq(gh__static_cache_init(&c, 3, 100, 100, GH_SECOND), 0);
+    for (int i = 0; i < 3; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        gh__static_cache_put(&c, e = ent(k, 10));
+        gh__static_cache_unref(e);
+    }
+    ck_assert(cached(&c, "k0")); /* now the most recently used */
+    gh__static_cache_put(&c, e = ent("k3", 10));
+    gh__static_cache_unref(e);
+    ck_assert(!cached(&c, "k1")); /* the least recently used went */
+    ck_assert(cached(&c, "k0") && cached(&c, "k2") && cached(&c, "k3"));
+    /* Bytes: 90 more push out the two least recently used. */
+    ck_assert(cached(&c, "k2"));
+    gh__static_cache_put(&c, e = ent("big", 90));
+    gh__static_cache_unref(e);
+    gh__static_cache_stats(&c, &n, &bytes);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(bytes, 100);
+    ck_assert(!cached(&c, "k0") && !cached(&c, "k3") && cached(&c, "k2"));
+    /* The same key replaces; more than the whole budget is not kept. */
+    gh__static_cache_put(&c, e = ent("big", 20));
+    gh__static_cache_unref(e);
+    gh__static_cache_put(&c, e = ent("huge", 101));
+    gh__static_cache_unref(e);
+    gh__static_cache_stats(&c, &n, &bytes);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(bytes, 30);
+    ck_assert(!cached(&c, "huge"));
+    /* An entry evicted while in use lives until let go (ASan watches). */
+    held = gh__static_cache_get(&c, "k2", 2);
+    ck_assert(cached(&c, "big")); /* k2 is now the older */
+    gh__static_cache_put(&c, e = ent("fill", 75));
+    gh__static_cache_unref(e);
+    ck_assert(!cached(&c, "k2") && cached(&c, "big"));
+    ck_assert_str_eq(held->key, "k2");
+    ck_assert_uint_eq(held->body_len, 10);
+    gh__static_cache_unref(held);
+    gh__static_cache_stats(&c, &n, &bytes);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(bytes, 95);
+    gh__static_cache_drop(&c, e = gh__static_cache_get(&c, "fill", 4));
+    gh__static_cache_unref(e);
+    e = gh__static_cache_get(&c, "big", 3);
+    gh__static_cache_drop(&c, e);
+    gh__static_cache_drop(&c, e); /* twice is harmless */
+    gh__static_cache_unref(e);
+    gh__static_cache_stats(&c, &n, &bytes);
+    ck_assert_uint_eq(n + bytes, 0);
+    gh__static_cache_fini(&c);
+}
+END_TEST
+
+START_TEST(cache_settings_are_checked)
+{
+    char err[512];
+
+    ck_assert_int_eq(init_with("cache_bytes 1k;\n cache_file_max 2k;", err,
+                               sizeof(err)), GH_EINVAL);
+    ck_assert_msg(strstr(err, "test.conf:5:") && strstr(err, "cache_file_max"),
+                  "%s", err);
+    ck_assert_int_eq(init_with("cache_entries -1;", err, sizeof(err)),
+                     GH_EINVAL);
+    ck_assert_msg(strstr(err, "test.conf:4:") && strstr(err, "cache_entries"),
+                  "%s", err);
+    ck_assert_int_eq(init_with("cache_valid soon;", err, sizeof(err)),
+                     GH_EINVAL);
+    ck_assert_msg(strstr(err, "cache_valid"), "%s", err);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 static Suite *handler_static_suite(void)
 {
@@ -1175,6 +1562,7 @@ static Suite *handler_static_suite(void)
     TCase *cond = tcase_create("conditional");
     TCase *init = tcase_create("init");
     TCase *parse = tcase_create("parsers");
+    TCase *cache = tcase_create("cache");
 
     tcase_add_test(tc, module_exports_one_entry_with_current_abi);
     suite_add_tcase(s, tc);
@@ -1225,9 +1613,20 @@ static Suite *handler_static_suite(void)
     tcase_add_test(parse, mime_table_lookup);
     suite_add_tcase(s, parse);
 
+    tcase_add_test(cache, cache_keeps_settled_small_file_and_sees_rewrite);
+    tcase_add_test(cache, cache_sees_rename_and_delete);
+    tcase_add_test(cache, cache_refuses_a_link_swapped_in);
+    tcase_add_test(cache, cache_refuses_a_file_moved_out_of_the_root);
+    tcase_add_test(cache, cache_probes_siblings_again_after_cache_valid);
+    tcase_add_test(cache, cache_off_and_entry_bound);
+    tcase_add_test(cache, cache_is_shared_by_concurrent_clients);
+    tcase_add_test(cache, cache_table_bounds_and_lru);
+    tcase_add_test(cache, cache_settings_are_checked);
+    suite_add_tcase(s, cache);
+
     /* The document root is built once, in the parent, before any fork
      * (whichever tcase runs first), and removed when the parent exits. */
-    TCase *all[] = {tc, srv_tc, paths, cond, init, parse};
+    TCase *all[] = {tc, srv_tc, paths, cond, init, parse, cache};
     for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++) {
         gh_test_tcase_setup(all[i], 20);
         tcase_add_unchecked_fixture(all[i], ensure_docroot, NULL);

@@ -303,6 +303,30 @@ check "HEAD sends no body" 0 "$(head_bytes /files/a.txt)"
 req /files/a.txt -X POST -d x=1
 check "POST: 405 with Allow" "405 GET, HEAD" "$code $(header Allow)"
 
+# ---- the open-file cache never serves what is no longer there ----
+printf 'cached version one\n' >"$root/c.txt"
+cp -p "$root/c.txt" "$tmp/c.ref"
+sleep 2.2 # old enough (by its ctime) for the cache to keep its bytes
+req /files/c.txt
+req /files/c.txt
+etag1=$(header ETag)
+check "a cached file is served" "200 cached version one" "$code $(body)"
+# Same inode, same size, the mtime put back: only the ctime differs.
+printf 'CACHED VERSION TWO\n' >"$root/c.txt"
+touch -r "$tmp/c.ref" "$root/c.txt"
+req /files/c.txt
+check "rewritten in place with the same size and mtime: the new bytes" \
+    "200 CACHED VERSION TWO" "$code $(body)"
+check "and a new ETag" yes "$([ "$(header ETag)" != "$etag1" ] && echo yes)"
+printf 'replaced by a rename\n' >"$tmp/c.new"
+mv "$tmp/c.new" "$root/c.txt"
+req /files/c.txt
+check "replaced by a rename: the new file" "200 replaced by a rename" \
+    "$code $(body)"
+rm "$root/c.txt"
+req /files/c.txt
+check "deleted: 404" 404 "$code"
+
 # ---- error_page ----
 want=$(cat "$tmp/404.html")
 req /files/missing.txt
