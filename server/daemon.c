@@ -116,12 +116,13 @@ static void log_listener(gd_daemon_t *d, const gd_listen_t *l, int idx)
         gh_server_addr(d->srv, idx, &ss, &len) < 0 ||
         getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
                     sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        gh_log(GH_LOG_NOTICE, "listening on %s", l->addr);
+        gh_log(GH_LOG_NOTICE, "listening on %s%s", l->addr,
+               l->tls ? " (tls)" : "");
         return;
     }
-    gh_log(GH_LOG_NOTICE, ss.ss_family == AF_INET6 ? "listening on [%s]:%s"
-                                                   : "listening on %s:%s",
-           host, port);
+    gh_log(GH_LOG_NOTICE, ss.ss_family == AF_INET6 ? "listening on [%s]:%s%s"
+                                                   : "listening on %s:%s%s",
+           host, port, l->tls ? " (tls)" : "");
 }
 
 /* Bind listen directive l into *slot.  0, or GH_E* with err. */
@@ -135,7 +136,8 @@ static int listen_one(gd_daemon_t *d, const gd_listen_t *l, gd_lslot_t *slot,
                            .unix_mode = l->mode,
                            .unix_chown = l->uid >= 0 || l->gid >= 0,
                            .unix_uid = (uid_t)l->uid,
-                           .unix_gid = (gid_t)l->gid};
+                           .unix_gid = (gid_t)l->gid,
+                           .tls = l->tls};
     int idx = gh_server_listen(d->srv, l->addr, &lo);
 
     if (idx < 0) {
@@ -293,6 +295,17 @@ static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
     return rc;
 }
 
+/* Every listener of c takes c's TLS context (or none): kept listeners
+ * switch atomically, new handshakes use the new certificates and
+ * established connections keep theirs. */
+static void retls(gd_daemon_t *d, const gd_config_t *c)
+{
+    for (int i = 0; i < c->nlistens; i++)
+        for (int k = 0; k < d->lslots[i].n; k++)
+            gh_server_listener_tls(d->srv, d->lslots[i].idx + k,
+                                   c->listens[i].tls);
+}
+
 typedef struct retiring {
     gd_gen_t *gen;
     gd_config_t *cfg;
@@ -373,6 +386,7 @@ static void reload(gd_daemon_t *d)
             listen_close(d, &d->lslots[j]); /* gone from the new one */
     free(d->lslots);
     d->lslots = slots;
+    retls(d, c);
     restart_only(old, c);
     if (server_opts(d, c, &o, err, sizeof(err)) == 0)
         gh_server_update(d->srv, &o);

@@ -1035,6 +1035,19 @@ static void json_str(obuf_t *o, const char *key, const char *v, size_t limit)
     puts_(o, "\"");
 }
 
+/* A TLS request's connection: version, cipher, SNI and the verified
+ * client; nothing for plain HTTP, so those lines stay as they were. */
+static void json_tls(obuf_t *o, const gh_tls_info_t *ti)
+{
+    if (!ti)
+        return;
+    json_str(o, "tls_version", ti->version, 16);
+    json_str(o, "tls_cipher", ti->cipher, 64);
+    json_str(o, "sni", ti->sni, 256);
+    if (ti->client_subject)
+        json_str(o, "client_subject", ti->client_subject, 512);
+}
+
 static void format_json(obuf_t *o, const gh_access_t *a, const char *referer,
                         const char *ua)
 {
@@ -1056,6 +1069,7 @@ static void format_json(obuf_t *o, const gh_access_t *a, const char *referer,
          (int)(d % 1000000 / 1000));
     json_str(o, "referer", referer, HEADER_MAX);
     json_str(o, "user_agent", ua, HEADER_MAX);
+    json_tls(o, a->req ? gh_req_tls(a->req) : NULL);
     puts_(o, "}");
 }
 

@@ -1,5 +1,5 @@
 /*
- * server.c - listeners, the acceptors, connection bookkeeping, graceful
+ * server.c - listeners (plain or TLS), the acceptors, connection bookkeeping, graceful
  * shutdown and the counters.
  *
  * An acceptor goroutine per listener calls accept4(2) until it would block,
@@ -200,7 +200,8 @@ static int table_grow(gh_server_t *s)
  * acceptor could not start stays in the table, closed, so that indexes
  * never move).
  */
-static int add_listener(gh_server_t *s, int fd, int family, char *path)
+static int add_listener(gh_server_t *s, int fd, int family, char *path,
+                        gh_tls_t *tls)
 {
     gh__listener_t *l = calloc(1, sizeof(*l));
     int i = GH_ENOMEM;
@@ -208,7 +209,7 @@ static int add_listener(gh_server_t *s, int fd, int family, char *path)
     if (!l)
         return GH_ENOMEM;
     *l = (gh__listener_t){.fd = fd, .family = family, .unix_path = path,
-                          .srv = s};
+                          .srv = s, .tls = tls};
     gh__lock(&s->lmu);
     if (atomic_load(&s->draining)) {
         i = GH_EINVAL; /* shutdown began: nothing new */
@@ -218,6 +219,8 @@ static int add_listener(gh_server_t *s, int fd, int family, char *path)
         if (s->started && acceptor_start(s, l) < 0) {
             *l = (gh__listener_t){.fd = -1, .closed = true, .srv = s};
             i = GH_ENOMEM;
+        } else if (tls) {
+            gh__tls_ref(tls);
         }
         l = NULL;
     }
@@ -352,7 +355,7 @@ static int listen_unix(gh_server_t *s, const char *path,
         return fd;
     rc = GH_ENOMEM;
     if (!(copy = strdup(path)) ||
-        (rc = add_listener(s, fd, AF_UNIX, copy)) < 0) {
+        (rc = add_listener(s, fd, AF_UNIX, copy, lo ? lo->tls : NULL)) < 0) {
         free(copy);
         close(fd);
         unlink(path);
@@ -380,7 +383,8 @@ static int listen_inet(gh_server_t *s, const char *addr,
                                defer_seconds(s));
         if (fd < 0) {
             rc = fd;
-        } else if ((rc = add_listener(s, fd, ai->ai_family, NULL)) < 0) {
+        } else if ((rc = add_listener(s, fd, ai->ai_family, NULL,
+                                      lo ? lo->tls : NULL)) < 0) {
             close(fd);
         }
         if (first == GH_EINVAL || (first < 0 && rc >= 0))
@@ -414,7 +418,31 @@ int gh_server_listen_fd(gh_server_t *s, int fd)
         return -errno;
     if ((rc = gh_set_nonblock(fd)) < 0)
         return rc;
-    return add_listener(s, fd, ss.ss_family, NULL);
+    return add_listener(s, fd, ss.ss_family, NULL, NULL);
+}
+
+int gh_server_listener_tls(gh_server_t *s, int i, gh_tls_t *tls)
+{
+    gh__listener_t *l = NULL;
+    gh_tls_t *old = NULL;
+
+    if (!s)
+        return GH_EINVAL;
+    if (tls)
+        gh__tls_ref(tls);
+    gh__lock(&s->lmu);
+    if (i >= 0 && i < s->nls && !s->ls[i]->closed) {
+        l = s->ls[i];
+        /* The acceptor reads l->tls under l->mu as it starts a
+         * connection: it sees the old context or the new one. */
+        gh__lock(&l->mu);
+        old = l->tls;
+        l->tls = tls;
+        gh__unlock(&l->mu);
+    }
+    gh__unlock(&s->lmu);
+    gh_tls_free(l ? old : tls);
+    return l ? 0 : GH_EINVAL;
 }
 
 int gh_server_addr(gh_server_t *s, int i, struct sockaddr_storage *ss,
@@ -620,16 +648,30 @@ bool gh__conn_idle(gh__conn_t *c)
     return true;
 }
 
-static void conn_start(gh_server_t *s, int fd, const struct sockaddr *sa,
-                       socklen_t len)
+/* A TLS listener's connection gets the listener's context now. */
+static int conn_tls(gh__listener_t *l, gh__conn_t *c)
+{
+    int rc = 0;
+
+    gh__lock(&l->mu);
+    if (l->tls)
+        rc = gh__tls_conn_attach(c, l->tls);
+    gh__unlock(&l->mu);
+    return rc;
+}
+
+static void conn_start(gh_server_t *s, gh__listener_t *l, int fd,
+                       const struct sockaddr *sa, socklen_t len)
 {
     gh__conn_t *c = calloc(1, sizeof(*c));
 
-    if (!c) {
+    if (c)
+        c->ops = &gh__conn_tcp_ops;
+    if (!c || conn_tls(l, c) < 0) {
+        free(c);
         close(fd);
         return;
     }
-    c->ops = &gh__conn_tcp_ops;
     c->srv = s;
     c->fd = fd;
     c->fresh = true;
@@ -726,7 +768,7 @@ static void acceptor(void *arg)
         fd = accept_one(l, &ss, &len);
         if (fd >= 0) {
             b.pause = 0;
-            conn_start(s, fd, (struct sockaddr *)&ss, len);
+            conn_start(s, l, fd, (struct sockaddr *)&ss, len);
             if (++n % ACCEPT_BATCH == 0)
                 gh_yield();
         } else if (!accept_failed(s, l, &b, fd)) {
@@ -827,6 +869,7 @@ void gh_server_free(gh_server_t *s)
                 unlink(l->unix_path);
         }
         free(l->unix_path);
+        gh_tls_free(l->tls);
         free(l);
     }
     free(s->ls);
