@@ -176,8 +176,9 @@ static bool tls_get(const char *sni, char *cn, size_t cnlen, char *body,
         buf[total] = '\0';
         p = strstr(buf, "\r\n\r\n");
         p = p ? p + 4 : buf;
-        strncpy(body, p, blen - 1);
-        body[blen - 1] = '\0';
+        n = (int)strlen(p) < (int)blen - 1 ? (int)strlen(p) : (int)blen - 1;
+        memcpy(body, p, (size_t)n);
+        body[n] = '\0';
         ok = true;
     }
     ERR_clear_error();
