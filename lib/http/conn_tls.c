@@ -20,9 +20,12 @@
  * The connection holds a reference to the context it was accepted with,
  * so swapping a listener's context (a reload) leaves it alone.  Between
  * requests an idle TLS connection is parked like a plain one, on its
- * socket: OpenSSL reads one record at a time (no read-ahead), so a record
- * it has not decrypted yet is still in the kernel and makes the socket
- * readable, and `pending` reports decrypted bytes not yet handed out.
+ * socket, so no byte may wait inside OpenSSL then: OpenSSL reads ahead
+ * (one read(2) fetches a record's header and body, and whatever follows),
+ * so `pending` is true while it holds decrypted bytes, or undecrypted
+ * ones that may make a whole record -- unless the last read already found
+ * them short of one (`starved`): the rest of that record must then come
+ * through the socket, which the idle watch sees.
  */
 #include "config.h"
 
@@ -48,6 +51,8 @@ typedef struct gh__tls_conn {
     int64_t hs_deadline;       /* accept + handshake_timeout */
     bool counted;              /* in tls->handshaking */
     bool done;                 /* the handshake finished */
+    bool starved;              /* the last SSL_read wanted more bytes than
+                                * OpenSSL holds; cleared when one succeeds */
     bool info_ready;
     gh_tls_info_t info;        /* for gh_req_tls(); strings owned by ssl,
                                 * but subject (OPENSSL_free) */
@@ -152,6 +157,8 @@ static int hs_start(gh__conn_t *c, gh__tls_conn_t *t)
         return GH_ENOMEM;
     }
     SSL_set_accept_state(t->ssl);
+    /* One read(2) per record or more, not two (header, then body). */
+    SSL_set_read_ahead(t->ssl, 1);
     return 0;
 }
 
@@ -201,6 +208,7 @@ static ssize_t tls_read(gh__conn_t *c, void *buf, size_t len,
         r.ret = SSL_read_ex(t->ssl, buf, len, &n);
         r.err = r.ret == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r.ret);
         ERR_clear_error();
+        t->starved = r.ret != 1 && r.err == SSL_ERROR_WANT_READ;
         if (r.ret == 1)
             return (ssize_t)n;
         if (r.err == SSL_ERROR_ZERO_RETURN)
@@ -327,11 +335,20 @@ static ssize_t tls_sendfile(gh__conn_t *c, int fd, off_t *off, size_t len,
     return copy_sendfile(c, fd, off, len, deadline);
 }
 
+static bool tls_copies(gh__conn_t *c)
+{
+    gh__tls_conn_t *t = c->tls;
+
+    return !t->ssl || !BIO_get_ktls_send(SSL_get_wbio(t->ssl));
+}
+
 static bool tls_pending(gh__conn_t *c)
 {
-    /* Decrypted bytes only: a partial record read so far is completed
-     * by bytes the socket will report. */
-    return c->tls->ssl && SSL_pending(c->tls->ssl) > 0;
+    gh__tls_conn_t *t = c->tls;
+
+    if (!t->ssl)
+        return false;
+    return SSL_pending(t->ssl) > 0 || (!t->starved && SSL_has_pending(t->ssl));
 }
 
 static void tls_close(gh__conn_t *c)
@@ -362,6 +379,7 @@ const gh__conn_ops_t gh__conn_tls_ops = {
     .sendfile = tls_sendfile,
     .pending = tls_pending,
     .close = tls_close,
+    .copies = tls_copies,
 };
 
 int gh__tls_conn_attach(gh__conn_t *c, gh_tls_t *tls)

@@ -46,6 +46,10 @@ typedef struct gh__conn_ops {
      * transport (TLS records): the connection is not idle */
     bool (*pending)(gh__conn_t *c);
     void (*close)(gh__conn_t *c); /* closes c->fd, not c itself */
+    /* sendfile copies through user memory (TLS without kernel TLS), so
+     * a small file is better sent in the output batch with the head;
+     * NULL: never */
+    bool (*copies)(gh__conn_t *c);
 } gh__conn_ops_t;
 
 extern const gh__conn_ops_t gh__conn_tcp_ops;
