@@ -6,8 +6,9 @@
  * SSL_ERROR_WANT_READ / WANT_WRITE the goroutine parks in gh_wait_fd()
  * and retries the same call when the socket is ready.  OpenSSL keeps its
  * errors in a per-thread queue, and a parked goroutine may resume on
- * another worker, so each call is wrapped in ssl_call(): clear the queue,
- * call, read the error and clear the queue again, with no park in between.
+ * another worker, so around each call: clear the queue, call, and if it
+ * failed read the error (ssl_err) and clear the queue again, with no park
+ * in between.
  *
  * The handshake runs at the first read, with its own deadline counted
  * from accept (handshake_timeout), and counts against max_handshakes of
@@ -71,6 +72,16 @@ typedef struct ssl_res {
     int ret;
     int err;
 } ssl_res_t;
+
+/* Right after a failed SSL call, before any park: what went wrong, and
+ * the thread's error queue left empty for the next goroutine. */
+static int ssl_err(SSL *ssl, int ret)
+{
+    int e = SSL_get_error(ssl, ret);
+
+    ERR_clear_error();
+    return e;
+}
 
 /* Wait as OpenSSL asked: 0 to retry, or GH_E*. */
 static int ssl_wait(gh__conn_t *c, int err, int64_t deadline)
@@ -172,8 +183,7 @@ static int handshake(gh__conn_t *c, gh__tls_conn_t *t)
     for (;;) {
         ERR_clear_error();
         r.ret = SSL_do_handshake(t->ssl);
-        r.err = r.ret == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r.ret);
-        ERR_clear_error();
+        r.err = r.ret == 1 ? SSL_ERROR_NONE : ssl_err(t->ssl, r.ret);
         if (r.ret == 1)
             break;
         if ((rc = ssl_wait(c, r.err, t->hs_deadline)) < 0)
@@ -206,8 +216,7 @@ static ssize_t tls_read(gh__conn_t *c, void *buf, size_t len,
     for (;;) {
         ERR_clear_error();
         r.ret = SSL_read_ex(t->ssl, buf, len, &n);
-        r.err = r.ret == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r.ret);
-        ERR_clear_error();
+        r.err = r.ret == 1 ? SSL_ERROR_NONE : ssl_err(t->ssl, r.ret);
         t->starved = r.ret != 1 && r.err == SSL_ERROR_WANT_READ;
         if (r.ret == 1)
             return (ssize_t)n;
@@ -231,8 +240,7 @@ static int write_all(gh__conn_t *c, const void *buf, size_t len,
     while (len > 0) {
         ERR_clear_error();
         r.ret = SSL_write_ex(t->ssl, buf, len, &n);
-        r.err = r.ret == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r.ret);
-        ERR_clear_error();
+        r.err = r.ret == 1 ? SSL_ERROR_NONE : ssl_err(t->ssl, r.ret);
         if (r.ret == 1) {
             buf = (const char *)buf + n;
             len -= n;
@@ -284,8 +292,7 @@ static ssize_t ktls_sendfile(gh__conn_t *c, int fd, off_t *off, size_t len,
     for (;;) {
         ERR_clear_error();
         n = SSL_sendfile(t->ssl, fd, *off, len, 0);
-        err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, (int)n);
-        ERR_clear_error();
+        err = n > 0 ? SSL_ERROR_NONE : ssl_err(t->ssl, (int)n);
         if (n > 0) {
             *off += n;
             return n;
