@@ -148,6 +148,19 @@ static void hs_uncount(gh__tls_conn_t *t)
     }
 }
 
+/* Over max_handshakes: count it, and say so once a second at most. */
+static void refused(gh_tls_t *tls)
+{
+    uint64_t n = atomic_fetch_add(&tls->refused, 1) + 1;
+    int64_t now = gh_now(), said = atomic_load(&tls->refused_said);
+
+    if (now - said >= GH_SECOND &&
+        atomic_compare_exchange_strong(&tls->refused_said, &said, now))
+        gh_log(GH_LOG_WARN, "tls: %u handshakes in progress (max_handshakes):"
+               " closing new connections (%llu so far)", tls->max_handshakes,
+               (unsigned long long)n);
+}
+
 static int hs_start(gh__conn_t *c, gh__tls_conn_t *t)
 {
     gh_tls_t *tls = t->tls;
@@ -155,7 +168,7 @@ static int hs_start(gh__conn_t *c, gh__tls_conn_t *t)
 
     if (atomic_fetch_add(&tls->handshaking, 1) >= tls->max_handshakes) {
         atomic_fetch_sub(&tls->handshaking, 1);
-        atomic_fetch_add(&tls->refused, 1);
+        refused(tls);
         return GH_EAGAIN;
     }
     t->counted = true;

@@ -526,6 +526,7 @@ int gh_tls_new(gh_tls_t **out, const gh_tls_opts_t *o, char *err,
         return errf(err, errlen, "out of memory"), GH_ENOMEM;
     }
     atomic_init(&t->refs, 1);
+    atomic_init(&t->refused_said, -GH_SECOND);
     t->handshake_timeout = o->handshake_timeout;
     t->max_handshakes = o->max_handshakes;
     for (int i = 0; i < o->ncerts; i++) {

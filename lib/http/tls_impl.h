@@ -40,6 +40,7 @@ struct gh_tls {
     uint32_t max_handshakes;
     _Atomic uint32_t handshaking; /* in progress now */
     _Atomic uint64_t refused;  /* closed at max_handshakes */
+    _Atomic int64_t refused_said; /* gh_now() when the log last said so */
 };
 
 #endif /* GH_TLS_IMPL_H */

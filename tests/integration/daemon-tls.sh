@@ -54,9 +54,26 @@ mkexpired() {
             >>"$tmp/openssl.log" 2>&1
 }
 
+# mkocsp STATUS OUT: an OCSP response (V good, R revoked) for ocsp.pem,
+# signed by its CA (cca), as "openssl ocsp" answers from an index file.
+mkocsp() {
+    serial=$(openssl x509 -in "$tmp/ocsp.pem" -noout -serial | cut -d= -f2)
+    revoked=
+    [ "$1" = R ] && revoked=200101000000Z
+    printf '%s	301231000000Z	%s	%s	unknown	/CN=ocsp.test
+' "$1" \
+        "$revoked" "$serial" >"$tmp/ocsp-index.txt"
+    openssl ocsp -index "$tmp/ocsp-index.txt" -rsigner "$tmp/cca.pem" \
+        -rkey "$tmp/cca.key" -CA "$tmp/cca.pem" -issuer "$tmp/cca.pem" \
+        -cert "$tmp/ocsp.pem" -respout "$2" -ndays 1 \
+        >>"$tmp/openssl.log" 2>&1
+}
+
 if ! { mkcert site localhost && mkcert site2 localhost &&
        mkcert other other.test && mkcert cca "Client CA" &&
-       mkcert alice alice cca && mkcert mallory mallory && mkexpired; }; then
+       mkcert alice alice cca && mkcert mallory mallory && mkexpired &&
+       mkcert ocsp ocsp.test cca && mkocsp V "$tmp/ocsp.der" &&
+       mkocsp R "$tmp/ocsp-revoked.der"; }; then
     not_ok "test keys and certificates are made" \
         "$(tail -n 5 "$tmp/openssl.log")"
     finish
@@ -82,6 +99,7 @@ listen 127.0.0.1:0 {
         certificate live.pem;
         key live.key;
         sni other.test other.pem other.key;
+        sni ocsp.test ocsp.pem ocsp.key ocsp.der;
         handshake_timeout 1s;
     }
 }
@@ -158,6 +176,23 @@ check_grep "an unknown name gets the default" "subject=CN *= *localhost" \
 sclient "$port"
 check_grep "no name gets the default" "subject=CN *= *localhost" \
     "$tmp/sc.out"
+
+# ---- OCSP stapling, refreshed from the file ----
+
+sclient "$port" -servername ocsp.test -status
+check_grep "OCSP: the response is stapled" "Cert Status: good" "$tmp/sc.out"
+sleep 1.1 # a new mtime, and past the once-a-second look at the file
+cp "$tmp/ocsp-revoked.der" "$tmp/ocsp.der.new"
+mv "$tmp/ocsp.der.new" "$tmp/ocsp.der"
+sclient "$port" -servername ocsp.test -status
+check_grep "OCSP: a refreshed file is stapled without a reload" \
+    "Cert Status: revoked" "$tmp/sc.out"
+sclient "$port" -status
+if grep -q "Cert Status:" "$tmp/sc.out"; then
+    not_ok "OCSP: nothing stapled for a certificate without a response"
+else
+    ok "OCSP: nothing stapled for a certificate without a response"
+fi
 
 # ---- resumption ----
 
