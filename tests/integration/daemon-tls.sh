@@ -7,7 +7,8 @@
 # a new certificate under a client loop (no failed request, new
 # connections see it), bad certificate/key pairs refused naming the file
 # (-t, and on reload the old ones stay), a stalled handshake cut at its
-# deadline, and plain HTTP sent to the TLS port answered with a 400.
+# deadline, plain HTTP sent to the TLS port answered with a 400, OCSP
+# stapling refreshed from its file, and tls block errors at file:line:col.
 #
 # Every key and certificate is made here, at run time.  Run by "make
 # check"; see daemon-lib.sh.  Skips (77) without the openssl command.
@@ -369,6 +370,44 @@ case $out in
 *"certificate $tmp/site.key: not a PEM certificate"*exit=1)
     ok "-t: a key given as the certificate, named" ;;
 *) not_ok "-t: a key given as the certificate" "$out" ;;
+esac
+
+# tblock BODY: gohttpd -t's stderr for a tls block of BODY (line 3)
+tblock() {
+    printf '%s\nlisten 127.0.0.1:0 {\n    tls { %s }\n}\n' "$as_root" "$1" \
+        >"$tmp/t.conf"
+    "$gohttpd" -t -c "$tmp/t.conf" 2>&1
+    echo "exit=$?"
+}
+case $(tblock "certificate site.pem;") in
+*"t.conf:3:5: tls: a tls block needs certificate and key"*exit=1)
+    ok "-t: a tls block without a key, at file:line:col" ;;
+*) not_ok "-t: a tls block without a key" "$(tblock "certificate site.pem;")" ;;
+esac
+case $(tblock "certificate site.pem; key site.key; min_version TLSv1.1;") in
+*"t.conf:3:47: min_version: expected TLSv1.2 or TLSv1.3"*exit=1)
+    ok "-t: min_version TLSv1.1 is refused, at file:line:col" ;;
+*) not_ok "-t: min_version TLSv1.1 is refused" ;;
+esac
+case $(tblock "certificate site.pem; key site.key; verify_client on;") in
+*"tls: verify_client needs client_ca"*exit=1)
+    ok "-t: verify_client without client_ca" ;;
+*) not_ok "-t: verify_client without client_ca" ;;
+esac
+case $(tblock "certificate site.pem; key site.key; ciphers NOPE;") in
+*'ciphers "NOPE": no usable cipher'*exit=1)
+    ok "-t: a cipher list with nothing usable" ;;
+*) not_ok "-t: a cipher list with nothing usable" ;;
+esac
+case $(tblock "certificate site.pem; key site.key; sesion_cache 10;") in
+*"t.conf:3:47: sesion_cache: unknown setting in a tls block"*exit=1)
+    ok "-t: a misspelt tls setting" ;;
+*) not_ok "-t: a misspelt tls setting" ;;
+esac
+out=$(tblock "certificate site.pem; key site.key; sni other.test other.pem other.key; session_cache 0; handshake_timeout 3s;")
+case $out in
+*"is ok"*exit=0) ok "-t: a full tls block is ok" ;;
+*) not_ok "-t: a full tls block is ok" "$out" ;;
 esac
 
 stop_daemon TERM
