@@ -94,7 +94,6 @@ write_conf() {
 $as_root
 error_log $tmp/error.log info;
 access_log $tmp/access.log json;
-log_buffer 64k;
 listen 127.0.0.1:0 {
     tls {
         certificate live.pem;
@@ -324,7 +323,11 @@ wait "$cpid"
 total=$(wc -l <"$tmp/codes")
 check "no request failed during three certificate reloads ($total)" 0 \
     "$(grep -cv '^200$' "$tmp/codes")"
-check "three reloads succeeded" 3 "$(grep -c 'reloaded:' "$tmp/error.log")"
+if [ "$(grep -c 'reloaded:' "$tmp/error.log")" = 3 ]; then
+    ok "three reloads succeeded"
+else
+    not_ok "three reloads succeeded" "$(grep 'reload' "$tmp/error.log")"
+fi
 new_fp=$(fingerprint)
 want_fp=$(openssl x509 -in "$tmp/site2.pem" -noout -fingerprint -sha256)
 check "a new connection sees the new certificate" "$want_fp" "$new_fp"
