@@ -30,6 +30,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -186,8 +187,27 @@ static int hs_start(gh__conn_t *c, gh__tls_conn_t *t)
     return 0;
 }
 
+/* Why a handshake failed, at info level (as nginx does): scanners and
+ * old clients fail all the time, but an operator setting up mTLS wants to
+ * see "peer did not return a certificate". */
+static void hs_failed(gh__conn_t *c, unsigned long why)
+{
+    char addr[INET6_ADDRSTRLEN] = "a unix: client";
+    const char *reason = why ? ERR_reason_error_string(why) : NULL;
+
+    if (gh_log_level() < GH_LOG_INFO)
+        return;
+    if (c->peer.sa.sa_family == AF_INET)
+        inet_ntop(AF_INET, &c->peer.in.sin_addr, addr, sizeof(addr));
+    else if (c->peer.sa.sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, addr, sizeof(addr));
+    gh_log(GH_LOG_INFO, "tls: handshake with %s failed: %s", addr,
+           reason ? reason : "protocol error");
+}
+
 static int handshake(gh__conn_t *c, gh__tls_conn_t *t)
 {
+    unsigned long why;
     ssl_res_t r;
     int rc;
 
@@ -196,11 +216,15 @@ static int handshake(gh__conn_t *c, gh__tls_conn_t *t)
     for (;;) {
         ERR_clear_error();
         r.ret = SSL_do_handshake(t->ssl);
-        r.err = r.ret == 1 ? SSL_ERROR_NONE : ssl_err(t->ssl, r.ret);
         if (r.ret == 1)
             break;
-        if ((rc = ssl_wait(c, r.err, t->hs_deadline)) < 0)
+        why = ERR_peek_last_error(); /* before ssl_err empties the queue */
+        r.err = ssl_err(t->ssl, r.ret);
+        if ((rc = ssl_wait(c, r.err, t->hs_deadline)) < 0) {
+            if (r.err == SSL_ERROR_SSL)
+                hs_failed(c, why);
             goto out;
+        }
     }
     t->done = true;
     hs_uncount(t);

@@ -266,6 +266,10 @@ check "mTLS: a self-signed client certificate is refused" 000 "$code"
 code=$(curl -sk -m 10 -o /dev/null -w '%{http_code}' \
            "https://127.0.0.1:$mport/")
 check "mTLS: a client without a certificate is refused" 000 "$code"
+wait_for_grep "peer did not return a certificate" "$tmp/error.log" 50
+check_grep "... and the error log says why" \
+    "tls: handshake with 127.0.0.1 failed: peer did not return a certificate" \
+    "$tmp/error.log"
 wait_for_grep '"client_subject":"/CN=alice"' "$tmp/access.log" 50
 check_grep "the access log names the verified client" \
     '"client_subject":"/CN=alice"' "$tmp/access.log"
