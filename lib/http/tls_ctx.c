@@ -238,10 +238,13 @@ static gh__ocsp_t *ocsp_new(const char *path, char *err, size_t errlen)
         return NULL;
     }
     pthread_mutex_init(&o->mu, NULL);
-    if (stat(path, &st) < 0 || st.st_size > OCSP_MAX) {
-        errf(err, errlen, "ocsp response %s: %s", path,
-             errno && st.st_size <= OCSP_MAX ? strerror(errno)
-                                             : "larger than 64k");
+    if (stat(path, &st) < 0) {
+        errf(err, errlen, "ocsp response %s: %s", path, strerror(errno));
+        ocsp_free(o);
+        return NULL;
+    }
+    if (st.st_size > OCSP_MAX) {
+        errf(err, errlen, "ocsp response %s: larger than 64k", path);
         ocsp_free(o);
         return NULL;
     }
@@ -523,7 +526,8 @@ int gh_tls_new(gh_tls_t **out, const gh_tls_opts_t *o, char *err,
     if (!(t = calloc(1, sizeof(*t))) ||
         !(t->sites = calloc((size_t)o->ncerts, sizeof(*t->sites)))) {
         free(t);
-        return errf(err, errlen, "out of memory"), GH_ENOMEM;
+        errf(err, errlen, "out of memory");
+        return GH_ENOMEM;
     }
     atomic_init(&t->refs, 1);
     atomic_init(&t->refused_said, -GH_SECOND);

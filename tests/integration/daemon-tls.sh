@@ -411,6 +411,11 @@ case $(tblock "certificate site.pem; key site.key; sesion_cache 10;") in
     ok "-t: a misspelt tls setting" ;;
 *) not_ok "-t: a misspelt tls setting" ;;
 esac
+case $(tblock "certificate site.pem; key site.key; ocsp_response nope.der;") in
+*"ocsp response $tmp/nope.der: No such file"*exit=1)
+    ok "-t: a missing OCSP response file, named" ;;
+*) not_ok "-t: a missing OCSP response file, named" ;;
+esac
 out=$(tblock "certificate site.pem; key site.key; sni other.test other.pem other.key; session_cache 0; handshake_timeout 3s;")
 case $out in
 *"is ok"*exit=0) ok "-t: a full tls block is ok" ;;
