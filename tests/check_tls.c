@@ -188,6 +188,98 @@ static bool tls_get(const char *sni, char *cn, size_t cnlen, char *body,
     return ok;
 }
 
+/* A handshaken client whose writes go to a memory BIO: the test decides
+ * how the records' bytes reach the socket. */
+typedef struct mclient {
+    SSL_CTX *ctx;
+    SSL *ssl;
+    BIO *out;
+    int fd;
+} mclient_t;
+
+static void mclient_open(mclient_t *m)
+{
+    m->ctx = SSL_CTX_new(TLS_client_method());
+    m->ssl = SSL_new(m->ctx);
+    m->fd = tcp_connect();
+    SSL_set_fd(m->ssl, m->fd);
+    ck_assert_int_eq(SSL_connect(m->ssl), 1);
+    m->out = BIO_new(BIO_s_mem());
+    SSL_set0_wbio(m->ssl, m->out); /* the SSL owns it */
+}
+
+/* The records written so far: send bytes [from, to) of them. */
+static void mclient_send(mclient_t *m, size_t from, size_t to)
+{
+    char *p;
+    long n = BIO_get_mem_data(m->out, &p);
+
+    ck_assert_int_ge(n, (long)to);
+    ck_assert_int_eq(write(m->fd, p + from, to - from), (ssize_t)(to - from));
+}
+
+/* Read responses until count "HTTP/1.1 200" are in. */
+static int mclient_answers(mclient_t *m, int count)
+{
+    char buf[8192];
+    int total = 0, n, got = 0;
+
+    while (got < count && total < (int)sizeof(buf) - 1 &&
+           (n = SSL_read(m->ssl, buf + total,
+                         (int)sizeof(buf) - 1 - total)) > 0) {
+        total += n;
+        buf[total] = '\0';
+        got = 0;
+        for (char *p = buf; (p = strstr(p, "HTTP/1.1 200")); p++)
+            got++;
+    }
+    return got;
+}
+
+static void mclient_close(mclient_t *m)
+{
+    ERR_clear_error();
+    SSL_free(m->ssl);
+    SSL_CTX_free(m->ctx);
+    close(m->fd);
+}
+
+static const char get_req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/*
+ * OpenSSL reads ahead, so the connection may hold a whole record it has
+ * not decrypted while the socket is empty: it must not go idle then.  And
+ * a record that came in part must wait on the socket for the rest.
+ */
+START_TEST(tls_read_ahead_never_strands_a_record)
+{
+    gh_tls_t *t = tls_for("a", 0);
+    mclient_t m;
+    long len;
+    char *p;
+
+    srv_start(t);
+    gh_tls_free(t);
+    mclient_open(&m);
+    /* Two requests, two records, one write. */
+    SSL_write(m.ssl, get_req, sizeof(get_req) - 1);
+    SSL_write(m.ssl, get_req, sizeof(get_req) - 1);
+    len = BIO_get_mem_data(m.out, &p);
+    mclient_send(&m, 0, (size_t)len);
+    ck_assert_int_eq(mclient_answers(&m, 2), 2);
+    /* One record in two writes, 200 ms apart. */
+    (void)BIO_reset(m.out);
+    SSL_write(m.ssl, get_req, sizeof(get_req) - 1);
+    len = BIO_get_mem_data(m.out, &p);
+    mclient_send(&m, 0, 3);
+    usleep(200 * 1000);
+    mclient_send(&m, 3, (size_t)len);
+    ck_assert_int_eq(mclient_answers(&m, 1), 1);
+    mclient_close(&m);
+    srv_stop();
+}
+END_TEST
+
 /* ---- gh_tls_new's refusals ---- */
 
 static void expect_refusal(const char *cert, const char *key,
@@ -349,6 +441,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, tls_request_reports_its_connection);
     tcase_add_test(tc, tls_listener_swap_applies_to_new_connections);
     tcase_add_test(tc, tls_plain_http_gets_a_400);
+    tcase_add_test(tc, tls_read_ahead_never_strands_a_record);
     tcase_add_test(tc, tls_handshakes_over_the_limit_are_closed);
     suite_add_tcase(s, tc);
     return s;
