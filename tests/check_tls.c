@@ -280,6 +280,66 @@ START_TEST(tls_read_ahead_never_strands_a_record)
 }
 END_TEST
 
+/* One request on a new connection offering *sess (if any); *sess becomes
+ * the session it ends with.  True if the handshake resumed. */
+static bool get_resuming(SSL_SESSION **sess)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = SSL_new(ctx);
+    int fd = tcp_connect();
+    char buf[1024];
+    bool reused;
+
+    SSL_set_fd(ssl, fd);
+    if (*sess)
+        SSL_set_session(ssl, *sess);
+    ck_assert_int_eq(SSL_connect(ssl), 1);
+    SSL_write(ssl, get_req, sizeof(get_req) - 1);
+    ck_assert_int_gt(SSL_read(ssl, buf, sizeof(buf)), 0); /* + ticket */
+    reused = SSL_session_reused(ssl);
+    SSL_SESSION_free(*sess);
+    *sess = SSL_get1_session(ssl);
+    SSL_shutdown(ssl); /* else SSL_free marks the session unresumable */
+    ERR_clear_error();
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    return reused;
+}
+
+/* A ticket key encrypts for one period and still decrypts in the next
+ * (the server then issues a fresh ticket); after that it is gone. */
+START_TEST(tls_ticket_keys_rotate)
+{
+    char cert[128], key[128], err[256];
+    gh_tls_cert_t c = {.cert_file = cert, .key_file = key};
+    SSL_SESSION *s1 = NULL, *old;
+    gh_tls_opts_t o;
+    gh_tls_t *t;
+
+    snprintf(cert, sizeof(cert), "%s/a.pem", dir);
+    snprintf(key, sizeof(key), "%s/a.key", dir);
+    gh_tls_opts_init(&o);
+    o.certs = &c;
+    o.ncerts = 1;
+    o.session_cache = 0; /* tickets only */
+    o.ticket_key_rotate = gh_test_slack(400 * GH_MILLISECOND);
+    ck_assert_int_eq(gh_tls_new(&t, &o, err, sizeof(err)), 0);
+    srv_start(t);
+    gh_tls_free(t);
+    ck_assert(!get_resuming(&s1));
+    old = SSL_SESSION_dup(s1);
+    ck_assert(get_resuming(&s1)); /* the same key */
+    usleep((useconds_t)(o.ticket_key_rotate * 3 / 2 / 1000));
+    ck_assert(get_resuming(&s1)); /* the previous key; renewed */
+    usleep((useconds_t)(o.ticket_key_rotate * 2 / 1000));
+    ck_assert(!get_resuming(&old)); /* two rotations later: gone */
+    SSL_SESSION_free(s1);
+    SSL_SESSION_free(old);
+    srv_stop();
+}
+END_TEST
+
 /* ---- gh_tls_new's refusals ---- */
 
 static void expect_refusal(const char *cert, const char *key,
@@ -442,6 +502,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, tls_listener_swap_applies_to_new_connections);
     tcase_add_test(tc, tls_plain_http_gets_a_400);
     tcase_add_test(tc, tls_read_ahead_never_strands_a_record);
+    tcase_add_test(tc, tls_ticket_keys_rotate);
     tcase_add_test(tc, tls_handshakes_over_the_limit_are_closed);
     suite_add_tcase(s, tc);
     return s;
