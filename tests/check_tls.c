@@ -12,6 +12,7 @@
 #include "check_gh.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -102,9 +103,29 @@ static gh_tls_t *tls_for(const char *name, uint32_t max_hs)
 
 /* ---- the server ---- */
 
+static atomic_int h_entered, h_done;
+static atomic_long h_err;
+
+/* Wait for the request's context to end (a client that leaves). */
+static int h_ctxwait(gh_req_t *req, gh_resp_t *resp)
+{
+    gh_ctx_t *ctx = gh_req_ctx(req);
+    int r;
+
+    atomic_store(&h_entered, 1);
+    r = gh_chan_recv_until(gh_ctx_done(ctx), NULL,
+                           gh_deadline_in(10 * GH_SECOND));
+    atomic_store(&h_err, r == GH_ETIMEDOUT ? GH_ETIMEDOUT : gh_ctx_err(ctx));
+    atomic_store(&h_done, 1);
+    return gh_resp_send(resp, "done", 4);
+}
+
 static int h_tls(void *u, gh_req_t *req, gh_resp_t *resp)
 {
     const gh_tls_info_t *ti = gh_req_tls(req);
+
+    if (strcmp(gh_req_path(req), "/ctxwait") == 0)
+        return h_ctxwait(req, resp);
 
     if (ti)
         snprintf(seen, sizeof(seen), "%s %s %s %d", ti->version,
@@ -340,6 +361,38 @@ START_TEST(tls_ticket_keys_rotate)
 }
 END_TEST
 
+/* A TLS client that leaves (close_notify, then its FIN, in one segment:
+ * TCP_CORK) ends its request's context, as a FIN does on plain TCP. */
+START_TEST(tls_close_notify_cancels_request_context)
+{
+    static const char req[] = "GET /ctxwait HTTP/1.1\r\nHost: x\r\n\r\n";
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = SSL_new(ctx);
+    gh_tls_t *t = tls_for("a", 0);
+    int fd;
+
+    srv_start(t);
+    gh_tls_free(t);
+    fd = tcp_connect();
+    SSL_set_fd(ssl, fd);
+    ck_assert_int_eq(SSL_connect(ssl), 1);
+    SSL_write(ssl, req, sizeof(req) - 1);
+    ck_assert(GH_TEST_WAIT_UNTIL(atomic_load(&h_entered), 2 * GH_SECOND));
+    usleep(50 * 1000); /* let it park on gh_ctx_done */
+    setsockopt(fd, IPPROTO_TCP, TCP_CORK, &(int){1}, sizeof(int));
+    SSL_shutdown(ssl);
+    shutdown(fd, SHUT_WR);
+    ck_assert_msg(GH_TEST_WAIT_UNTIL(atomic_load(&h_done), 2 * GH_SECOND),
+                  "context not cancelled after close_notify");
+    ck_assert_int_eq(atomic_load(&h_err), GH_ECANCELED);
+    ERR_clear_error();
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    srv_stop();
+}
+END_TEST
+
 /* ---- gh_tls_new's refusals ---- */
 
 static void expect_refusal(const char *cert, const char *key,
@@ -503,6 +556,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, tls_plain_http_gets_a_400);
     tcase_add_test(tc, tls_read_ahead_never_strands_a_record);
     tcase_add_test(tc, tls_ticket_keys_rotate);
+    tcase_add_test(tc, tls_close_notify_cancels_request_context);
     tcase_add_test(tc, tls_handshakes_over_the_limit_are_closed);
     suite_add_tcase(s, tc);
     return s;
