@@ -299,6 +299,11 @@ static ssize_t tls_writev(gh__conn_t *c, const struct iovec *iov, int n,
 
     if (!c->tls->done && (rc = handshake(c, c->tls)) < 0)
         return rc;
+    if (n == 1) /* the usual batch: nothing to gather */
+        return (rc = write_all(c, iov[0].iov_base, iov[0].iov_len,
+                               deadline)) < 0
+                   ? rc
+                   : (ssize_t)iov[0].iov_len;
     for (int i = 0; i < n; i++) {
         size_t len = iov[i].iov_len;
         if (len <= sizeof(acc) - used) {
