@@ -14,6 +14,9 @@
 #
 #   ka.c64     wrk over https, 64 keep-alive connections, GET /1k.bin:
 #              requests/s and the server's CPU per request
+#   plain.c64  the same over plain HTTP (a second listener of each
+#              server, port + 1 for nginx): the row "tls us/req" is
+#              ka.c64's CPU per request less this one's, what TLS adds
 #   full       BENCH_TLS_CLIENTS (default 4) "openssl s_time -new" at
 #              once: a new connection and a full TLS 1.3 handshake for
 #              every request (GET /1k.bin, HTTP/1.0)
@@ -92,6 +95,7 @@ error_log    stderr notice;
 max_requests 1000000;
 idle_timeout 600s;
 max_conns    20000;
+listen 127.0.0.1:0;
 listen 127.0.0.1:0 {
     tls {
         certificate $tmp/site.pem;
@@ -116,8 +120,10 @@ EOF
         sleep 0.1
         i=$((i + 1))
     done
-    ours_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+    ours_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (tls).*/\1/p' \
                     "$tmp/ours.err" | tail -n 1)
+    ours_plain=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
+                     "$tmp/ours.err" | tail -n 1)
     if [ -z "$ours_port" ] || ! wait_ready "$ours_pid" "$ours_port"; then
         say "$me: gohttpd did not start:"
         sed 's/^/    /' "$tmp/ours.err" >&2
@@ -152,6 +158,7 @@ http {
     ssl_session_tickets on;
     server {
         listen 127.0.0.1:$1 ssl backlog=511;
+        listen 127.0.0.1:$(($1 + 1));
         ssl_certificate $tmp/site.pem;
         ssl_certificate_key $tmp/site.key;
         root $tmp/www;
@@ -205,6 +212,7 @@ stime_round() {
 scenarios() { # NAME KIND ARG
     cat <<EOF
 ka.c64 wrk 64
+plain.c64 plain 64
 full stime -new
 resumed stime -reuse
 EOF
@@ -219,6 +227,11 @@ selected() {
 run_one() { # NAME KIND ARG SIDE ROUND PORT
     if [ "$2" = wrk ]; then
         [ $have_wrk = 1 ] && wrk_round "$1" "$4" "$5" "$6" "$3" /1k.bin
+    elif [ "$2" = plain ]; then
+        if [ "$4" = ours ]; then p=$ours_plain; else p=$(($6 + 1)); fi
+        scheme=http
+        [ $have_wrk = 1 ] && wrk_round "$1" "$4" "$5" "$p" "$3" /1k.bin
+        scheme=https
     else
         stime_round "$1" "$4" "$5" "$6" "$3"
     fi
@@ -268,6 +281,17 @@ target() { # LABEL NAME KEY OP GOAL
     row ka.c64 rps "req/s" "%.0f"
     row ka.c64 p99_ms "p99 ms" "%.2f"
     row ka.c64 cpu_us "cpu us/req" "%.2f"
+    row plain.c64 rps "req/s" "%.0f"
+    row plain.c64 cpu_us "cpu us/req" "%.2f"
+    for side in ours nginx; do
+        t=$(median ka.c64 $side cpu_us) p=$(median plain.c64 $side cpu_us)
+        echo "tls $side $(awk -v t="$t" -v p="$p" 'BEGIN { print t - p }')"
+    done >"$tmp/incr"
+    awk '{ v[$2] = $3 } END {
+        printf "%-12s %-14s %12.2f %12.2f %10s\n", "ka-plain", "tls us/req",
+            v["ours"], v["nginx"],
+            (v["nginx"] > 0) ? sprintf("%.2f", v["ours"] / v["nginx"]) : "-"
+    }' "$tmp/incr"
     for s in full resumed; do
         row "$s" conns_s "conns/s" "%.0f"
         row "$s" cpu_us "cpu us/conn" "%.1f"
