@@ -23,9 +23,9 @@ typedef struct gd_listen {
      * each reload).  -1 / 0: as created (the daemon's user, the umask). */
     long uid, gid;
     unsigned mode;
+    const gh_conf_directive_t *d; /* where it was set (NULL: -l) */
     gh_tls_t *tls;           /* its tls block, built at load; NULL: plain
                               * HTTP.  Owned (gd_config_free drops it). */
-    const gh_conf_directive_t *d; /* where it was set (NULL: -l) */
 } gd_listen_t;
 
 typedef struct gd_route {
