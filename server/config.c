@@ -609,6 +609,302 @@ static int set_proxy_protocol_timeout(loader_t *l,
     return get_duration(l, d, &ls->proxy_protocol_timeout);
 }
 
+/* ---- a listen block's tls block ---- */
+
+static char *config_relative(const gd_config_t *c, const char *path);
+
+#define SNI_MAX 1024
+
+/* A tls block while it is read: the options and the strings they point
+ * to (file names made relative to the main file's directory). */
+typedef struct tls_build {
+    gh_tls_opts_t o;
+    gh_tls_cert_t *certs;      /* [0] the default; then the sni ones */
+    int ncerts;
+    const gh_conf_directive_t *certd; /* where the default's was set */
+    char *files[2 * SNI_MAX + 8]; /* every path made; freed at the end */
+    int nfiles;
+} tls_build_t;
+
+typedef int (*tls_setter_fn)(loader_t *l, const gh_conf_directive_t *d,
+                             tls_build_t *b);
+
+static int tls_file(loader_t *l, const gh_conf_directive_t *d,
+                    tls_build_t *b, const char *arg, const char **out)
+{
+    char *full;
+
+    if (!*arg)
+        return fail(l, d, "expected a file, found \"\"");
+    if (b->nfiles == (int)(sizeof(b->files) / sizeof(b->files[0])) ||
+        !(full = config_relative(l->c, arg)))
+        return fail(l, d, "out of memory");
+    b->files[b->nfiles++] = full;
+    *out = full;
+    return 0;
+}
+
+static int tls_one_file(loader_t *l, const gh_conf_directive_t *d,
+                        tls_build_t *b, const char **out)
+{
+    int rc = shape(l, d, 1, 1);
+
+    return rc ? rc : tls_file(l, d, b, gh_conf_arg(d, 0), out);
+}
+
+static int tls_certificate(loader_t *l, const gh_conf_directive_t *d,
+                           tls_build_t *b)
+{
+    b->certd = d;
+    return tls_one_file(l, d, b, &b->certs[0].cert_file);
+}
+
+static int tls_key(loader_t *l, const gh_conf_directive_t *d, tls_build_t *b)
+{
+    return tls_one_file(l, d, b, &b->certs[0].key_file);
+}
+
+static int tls_ocsp(loader_t *l, const gh_conf_directive_t *d, tls_build_t *b)
+{
+    return tls_one_file(l, d, b, &b->certs[0].ocsp_file);
+}
+
+static int tls_client_ca(loader_t *l, const gh_conf_directive_t *d,
+                         tls_build_t *b)
+{
+    return tls_one_file(l, d, b, &b->o.client_ca_file);
+}
+
+/* sni NAME CERT KEY [OCSP]; */
+static int tls_sni(loader_t *l, const gh_conf_directive_t *d, tls_build_t *b)
+{
+    gh_tls_cert_t *c;
+    int rc = shape(l, d, 3, 4);
+
+    if (rc)
+        return rc;
+    if (b->ncerts > SNI_MAX)
+        return fail(l, d, "more than %d names", SNI_MAX);
+    if (!*gh_conf_arg(d, 0) || strchr(gh_conf_arg(d, 0), '/'))
+        return fail(l, d, "expected a server name, found \"%s\"",
+                    gh_conf_arg(d, 0));
+    if (!(c = realloc(b->certs, (size_t)(b->ncerts + 1) * sizeof(*c))))
+        return fail(l, d, "out of memory");
+    b->certs = c;
+    c = &c[b->ncerts++];
+    *c = (gh_tls_cert_t){.name = gh_conf_arg(d, 0)};
+    if ((rc = tls_file(l, d, b, gh_conf_arg(d, 1), &c->cert_file)) ||
+        (rc = tls_file(l, d, b, gh_conf_arg(d, 2), &c->key_file)))
+        return rc;
+    return gh_conf_nargs(d) > 3
+               ? tls_file(l, d, b, gh_conf_arg(d, 3), &c->ocsp_file)
+               : 0;
+}
+
+static int tls_min_version(loader_t *l, const gh_conf_directive_t *d,
+                           tls_build_t *b)
+{
+    int rc = shape(l, d, 1, 1);
+    const char *a = gh_conf_arg(d, 0);
+
+    if (rc)
+        return rc;
+    if (strcmp(a, "TLSv1.2") == 0)
+        b->o.min_version = GH_TLS_1_2;
+    else if (strcmp(a, "TLSv1.3") == 0)
+        b->o.min_version = GH_TLS_1_3;
+    else
+        return fail(l, d, "expected TLSv1.2 or TLSv1.3, found \"%s\"", a);
+    return 0;
+}
+
+static int tls_ciphers(loader_t *l, const gh_conf_directive_t *d,
+                       tls_build_t *b)
+{
+    int rc = shape(l, d, 1, 1);
+
+    if (rc == 0)
+        b->o.ciphers = gh_conf_arg(d, 0);
+    return rc;
+}
+
+static int tls_ciphersuites(loader_t *l, const gh_conf_directive_t *d,
+                            tls_build_t *b)
+{
+    int rc = shape(l, d, 1, 1);
+
+    if (rc == 0)
+        b->o.ciphersuites = gh_conf_arg(d, 0);
+    return rc;
+}
+
+static int tls_verify_client(loader_t *l, const gh_conf_directive_t *d,
+                             tls_build_t *b)
+{
+    int rc = shape(l, d, 1, 1);
+    const char *a = gh_conf_arg(d, 0);
+
+    if (rc)
+        return rc;
+    if (strcmp(a, "off") == 0)
+        b->o.verify_client = GH_TLS_VERIFY_OFF;
+    else if (strcmp(a, "on") == 0)
+        b->o.verify_client = GH_TLS_VERIFY_REQUIRE;
+    else if (strcmp(a, "optional") == 0)
+        b->o.verify_client = GH_TLS_VERIFY_OPTIONAL;
+    else
+        return fail(l, d, "expected on, optional or off, found \"%s\"", a);
+    return 0;
+}
+
+static int tls_verify_depth(loader_t *l, const gh_conf_directive_t *d,
+                            tls_build_t *b)
+{
+    uint64_t v;
+    int rc = get_count(l, d, 1, 100, &v);
+
+    b->o.verify_depth = (int)v;
+    return rc;
+}
+
+static int tls_tickets(loader_t *l, const gh_conf_directive_t *d,
+                       tls_build_t *b)
+{
+    return get_flag(l, d, &b->o.session_tickets);
+}
+
+static int tls_ktls(loader_t *l, const gh_conf_directive_t *d, tls_build_t *b)
+{
+    return get_flag(l, d, &b->o.ktls);
+}
+
+static int tls_rotate(loader_t *l, const gh_conf_directive_t *d,
+                      tls_build_t *b)
+{
+    return get_duration(l, d, &b->o.ticket_key_rotate);
+}
+
+static int tls_session_timeout(loader_t *l, const gh_conf_directive_t *d,
+                               tls_build_t *b)
+{
+    return get_duration(l, d, &b->o.session_timeout);
+}
+
+static int tls_handshake_timeout(loader_t *l, const gh_conf_directive_t *d,
+                                 tls_build_t *b)
+{
+    return get_duration(l, d, &b->o.handshake_timeout);
+}
+
+static int tls_session_cache(loader_t *l, const gh_conf_directive_t *d,
+                             tls_build_t *b)
+{
+    uint64_t v;
+    int rc = get_count(l, d, 0, 1u << 24, &v);
+
+    b->o.session_cache = (uint32_t)v;
+    return rc;
+}
+
+static int tls_max_handshakes(loader_t *l, const gh_conf_directive_t *d,
+                              tls_build_t *b)
+{
+    uint64_t v;
+    int rc = get_count(l, d, 1, 1u << 24, &v);
+
+    b->o.max_handshakes = (uint32_t)v;
+    return rc;
+}
+
+static const struct tls_key {
+    const char *name;
+    tls_setter_fn set;
+} tls_keys[] = {
+    {"certificate", tls_certificate},
+    {"key", tls_key},
+    {"ocsp_response", tls_ocsp},
+    {"sni", tls_sni},
+    {"min_version", tls_min_version},
+    {"ciphers", tls_ciphers},
+    {"ciphersuites", tls_ciphersuites},
+    {"verify_client", tls_verify_client},
+    {"client_ca", tls_client_ca},
+    {"verify_depth", tls_verify_depth},
+    {"session_tickets", tls_tickets},
+    {"ticket_key_rotate", tls_rotate},
+    {"session_cache", tls_session_cache},
+    {"session_timeout", tls_session_timeout},
+    {"handshake_timeout", tls_handshake_timeout},
+    {"max_handshakes", tls_max_handshakes},
+    {"ktls", tls_ktls},
+};
+
+static int tls_keys_read(loader_t *l, const gh_conf_section_t *sec,
+                         tls_build_t *b)
+{
+    size_t i, n = sizeof(tls_keys) / sizeof(tls_keys[0]);
+    int rc;
+
+    for (int k = 0; k < gh_conf_count(sec); k++) {
+        const gh_conf_directive_t *d = gh_conf_at(sec, k);
+
+        for (i = 0; i < n && strcmp(gh_conf_name(d), tls_keys[i].name); i++)
+            ;
+        if (i == n)
+            return fail(l, d, "unknown setting in a tls block");
+        gh_conf_use(d);
+        if ((rc = tls_keys[i].set(l, d, b)))
+            return rc;
+    }
+    return 0;
+}
+
+/* Check the block's sense, then build the context: gh_tls_new() reads
+ * every file, so a bad one is reported here, at the tls directive. */
+static int tls_build(loader_t *l, const gh_conf_directive_t *d,
+                     tls_build_t *b, gd_listen_t *ls)
+{
+    char err[512];
+
+    if (!b->certs[0].cert_file || !b->certs[0].key_file)
+        return fail(l, d, "a tls block needs certificate and key");
+    if (b->o.verify_client != GH_TLS_VERIFY_OFF && !b->o.client_ca_file)
+        return fail(l, d, "verify_client needs client_ca");
+    b->o.certs = b->certs;
+    b->o.ncerts = b->ncerts;
+    if (gh_tls_new(&ls->tls, &b->o, err, sizeof(err)) < 0)
+        return fail(l, d, "%s", err);
+    return 0;
+}
+
+static int set_listen_tls(loader_t *l, const gh_conf_directive_t *d,
+                          gd_listen_t *ls)
+{
+    tls_build_t *b;
+    int rc;
+
+    if (!gh_conf_block(d) || gh_conf_nargs(d) != 0)
+        return fail(l, d, "expected a block: tls { certificate FILE; key "
+                    "FILE; ... }");
+    if (ls->tls)
+        return fail(l, d, "a second tls block");
+    if (!(b = calloc(1, sizeof(*b))) ||
+        !(b->certs = calloc(1, sizeof(*b->certs)))) {
+        free(b);
+        return fail(l, d, "out of memory");
+    }
+    b->ncerts = 1;
+    gh_tls_opts_init(&b->o);
+    rc = tls_keys_read(l, gh_conf_block(d), b);
+    if (rc == 0)
+        rc = tls_build(l, d, b, ls);
+    for (int i = 0; i < b->nfiles; i++)
+        free(b->files[i]);
+    free(b->certs);
+    free(b);
+    return rc;
+}
+
 static const struct listen_key {
     const char *name;
     listen_setter_fn set;
@@ -621,6 +917,7 @@ static const struct listen_key {
     {"proxy_protocol", set_proxy_protocol, false},
     {"proxy_protocol_from", set_proxy_protocol_from, false},
     {"proxy_protocol_timeout", set_proxy_protocol_timeout, false},
+    {"tls", set_listen_tls, false},
 };
 
 static int listen_block(loader_t *l, const gh_conf_section_t *b,
@@ -667,8 +964,10 @@ static int set_listen(loader_t *l, const gh_conf_directive_t *d)
             return rc;
     if (!*ls->addr)
         return fail(l, d, "expected an address, found \"\"");
-    if (gh_conf_block(d) && (rc = listen_block(l, gh_conf_block(d), ls)))
+    if (gh_conf_block(d) && (rc = listen_block(l, gh_conf_block(d), ls))) {
+        gh_tls_free(ls->tls);
         return rc;
+    }
     c->nlistens++;
     return 0;
 }
@@ -1046,6 +1345,8 @@ void gd_config_free(gd_config_t *c)
 {
     if (!c)
         return;
+    for (int i = 0; i < c->nlistens; i++)
+        gh_tls_free(c->listens[i].tls);
     free(c->listens);
     free(c->routes);
     for (int i = 0; i < c->nerror_pages; i++)

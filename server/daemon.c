@@ -129,12 +129,13 @@ static void log_listener(gd_daemon_t *d, const gd_listen_t *l, int idx)
         gh_server_addr(d->srv, idx, &ss, &len) < 0 ||
         getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
                     sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        gh_log(GH_LOG_NOTICE, "listening on %s", l->addr);
+        gh_log(GH_LOG_NOTICE, "listening on %s%s", l->addr,
+               l->tls ? " (tls)" : "");
         return;
     }
-    gh_log(GH_LOG_NOTICE, ss.ss_family == AF_INET6 ? "listening on [%s]:%s"
-                                                   : "listening on %s:%s",
-           host, port);
+    gh_log(GH_LOG_NOTICE, ss.ss_family == AF_INET6 ? "listening on [%s]:%s%s"
+                                                   : "listening on %s:%s%s",
+           host, port, l->tls ? " (tls)" : "");
 }
 
 /* ---- inherited sockets ---- */
@@ -308,7 +309,8 @@ static gh_listen_opts_t listen_opts(const gd_listen_t *l)
         .unix_gid = (gid_t)l->gid,
         .proxy_protocol = l->proxy_protocol,
         .proxy_protocol_from = l->proxy_protocol_from,
-        .proxy_protocol_timeout = l->proxy_protocol_timeout};
+        .proxy_protocol_timeout = l->proxy_protocol_timeout,
+        .tls = l->tls};
 }
 
 /* Bind listen directive l into *slot.  0, or GH_E* with err. */
@@ -324,6 +326,8 @@ static int listen_one(gd_daemon_t *d, const gd_listen_t *l, gd_lslot_t *slot,
         for (int i = 0; idx > 0 && i < slot->n; i++) {
             /* Bound elsewhere: only the per-connection settings apply. */
             gh_server_listener_update(d->srv, slot->idx + i, &lo);
+            if (l->tls)
+                gh_server_listener_tls(d->srv, slot->idx + i, l->tls);
             log_listener(d, l, slot->idx + i);
         }
         return idx < 0 ? idx : 0;
@@ -515,6 +519,17 @@ static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
     return rc;
 }
 
+/* Every listener of c takes c's TLS context (or none): kept listeners
+ * switch atomically, new handshakes use the new certificates and
+ * established connections keep theirs. */
+static void retls(gd_daemon_t *d, const gd_config_t *c)
+{
+    for (int i = 0; i < c->nlistens; i++)
+        for (int k = 0; k < d->lslots[i].n; k++)
+            gh_server_listener_tls(d->srv, d->lslots[i].idx + k,
+                                   c->listens[i].tls);
+}
+
 typedef struct retiring {
     gd_gen_t *gen;
     gd_config_t *cfg;
@@ -607,6 +622,7 @@ static void reload(gd_daemon_t *d)
             listen_close(d, &d->lslots[j]); /* gone from the new one */
     free(d->lslots);
     d->lslots = slots;
+    retls(d, c);
     restart_only(old, c);
     if (server_opts(d, c, &o, err, sizeof(err)) == 0)
         gh_server_update(d->srv, &o);

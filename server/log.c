@@ -1063,6 +1063,19 @@ static void json_peer(obuf_t *o, const gh_access_t *a, const char *remote)
         json_str(o, "peer", peer, 64);
 }
 
+/* A TLS request's connection: version, cipher, SNI and the verified
+ * client; nothing for plain HTTP, so those lines stay as they were. */
+static void json_tls(obuf_t *o, const gh_tls_info_t *ti)
+{
+    if (!ti)
+        return;
+    json_str(o, "tls_version", ti->version, 16);
+    json_str(o, "tls_cipher", ti->cipher, 64);
+    json_str(o, "sni", ti->sni, 256);
+    if (ti->client_subject)
+        json_str(o, "client_subject", ti->client_subject, 512);
+}
+
 static void format_json(obuf_t *o, const gh_access_t *a, const char *referer,
                         const char *ua)
 {
@@ -1089,6 +1102,7 @@ static void format_json(obuf_t *o, const gh_access_t *a, const char *referer,
     json_str(o, "user_agent", ua, HEADER_MAX);
     if (a->request_id)
         json_str(o, "request_id", a->request_id, RID_MAX);
+    json_tls(o, a->req ? gh_req_tls(a->req) : NULL);
     puts_(o, "}");
 }
 

@@ -29,6 +29,8 @@ typedef struct gd_listen {
     const gh_conf_directive_t *d; /* where it was set (NULL: -l) */
     const char *fd_name;     /* serve the inherited sockets of this name
                               * (LISTEN_FDNAMES); NULL: match by address */
+    gh_tls_t *tls;           /* its tls block, built at load; NULL: plain
+                              * HTTP.  Owned (gd_config_free drops it). */
 } gd_listen_t;
 
 typedef struct gd_route {

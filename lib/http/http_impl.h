@@ -58,9 +58,20 @@ typedef struct gh__conn_ops {
      * transport (TLS records): the connection is not idle */
     bool (*pending)(gh__conn_t *c);
     void (*close)(gh__conn_t *c); /* closes c->fd, not c itself */
+    /* sendfile copies through user memory (TLS without kernel TLS), so
+     * a small file is better sent in the output batch with the head;
+     * NULL: never */
+    bool (*copies)(gh__conn_t *c);
 } gh__conn_ops_t;
 
 extern const gh__conn_ops_t gh__conn_tcp_ops;
+extern const gh__conn_ops_t gh__conn_tls_ops; /* conn_tls.c */
+
+/* conn_tls.c: make c a TLS connection on tls (a reference is taken); its
+ * handshake runs at the first read.  0 or GH_ENOMEM. */
+int gh__tls_conn_attach(gh__conn_t *c, gh_tls_t *tls);
+/* tls_ctx.c: one more reference, for a listener or a connection. */
+void gh__tls_ref(gh_tls_t *t);
 
 enum gh__conn_state {
     GH__CONN_ACTIVE = 0, /* a goroutine serves it */
@@ -79,6 +90,7 @@ struct gh__conn {
     gh__conn_t *qnext;         /* srv->wq_*: waiting for a goroutine */
     gh__m_t *qm;               /* ... since this worker's loop woke it */
     gh__iowait_t watch;        /* the idle fdwatch; owner only */
+    struct gh__tls_conn *tls;  /* TLS state (conn_tls.c), or NULL */
     int wake;                  /* its result, for the new goroutine */
     const gh__pp_cfg_t *pp;    /* a PROXY header is still to come (its
                                 * listener's settings at accept); NULL
@@ -92,7 +104,7 @@ struct gh__conn {
  * by gh_server_free(). */
 typedef struct gh__listener {
     gh__lock_t mu;             /* fd's closing vs the wake-ups of shutdown
-                                * and gh_server_listener_close() */
+                                * and gh_server_listener_close(); and tls */
     int fd;                    /* the acceptor's once running; -1 once
                                 * closed */
     int family;
@@ -108,6 +120,8 @@ typedef struct gh__listener {
                                 * the acceptor loads it per connection */
     gh_server_t *srv;
     gh_waitgroup_t exited;     /* 1 while its acceptor runs */
+    gh_tls_t *tls;             /* a reference, or NULL (plain); under mu:
+                                * gh_server_listener_tls() swaps it */
 } gh__listener_t;
 
 /* The options, as gh_server_new() or gh_server_update() saw them.

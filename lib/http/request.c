@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -322,6 +323,14 @@ int gh__req_set_params(gh_req_t *req, int n, const char *const *names,
 
 /* ---- the context and the disconnect watch ---- */
 
+/* The peer shut its side down (FIN received), even with bytes unread. */
+static bool peer_closed(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP));
+}
+
 static void disconnect_seen(gh__iowait_t *w, int result)
 {
     gh_req_t *req = w->data;
@@ -333,7 +342,11 @@ static void disconnect_seen(gh__iowait_t *w, int result)
         if (r < 0 && (errno == EAGAIN || errno == EINTR))
             r = 1; /* nothing after all */
     }
-    /* Bytes of a pipelined request mean the client is still there. */
+    /* Bytes of a pipelined request mean the client is still there.  On
+     * TLS the bytes may be a close_notify, whose type TLS 1.3 hides:
+     * there the client left if it also closed its side (its FIN is in). */
+    if (r == 1 && req->ss->c->tls && peer_closed(req->ss->c->fd))
+        r = 0;
     if (r <= 0)
         gh_ctx_cancel(req->ctx);
 }

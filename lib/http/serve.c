@@ -47,6 +47,8 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <sys/socket.h>
 
 #include "http/http_impl.h"
 #include "http/proxy_proto.h"
@@ -256,6 +258,43 @@ static void pp_apply(gh__conn_t *c, const gh__pp_t *pp)
 }
 
 /* Read and drop the header: 1, or RUN_CLOSE (refused). */
+/*
+ * Under TLS the bytes after the header are the ClientHello, which OpenSSL
+ * reads from the socket itself: take only the header's bytes (peek, then
+ * consume up to its end).  Bytes the parser has not seen the end of yet
+ * are all the header's, so each round consumes something: no spin.
+ */
+static ssize_t pp_fill_exact(gh__session_t *ss, int64_t deadline)
+{
+    gh__conn_t *c = ss->c;
+    size_t room = ss->cap - ss->len;
+    gh__pp_t pp;
+    ssize_t n;
+    int r;
+
+    if (room > GH__PP_V2_MAX)
+        room = GH__PP_V2_MAX;
+    while ((n = recv(c->fd, ss->buf + ss->len, room,
+                     MSG_PEEK | MSG_DONTWAIT)) <= 0) {
+        if (n == 0)
+            return 0;
+        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        if (errno != EINTR &&
+            (r = gh_wait_fd(c->fd, GH_IO_READ, deadline)) < 0)
+            return r;
+    }
+    r = gh__pp_parse(ss->buf, ss->len + (size_t)n, 0, &pp);
+    if (r > 0)
+        n = r - (ssize_t)ss->len; /* the header ends in there */
+    if ((n = recv(c->fd, ss->buf + ss->len, (size_t)n, MSG_DONTWAIT)) <= 0)
+        return n < 0 ? -errno : 0;
+    ss->len += (uint32_t)n;
+    atomic_fetch_add_explicit(&ss->s->bytes_in, (uint64_t)n,
+                              memory_order_relaxed);
+    return n;
+}
+
 static int proxy_header(gh__session_t *ss)
 {
     gh__conn_t *c = ss->c;
@@ -270,7 +309,9 @@ static int proxy_header(gh__session_t *ss)
         return RUN_CLOSE;
     }
     while ((n = gh__pp_parse(ss->buf, ss->len, 0, &pp)) == GH__PP_NEED) {
-        if ((got = gh__session_fill(ss, deadline)) <= 0) {
+        got = c->tls ? pp_fill_exact(ss, deadline)
+                     : gh__session_fill(ss, deadline);
+        if (got <= 0) {
             if (got == GH_ETIMEDOUT) {
                 atomic_fetch_add(&ss->s->timeouts, 1);
                 pp_refused(ss, "no header in time");

@@ -1,5 +1,5 @@
 /*
- * server.c - listeners, the acceptors, connection bookkeeping, graceful
+ * server.c - listeners (plain or TLS), the acceptors, connection bookkeeping, graceful
  * shutdown and the counters.
  *
  * An acceptor goroutine per listener calls accept4(2) until it would block,
@@ -331,7 +331,7 @@ static int add_listener(gh_server_t *s, int fd, int family, char *path,
         return i;
     }
     *l = (gh__listener_t){.fd = fd, .family = family, .unix_path = path,
-                          .srv = s};
+                          .srv = s, .tls = lo ? lo->tls : NULL};
     atomic_init(&l->pp, pc);
     gh__lock(&s->lmu);
     if (atomic_load(&s->draining)) {
@@ -343,6 +343,8 @@ static int add_listener(gh_server_t *s, int fd, int family, char *path,
             *l = (gh__listener_t){.fd = -1, .closed = true, .srv = s};
             atomic_init(&l->pp, pc); /* freed with the table */
             i = GH_ENOMEM;
+        } else if (l->tls) {
+            gh__tls_ref(l->tls);
         }
         l = NULL;
     }
@@ -575,6 +577,30 @@ int gh_server_listener_update(gh_server_t *s, int i,
         pc->older = old;
     atomic_store(&l->pp, pc);
     return 0;
+}
+
+int gh_server_listener_tls(gh_server_t *s, int i, gh_tls_t *tls)
+{
+    gh__listener_t *l = NULL;
+    gh_tls_t *old = NULL;
+
+    if (!s)
+        return GH_EINVAL;
+    if (tls)
+        gh__tls_ref(tls);
+    gh__lock(&s->lmu);
+    if (i >= 0 && i < s->nls && !s->ls[i]->closed) {
+        l = s->ls[i];
+        /* The acceptor reads l->tls under l->mu as it starts a
+         * connection: it sees the old context or the new one. */
+        gh__lock(&l->mu);
+        old = l->tls;
+        l->tls = tls;
+        gh__unlock(&l->mu);
+    }
+    gh__unlock(&s->lmu);
+    gh_tls_free(l ? old : tls);
+    return l ? 0 : GH_EINVAL;
 }
 
 int gh_server_addr(gh_server_t *s, int i, struct sockaddr_storage *ss,
@@ -819,6 +845,18 @@ bool gh__conn_idle(gh__conn_t *c)
     return true;
 }
 
+/* A TLS listener's connection gets the listener's context now. */
+static int conn_tls(gh__listener_t *l, gh__conn_t *c)
+{
+    int rc = 0;
+
+    gh__lock(&l->mu);
+    if (l->tls)
+        rc = gh__tls_conn_attach(c, l->tls);
+    gh__unlock(&l->mu);
+    return rc;
+}
+
 static void conn_start(gh_server_t *s, gh__listener_t *l, int fd,
                        const struct sockaddr *sa, socklen_t len)
 {
@@ -826,11 +864,13 @@ static void conn_start(gh_server_t *s, gh__listener_t *l, int fd,
 
     gh__conn_t *c = calloc(1, sizeof(*c));
 
-    if (!c) {
+    if (c)
+        c->ops = &gh__conn_tcp_ops;
+    if (!c || conn_tls(l, c) < 0) {
+        free(c);
         close(fd);
         return;
     }
-    c->ops = &gh__conn_tcp_ops;
     c->srv = s;
     c->fd = fd;
     c->fresh = true;
@@ -1039,6 +1079,7 @@ void gh_server_free(gh_server_t *s)
         }
         free(l->unix_path);
         pp_cfg_free_all(atomic_load(&l->pp));
+        gh_tls_free(l->tls);
         free(l);
     }
     free(s->ls);

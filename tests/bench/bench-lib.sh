@@ -226,6 +226,7 @@ row() { # NAME KEY LABEL FORMAT
 }
 
 # wrk_round NAME SERVER ROUND PORT CONNS PATH [WRK-ARG...]: one wrk run
+# (to ${scheme:-http}://...)
 # against SERVER (ours or nginx), with the server's CPU ticks around it;
 # appends "NAME SERVER key value" lines to $tmp/res (wrk_result).
 wrk_round() {
@@ -237,7 +238,7 @@ wrk_round() {
     # shellcheck disable=SC2086
     timeout --kill-after=5 $((duration + 60)) $cpin "$WRK" -t 1 -c "$conns" \
         -d "${duration}s" --timeout 5s --latency "$@" \
-        "http://127.0.0.1:$port$path" </dev/null >"$tmp/wrk.out" 2>&1
+        "${scheme:-http}://127.0.0.1:$port$path" </dev/null >"$tmp/wrk.out" 2>&1
     rc=$?
     # shellcheck disable=SC2086
     t1=$(cpu_ticks $spids)

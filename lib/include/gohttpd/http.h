@@ -37,6 +37,7 @@
 #include <sys/types.h>
 
 #include "gohttpd/ctx.h"
+#include "gohttpd/tls.h"
 #include "gohttpd/version.h"
 
 #ifdef __cplusplus
@@ -197,6 +198,8 @@ typedef struct gh_listen_opts {
                           *   once.  NULL: any peer.  Parsed and copied */
     int64_t proxy_protocol_timeout; /**< the header must be in within this
                           *   (ns) of the connection's start: 0 = 5 s */
+    gh_tls_t *tls;      /**< serve HTTPS with this context (the listener
+                         *   takes its own reference); NULL: plain HTTP */
 } gh_listen_opts_t;
 
 /**
@@ -241,6 +244,15 @@ GH_API int gh_server_listener_update(gh_server_t *s, int i,
  * 0 or GH_EINVAL (no such listener, or already closed).
  */
 GH_API int gh_server_listener_close(gh_server_t *s, int i);
+
+/**
+ * gh_server_listener_tls - make listener i serve TLS with tls from now on
+ * (NULL: plain HTTP), atomically: handshakes that start later use tls,
+ * connections already accepted keep the context they began with.  The
+ * listener takes its own reference to tls and drops the old one.  Returns
+ * 0 or GH_EINVAL (no such listener, or closed).  Any thread.
+ */
+GH_API int gh_server_listener_tls(gh_server_t *s, int i, gh_tls_t *tls);
 
 /**
  * gh_server_listen_fd - serve on fd, a socket already listening (inherited
@@ -388,6 +400,15 @@ GH_API const char *gh_req_query_param(gh_req_t *req, const char *name);
 
 /** HTTP version: 10 or 11. */
 GH_API int gh_req_version(const gh_req_t *req);
+
+/**
+ * gh_req_tls - how req's connection is secured: the TLS version, cipher,
+ * SNI name, ALPN protocol and (with client verification) the verified
+ * client's subject; NULL for a plain HTTP connection.  The struct and its
+ * strings belong to the connection and stay valid until the handler
+ * returns.  Connection goroutine only; does not park.
+ */
+GH_API const gh_tls_info_t *gh_req_tls(const gh_req_t *req);
 
 /**
  * gh_req_header - the value of the first header field called name
