@@ -84,8 +84,7 @@ static const struct {
 
 /* One configured route; read-only once init returns. */
 typedef struct status_state {
-    gh__status_net_t *allow; /* malloc */
-    int nallow;
+    gh_netlist_t *allow;     /* who may look (Unix peers always may) */
     bool goroutines; /* the goroutine lists may be served */
     int goroutines_max;
     enum view root; /* what the route's own path serves */
@@ -93,23 +92,29 @@ typedef struct status_state {
 
 /* ---- settings -------------------------------------------------------- */
 
-static int add_net(status_state_t *st, const char *text, char *err,
-                   size_t errlen)
+/* "allow" as one gh_netlist_new() text: its entries, "all" meaning every
+ * IPv4 and IPv6 address. */
+static char *allow_text(const char *const *nets, int n)
 {
-    int rc;
+    size_t len = 1;
+    char *text;
 
-    if (strcmp(text, "all") == 0) { /* every IPv4 and every IPv6 address */
-        rc = add_net(st, "0.0.0.0/0", err, errlen);
-        return rc ? rc : add_net(st, "::/0", err, errlen);
+    for (int i = 0; i < n; i++)
+        len += strlen(nets[i]) + sizeof(" 0.0.0.0/0 ::/0");
+    if (!(text = calloc(1, len)))
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        strcat(text, strcmp(nets[i], "all") == 0 ? "0.0.0.0/0 ::/0" : nets[i]);
+        strcat(text, " ");
     }
-    return gh__status_net_parse(text, &st->allow[st->nallow++], err, errlen);
+    return text;
 }
 
 static int read_allow(const gh_conf_section_t *conf, status_state_t *st)
 {
     static const char *const dflt[] = {"127.0.0.0/8", "::1"};
     const char *const *nets;
-    char err[160];
+    char err[160], *text;
     int n, rc;
 
     if ((rc = gh_conf_get_list(conf, "allow", &nets, &n)) < 0)
@@ -118,14 +123,14 @@ static int read_allow(const gh_conf_section_t *conf, status_state_t *st)
         nets = dflt;
         n = 2;
     }
-    /* "all" takes two entries. */
-    if (!(st->allow = calloc(2 * (size_t)n, sizeof(*st->allow))))
+    if (!(text = allow_text(nets, n)))
         return GH_ENOMEM;
-    for (int i = 0; i < n; i++)
-        if (add_net(st, nets[i], err, sizeof(err)) != 0)
-            return gh_conf_errorf(conf, gh_conf_find(conf, "allow"),
-                                  "allow: %s", err);
-    return 0;
+    rc = gh_netlist_new(&st->allow, text, err, sizeof(err));
+    free(text);
+    if (rc == GH_EINVAL)
+        return gh_conf_errorf(conf, gh_conf_find(conf, "allow"), "allow: %s",
+                              err);
+    return rc;
 }
 
 static int read_format(const gh_conf_section_t *conf, status_state_t *st)
@@ -168,7 +173,7 @@ static void status_fini(void *state)
 
     if (!st)
         return;
-    free(st->allow);
+    gh_netlist_free(st->allow);
     free(st);
 }
 
@@ -296,7 +301,8 @@ static int status_serve(void *state, gh_req_t *req, gh_resp_t *resp)
     enum view v;
     int rc;
 
-    if (!gh__status_allowed(st->allow, st->nallow, peer, plen))
+    /* A Unix-domain peer is local, and the socket's mode guards it. */
+    if (peer->sa_family != AF_UNIX && !gh_netlist_match(st->allow, peer, plen))
         return 403;
     if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
         gh_resp_header_set(resp, "Allow", "GET, HEAD");

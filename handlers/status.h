@@ -6,7 +6,6 @@
  *
  *   status.c             the plugin: settings, access control, which view
  *                        a request asks for, the response headers
- *   status_acl.c         "allow" networks: parsing CIDRs, matching peers
  *   status_render.c      the views as text: the JSON statistics, the
  *                        Prometheus exposition, the goroutine lists
  *   status_dashboard.c   generated at build time from
@@ -31,33 +30,6 @@
 
 extern const char gh__status_dashboard[];     /* the HTML page, NUL-ended */
 extern const size_t gh__status_dashboard_len; /* strlen of it */
-
-/* ---- status_acl.c ---------------------------------------------------- */
-
-/* One network of an "allow" list. */
-typedef struct gh__status_net {
-    int family;       /* AF_INET or AF_INET6 */
-    int bits;         /* prefix length: 0 .. 32 or 0 .. 128 */
-    uint8_t addr[16]; /* network byte order; host bits cleared */
-} gh__status_net_t;
-
-/*
- * Parse "192.168.0.0/16", "10.1.2.3" (a /32), "fd00::/8", "::1" (a /128)
- * into *out; bits past the prefix are cleared, as nginx does.  Returns 0,
- * or GH_EINVAL with the reason in err ("the prefix length must be 0 to
- * 32").
- */
-int gh__status_net_parse(const char *text, gh__status_net_t *out, char *err,
-                         size_t errlen);
-
-/*
- * Is the peer sa in one of nets[0 .. n)?  A Unix-domain peer always is
- * (only local processes reach such a socket, and file permissions guard
- * it); an IPv4-mapped IPv6 peer (::ffff:a.b.c.d, a dual-stack listener)
- * is matched as the IPv4 address it carries.
- */
-bool gh__status_allowed(const gh__status_net_t *nets, int n,
-                        const struct sockaddr *sa, socklen_t len);
 
 /* ---- status_render.c ------------------------------------------------- */
 

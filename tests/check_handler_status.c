@@ -1,125 +1,14 @@
 /*
  * check_handler_status.c - the status plugin's parts that need no server:
- * "allow" networks (parsing, masking, matching IPv4, IPv6, IPv4-mapped
- * and Unix-domain peers, and the errors for bad ones), the latency
- * quantile estimate, JSON string escaping and the Prometheus exposition
- * of a made-up snapshot.  The daemon end to end is
+ * the latency quantile estimate, JSON string escaping and the Prometheus
+ * exposition of a made-up snapshot.  Its "allow" list is a gh_netlist
+ * (tests/check_netlist.c); the daemon end to end, allow included, is
  * tests/integration/daemon-status.sh.
  */
 #include "check_gh.h"
 
-#include <arpa/inet.h>
-#include <sys/un.h>
 
 #include "status.h"
-
-/* ---- allow ----------------------------------------------------------- */
-
-static gh__status_net_t net(const char *text)
-{
-    gh__status_net_t n;
-    char err[160] = "";
-
-    ck_assert_msg(gh__status_net_parse(text, &n, err, sizeof(err)) == 0,
-                  "%s: %s", text, err);
-    return n;
-}
-
-START_TEST(net_parse_reads_cidrs_and_clears_host_bits)
-{
-    gh__status_net_t n = net("10.1.2.3/8");
-    char buf[INET6_ADDRSTRLEN];
-
-    ck_assert_int_eq(n.family, AF_INET);
-    ck_assert_int_eq(n.bits, 8);
-    ck_assert_str_eq(inet_ntop(AF_INET, n.addr, buf, sizeof(buf)),
-                     "10.0.0.0");
-    n = net("192.168.77.200/20");
-    ck_assert_str_eq(inet_ntop(AF_INET, n.addr, buf, sizeof(buf)),
-                     "192.168.64.0");
-    n = net("127.0.0.1");
-    ck_assert_int_eq(n.bits, 32);
-    n = net("::1");
-    ck_assert_int_eq(n.family, AF_INET6);
-    ck_assert_int_eq(n.bits, 128);
-    n = net("fd12:3456::7/12");
-    ck_assert_str_eq(inet_ntop(AF_INET6, n.addr, buf, sizeof(buf)),
-                     "fd10::");
-    ck_assert_int_eq(net("0.0.0.0/0").bits, 0);
-}
-END_TEST
-
-static const struct {
-    const char *text, *why;
-} bad_nets[] = {
-    {"10.0.0.0/33", "the prefix length must be 0 to 32"},
-    {"::/129", "the prefix length must be 0 to 128"},
-    {"10.0.0.0/", "the prefix length must be"},
-    {"10.0.0.0/-1", "the prefix length must be"},
-    {"10.0.0.0/8x", "the prefix length must be"},
-    {"localhost", "is not an IP address or network"},
-    {"10.0.0", "is not an IP address or network"},
-    {"", "is not an IP address or network"},
-    {"/8", "is not an IP address or network"},
-};
-
-START_TEST(net_parse_refuses_bad_networks_saying_why)
-{
-    gh__status_net_t n;
-    char err[160] = "";
-
-    ck_assert_int_eq(gh__status_net_parse(bad_nets[_i].text, &n, err,
-                                          sizeof(err)),
-                     GH_EINVAL);
-    ck_assert_msg(strstr(err, bad_nets[_i].why), "%s: \"%s\"",
-                  bad_nets[_i].text, err);
-}
-END_TEST
-
-static bool allowed4(const gh__status_net_t *nets, int n, const char *ip)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-
-    ck_assert_int_eq(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
-    return gh__status_allowed(nets, n, (struct sockaddr *)&sin, sizeof(sin));
-}
-
-static bool allowed6(const gh__status_net_t *nets, int n, const char *ip)
-{
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
-
-    ck_assert_int_eq(inet_pton(AF_INET6, ip, &sin6.sin6_addr), 1);
-    return gh__status_allowed(nets, n, (struct sockaddr *)&sin6,
-                              sizeof(sin6));
-}
-
-START_TEST(allowed_matches_prefixes_of_the_peer_family)
-{
-    gh__status_net_t nets[] = {net("127.0.0.0/8"), net("::1"),
-                               net("172.16.0.0/12"), net("fd00::/8")};
-    struct sockaddr_un un = {.sun_family = AF_UNIX};
-
-    ck_assert(allowed4(nets, 4, "127.0.0.1"));
-    ck_assert(allowed4(nets, 4, "127.255.1.2"));
-    ck_assert(!allowed4(nets, 4, "128.0.0.1"));
-    ck_assert(allowed4(nets, 4, "172.31.255.255")); /* /12 edges */
-    ck_assert(!allowed4(nets, 4, "172.32.0.0"));
-    ck_assert(!allowed4(nets, 4, "172.15.255.255"));
-    ck_assert(allowed6(nets, 4, "::1"));
-    ck_assert(!allowed6(nets, 4, "::2"));
-    ck_assert(allowed6(nets, 4, "fdab::1"));
-    ck_assert(!allowed6(nets, 4, "fe80::1"));
-    /* A dual-stack listener's IPv4 client, by its IPv4 address. */
-    ck_assert(allowed6(nets, 4, "::ffff:127.0.0.1"));
-    ck_assert(!allowed6(nets, 4, "::ffff:10.0.0.1"));
-    /* Unix-domain peers always; nothing at all for an empty list. */
-    ck_assert(gh__status_allowed(nets, 0, (struct sockaddr *)&un,
-                                 sizeof(sa_family_t)));
-    ck_assert(!allowed4(nets, 0, "127.0.0.1"));
-    ck_assert(allowed4((gh__status_net_t[]){net("0.0.0.0/0")}, 1,
-                       "203.0.113.9"));
-}
-END_TEST
 
 /* ---- quantiles ------------------------------------------------------- */
 
@@ -194,10 +83,6 @@ static Suite *handler_status_suite(void)
     TCase *tc = tcase_create("parts");
 
     tcase_set_timeout(tc, 10);
-    tcase_add_test(tc, net_parse_reads_cidrs_and_clears_host_bits);
-    tcase_add_loop_test(tc, net_parse_refuses_bad_networks_saying_why, 0,
-                        (int)(sizeof(bad_nets) / sizeof(bad_nets[0])));
-    tcase_add_test(tc, allowed_matches_prefixes_of_the_peer_family);
     tcase_add_test(tc, quantile_interpolates_inside_the_bucket);
     tcase_add_test(tc, json_str_escapes_and_repairs_utf8);
     tcase_add_test(tc, prometheus_histogram_is_cumulative_and_ends_in_inf);

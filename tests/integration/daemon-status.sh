@@ -26,10 +26,10 @@ t_bad() { # NAME SETTING EXPECTED-MESSAGE
     check_grep "... saying why" "$3" "$tmp/$1.t"
 }
 t_bad prefix 'allow 10.0.0.0/33;' \
-    '4:3: allow: "10.0.0.0/33": the prefix length must be 0 to 32'
+    '4:3: allow: "10.0.0.0/33": the prefix length must be a number from 0 to 32'
 t_bad addr 'allow 127.0.0.1 localhost;' \
     '4:3: allow: "localhost" is not an IP address or network'
-t_bad v6prefix 'allow ::1/129;' 'the prefix length must be 0 to 128'
+t_bad v6prefix 'allow ::1/129;' 'the prefix length must be a number from 0 to 128'
 t_bad format 'format xml;' \
     '4:3: format: "xml" is not one of dashboard, json, prometheus'
 t_bad flag 'goroutines maybe;' '4:3: goroutines'
