@@ -7,7 +7,6 @@
  */
 #include "check_gh.h"
 
-
 #include "status.h"
 
 /* ---- quantiles ------------------------------------------------------- */
