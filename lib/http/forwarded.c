@@ -68,25 +68,26 @@ static bool parse_port(const char *p, size_t n, uint16_t *out)
     return v <= 65535;
 }
 
-/* inet_pton() of p[0 .. n) as family af into a. */
-static bool parse_ip(int af, const char *p, size_t n, gh__addr_t *a,
-                     socklen_t *len)
+bool gh__ip_parse(int af, const char *p, size_t n, void *sa, socklen_t *len)
 {
+    struct sockaddr_in *in = sa;
+    struct sockaddr_in6 *in6 = sa;
     char tmp[INET6_ADDRSTRLEN];
 
     if (n == 0 || n >= sizeof(tmp))
         return false;
     memcpy(tmp, p, n);
     tmp[n] = '\0';
-    memset(a, 0, sizeof(*a));
     if (af == AF_INET) {
-        a->in.sin_family = AF_INET;
-        *len = sizeof(a->in);
-        return inet_pton(AF_INET, tmp, &a->in.sin_addr) == 1;
+        memset(in, 0, sizeof(*in));
+        in->sin_family = AF_INET;
+        *len = sizeof(*in);
+        return inet_pton(AF_INET, tmp, &in->sin_addr) == 1;
     }
-    a->in6.sin6_family = AF_INET6;
-    *len = sizeof(a->in6);
-    return inet_pton(AF_INET6, tmp, &a->in6.sin6_addr) == 1;
+    memset(in6, 0, sizeof(*in6));
+    in6->sin6_family = AF_INET6;
+    *len = sizeof(*in6);
+    return inet_pton(AF_INET6, tmp, &in6->sin6_addr) == 1;
 }
 
 /*
@@ -107,17 +108,18 @@ static int parse_node(span_t s, gh__addr_t *a, socklen_t *len)
         return 0;
     if (s.p[0] == '[') {
         if (!(close = memchr(s.p, ']', s.n)) ||
-            !parse_ip(AF_INET6, s.p + 1, (size_t)(close - s.p - 1), a, len))
+            !gh__ip_parse(AF_INET6, s.p + 1, (size_t)(close - s.p - 1), a,
+                          len))
             return -1;
         colon = close + 1 < end ? close + 1 : NULL;
         if (colon && *colon != ':')
             return -1;
     } else if ((colon = memchr(s.p, ':', s.n)) &&
                memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
-        return parse_ip(AF_INET6, s.p, s.n, a, len) ? 1 : -1; /* bare v6 */
+        return gh__ip_parse(AF_INET6, s.p, s.n, a, len) ? 1 : -1; /* bare v6 */
     } else {
         hl = colon ? (size_t)(colon - s.p) : s.n;
-        if (!parse_ip(AF_INET, s.p, hl, a, len))
+        if (!gh__ip_parse(AF_INET, s.p, hl, a, len))
             return -1;
     }
     if (colon && !(colon[1] == '_' && end - colon > 2) &&

@@ -27,6 +27,11 @@ typedef union gh__addr {
     struct sockaddr_in6 in6;
 } gh__addr_t;
 
+/* inet_pton() of the address text p[0 .. n) (no brackets, no port) as
+ * family af (AF_INET or AF_INET6) into sa, a sockaddr_in or sockaddr_in6
+ * (port 0); *len is set to its size.  False if it is not one. */
+bool gh__ip_parse(int af, const char *p, size_t n, void *sa, socklen_t *len);
+
 enum {
     GH__FWD_XFF = 0,           /* X-Forwarded-For: a, b, c */
     GH__FWD_XRI = 1,           /* X-Real-IP: a */

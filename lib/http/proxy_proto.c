@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "http/forwarded.h"
 #include "http/proxy_proto.h"
 
 static const uint8_t v2_sig[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
@@ -63,27 +64,6 @@ static size_t v1_word(const char *line, size_t *pos, size_t end, bool last)
     return i - start;
 }
 
-/* An address word into a (family af) with port p. */
-static bool v1_addr(const char *w, size_t n, int af, gh__pp_addr_t *a,
-                    socklen_t *alen)
-{
-    char tmp[INET6_ADDRSTRLEN];
-
-    if (n >= sizeof(tmp))
-        return false;
-    memcpy(tmp, w, n);
-    tmp[n] = '\0';
-    memset(a, 0, sizeof(*a));
-    if (af == AF_INET) {
-        a->in.sin_family = AF_INET;
-        *alen = sizeof(a->in);
-        return inet_pton(AF_INET, tmp, &a->in.sin_addr) == 1;
-    }
-    a->in6.sin6_family = AF_INET6;
-    *alen = sizeof(a->in6);
-    return inet_pton(AF_INET6, tmp, &a->in6.sin6_addr) == 1;
-}
-
 /* "TCP4 a b p q" in line[pos .. end). */
 static int v1_fields(const char *line, size_t pos, size_t end, gh__pp_t *out)
 {
@@ -103,8 +83,8 @@ static int v1_fields(const char *line, size_t pos, size_t end, gh__pp_t *out)
         if (!(n[i] = v1_word(line, &pos, end, i == 3)))
             return GH__PP_INVALID;
     }
-    if (!v1_addr(w[0], n[0], af, &out->src, &out->src_len) ||
-        !v1_addr(w[1], n[1], af, &out->dst, &out->dst_len) ||
+    if (!gh__ip_parse(af, w[0], n[0], &out->src, &out->src_len) ||
+        !gh__ip_parse(af, w[1], n[1], &out->dst, &out->dst_len) ||
         !v1_port(w[2], n[2], &sport) || !v1_port(w[3], n[3], &dport))
         return GH__PP_INVALID;
     if (af == AF_INET) {
