@@ -128,11 +128,11 @@ static int h_tls(void *u, gh_req_t *req, gh_resp_t *resp)
         return h_ctxwait(req, resp);
 
     if (ti)
-        snprintf(seen, sizeof(seen), "%s %s %s %d", ti->version,
+        snprintf(seen, sizeof(seen), "%s %s %s %d %s", ti->version,
                  ti->sni ? ti->sni : "-", ti->alpn ? ti->alpn : "-",
-                 ti->resumed);
+                 ti->resumed, gh_req_scheme(req));
     else
-        snprintf(seen, sizeof(seen), "plain");
+        snprintf(seen, sizeof(seen), "plain %s", gh_req_scheme(req));
     return gh_resp_send(resp, seen, strlen(seen));
 }
 
@@ -465,7 +465,7 @@ START_TEST(tls_request_reports_its_connection)
     gh_tls_free(t); /* the listener holds its own reference */
     ck_assert(tls_get("a.test", cn, sizeof(cn), body, sizeof(body)));
     ck_assert_str_eq(cn, "a.test");
-    ck_assert_str_eq(body, "TLSv1.3 a.test http/1.1 0");
+    ck_assert_str_eq(body, "TLSv1.3 a.test http/1.1 0 https");
     srv_stop();
 }
 END_TEST

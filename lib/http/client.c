@@ -190,7 +190,9 @@ const struct sockaddr *gh_req_client(const gh_req_t *req, socklen_t *len)
 
 const char *gh_req_scheme(const gh_req_t *req)
 {
-    return req->fwd_scheme ? req->fwd_scheme : "http";
+    if (req->fwd_scheme)
+        return req->fwd_scheme;
+    return req->ss->c->tls ? "https" : "http";
 }
 
 const char *gh_req_host(const gh_req_t *req)

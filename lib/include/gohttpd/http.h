@@ -477,7 +477,7 @@ GH_API const struct sockaddr *gh_req_client(const gh_req_t *req,
 /**
  * gh_req_scheme - "http" or "https" as a trusted proxy reports it
  * (X-Forwarded-Proto, or proto= with Forwarded); else the connection's
- * own ("http").  Static storage.
+ * own ("https" on a TLS listener, else "http").  Static storage.
  */
 GH_API const char *gh_req_scheme(const gh_req_t *req);
 
