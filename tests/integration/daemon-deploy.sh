@@ -18,7 +18,7 @@ set -u
 cat >"$tmp/d.conf" <<EOC
 $as_root
 access_log $tmp/access.log common;
-drain_delay 1500ms;
+drain_delay 2500ms;
 shutdown_timeout 10s;
 route /slow/ {                  # one worker, 2 s a job
     handler kv;
@@ -26,6 +26,11 @@ route /slow/ {                  # one worker, 2 s a job
     queue   1;
     delay   2s;
     timeout 5s;
+}
+route /slower/ {                # outlives the drain
+    handler kv;
+    delay   4s;
+    timeout 8s;
 }
 route / {
     handler static;
@@ -85,9 +90,9 @@ check "... other paths still served" "200" \
     "$(get /index.html | cut -d' ' -f1)"
 # A request that outlives the drain: it finishes, told to close.
 curl -s -m 10 -D "$tmp/slow.h" -o /dev/null -w '%{http_code}' \
-    "http://127.0.0.1:$port/slow/x" >"$tmp/slow.code" 2>/dev/null &
+    "http://127.0.0.1:$port/slower/x" >"$tmp/slow.code" 2>/dev/null &
 slow=$!
-sleep 1.6 # the drain is over: the listener is closed
+sleep 2.6 # the drain (2.5 s) is over: the listener is closed
 check "after drain_delay: no new connection" "000" \
     "$(curl -s -m 5 -o /dev/null -w '%{http_code}' \
         "http://127.0.0.1:$port/index.html")"
