@@ -315,6 +315,9 @@ void gh__allg_del(gh__g_t *g);
 
 /* ---- time and I/O (timer.c, netpoll.c) ---- */
 int gh__timers_init(gh__m_t *m);
+/* gh_now() up to one clock tick (a few ms) behind, for long timeouts: it
+ * needs no clock read (rdtsc), which on a VM costs more than the rest. */
+int64_t gh__now_coarse(void);
 /* Add t (t->when, t->fn set) to m's heap; any thread.  0 or GH_ENOMEM. */
 int gh__timer_start(gh__m_t *m, gh__timer_t *t);
 /* Remove t from its owner's heap; any thread.  On return t's fn is not

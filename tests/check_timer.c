@@ -10,6 +10,8 @@
 
 #include <pthread.h>
 
+#include "internal.h" /* gh__now_coarse */
+
 static atomic_long done;
 
 /* ------------------------------------------------------------------ */
@@ -33,6 +35,25 @@ START_TEST(timer_now_is_monotonic_and_matches_clock_monotonic)
     ck_assert_msg(now - sys < gh_test_slack(100 * GH_MILLISECOND),
                   "gh_now %lld vs CLOCK_MONOTONIC %lld", (long long)now,
                   (long long)sys);
+}
+END_TEST
+
+/* The coarse clock is gh_now()'s, never ahead of it and at most a tick
+ * (a few ms; 100 ms allows for any HZ and a descheduled thread) behind. */
+START_TEST(timer_now_coarse_trails_now_by_at_most_a_tick)
+{
+    int64_t before, coarse, after;
+
+    for (int i = 0; i < 1000; i++) {
+        before = gh_now();
+        coarse = gh__now_coarse();
+        after = gh_now();
+        ck_assert_msg(coarse <= after, "coarse %lld ahead of gh_now %lld",
+                      (long long)coarse, (long long)after);
+        ck_assert_msg(before - coarse < gh_test_slack(100 * GH_MILLISECOND),
+                      "coarse %lld vs gh_now %lld", (long long)coarse,
+                      (long long)before);
+    }
 }
 END_TEST
 
@@ -280,6 +301,7 @@ static Suite *timer_suite(void)
     tc = tcase_create("clock");
     gh_test_tcase_setup(tc, 10);
     tcase_add_test(tc, timer_now_is_monotonic_and_matches_clock_monotonic);
+    tcase_add_test(tc, timer_now_coarse_trails_now_by_at_most_a_tick);
     tcase_add_test(tc, timer_deadline_in_saturates_at_forever);
     suite_add_tcase(s, tc);
 

@@ -14,15 +14,21 @@
 
 #include "http/http_impl.h"
 
+/* recv and send rather than read and writev: on a socket they skip the
+ * VFS layer (the file position lock, rw_verify_area, fsnotify), which the
+ * profile of a keep-alive request shows at a few percent of its CPU. */
 static ssize_t tcp_read(gh__conn_t *c, void *buf, size_t len,
                         int64_t deadline)
 {
-    return gh_read(c->fd, buf, len, deadline);
+    return gh_recv(c->fd, buf, len, 0, deadline);
 }
 
+/* The usual case, the session's batch alone, is one buffer: send(2). */
 static ssize_t tcp_writev(gh__conn_t *c, const struct iovec *iov, int n,
                           int64_t deadline)
 {
+    if (n == 1)
+        return gh_send(c->fd, iov->iov_base, iov->iov_len, 0, deadline);
     return gh_writev(c->fd, iov, n, deadline);
 }
 

@@ -830,8 +830,10 @@ bool gh__conn_idle(gh__conn_t *c)
         return false;
     atomic_fetch_add(&s->conns_idle, 1);
     cfg = gh__server_cfg(s);
-    deadline = gh_now() + (c->fresh ? cfg->o.header_timeout
-                                    : cfg->o.idle_timeout);
+    /* A coarse clock (behind by a tick at most) for a timeout counted in
+     * seconds: one clock read less per keep-alive request. */
+    deadline = gh__now_coarse() + (c->fresh ? cfg->o.header_timeout
+                                            : cfg->o.idle_timeout);
     c->watch.data = c;
     rc = gh__fdwatch_start(&c->watch, c->fd, GH_IO_READ, deadline, idle_wake,
                            GH__FDWATCH_KEEP);

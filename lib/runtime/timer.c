@@ -35,6 +35,14 @@ int64_t gh_now(void)
     return (int64_t)ts.tv_sec * GH_SECOND + ts.tv_nsec;
 }
 
+int64_t gh__now_coarse(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * GH_SECOND + ts.tv_nsec;
+}
+
 int64_t gh_deadline_in(int64_t ns)
 {
     int64_t now = gh_now();
