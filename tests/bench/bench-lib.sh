@@ -253,3 +253,56 @@ wrk_round() {
     fi
     wrk_result "$name" "$side" $((t1 - t0))
 }
+
+# run_daemon: start $gohttpd -w 1 with $tmp/gohttpd.conf (pinned by $spin),
+# its error log in $tmp/ours.err; sets ours_pid and waits (10 s at most)
+# until it says it started.  The caller reads its ports from the log.
+run_daemon() {
+    : >"$tmp/ours.err"
+    # shellcheck disable=SC2086
+    $spin "$gohttpd" -w 1 -c "$tmp/gohttpd.conf" >/dev/null \
+        2>>"$tmp/ours.err" &
+    ours_pid=$!
+    pids="$pids $ours_pid"
+    i=0
+    while ! grep -q 'started (pid' "$tmp/ours.err" && [ $i -lt 100 ]; do
+        kill -0 "$ours_pid" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+# daemon_failed: say why gohttpd did not start, and exit 1.
+daemon_failed() {
+    say "$me: gohttpd did not start:"
+    sed 's/^/    /' "$tmp/ours.err" >&2
+    exit 1
+}
+
+# nginx_http_head CONNECTIONS: the start of an nginx.conf serving static
+# files with one worker, up to inside the http block (the caller adds
+# its own settings and server block, and the closing brace).
+nginx_http_head() {
+    cat <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events {
+    worker_connections $1;
+}
+http {
+    access_log off;
+    server_tokens off;
+    sendfile on;
+    keepalive_requests 1000000;
+    keepalive_timeout 600s;
+    default_type application/octet-stream;
+    client_body_temp_path $tmp/nginx/body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+EOF
+}

@@ -108,51 +108,19 @@ route / {
     precompressed ${BENCH_PRECOMPRESSED:-off};
 }
 EOF
-    : >"$tmp/ours.err"
-    # shellcheck disable=SC2086
-    $spin "$gohttpd" -w 1 -c "$tmp/gohttpd.conf" >/dev/null \
-        2>>"$tmp/ours.err" &
-    ours_pid=$!
-    pids="$pids $ours_pid"
-    i=0
-    while ! grep -q 'started (pid' "$tmp/ours.err" && [ $i -lt 100 ]; do
-        kill -0 "$ours_pid" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
+    run_daemon
     ours_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (tls).*/\1/p' \
                     "$tmp/ours.err" | tail -n 1)
     ours_plain=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
                      "$tmp/ours.err" | tail -n 1)
     if [ -z "$ours_port" ] || ! wait_ready "$ours_pid" "$ours_port"; then
-        say "$me: gohttpd did not start:"
-        sed 's/^/    /' "$tmp/ours.err" >&2
-        exit 1
+        daemon_failed
     fi
 }
 
 nginx_conf() { # PORT
+    nginx_http_head 4096
     cat <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events {
-    worker_connections 4096;
-}
-http {
-    access_log off;
-    server_tokens off;
-    sendfile on;
-    keepalive_requests 1000000;
-    keepalive_timeout 600s;
-    default_type application/octet-stream;
-    client_body_temp_path $tmp/nginx/body;
-    proxy_temp_path $tmp/nginx/proxy;
-    fastcgi_temp_path $tmp/nginx/fastcgi;
-    uwsgi_temp_path $tmp/nginx/uwsgi;
-    scgi_temp_path $tmp/nginx/scgi;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:SSL:10m;
     ssl_session_tickets on;
