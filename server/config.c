@@ -920,6 +920,26 @@ static const struct listen_key {
     {"tls", set_listen_tls, false},
 };
 
+/* PROXY protocol settings without "proxy_protocol on" would do nothing:
+ * most likely the switch was forgotten, and with it the client's
+ * address.  An error, not a silent no-op. */
+static int proxy_settings_alone(loader_t *l, const gh_conf_section_t *b,
+                                const gd_listen_t *ls)
+{
+    static const char *const keys[] = {"proxy_protocol_from",
+                                       "proxy_protocol_timeout"};
+
+    if (ls->proxy_protocol)
+        return 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const gh_conf_directive_t *d = gh_conf_find(b, keys[i]);
+        if (d)
+            return fail(l, d, "needs \"proxy_protocol on;\" in the same "
+                        "listen block");
+    }
+    return 0;
+}
+
 static int listen_block(loader_t *l, const gh_conf_section_t *b,
                         gd_listen_t *ls)
 {
@@ -941,7 +961,7 @@ static int listen_block(loader_t *l, const gh_conf_section_t *b,
         if ((rc = listen_keys[i].set(l, d, ls)))
             return rc;
     }
-    return 0;
+    return proxy_settings_alone(l, b, ls);
 }
 
 static int set_listen(loader_t *l, const gh_conf_directive_t *d)

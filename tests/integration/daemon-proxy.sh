@@ -50,8 +50,12 @@ t_bad pp-from ' {
   proxy_protocol_from 10.0.0.0/8 ::1/200;
 }' '3:3: proxy_protocol_from: "::1/200": the prefix length must be a number from 0 to 128'
 t_bad pp-timeout ' {
+  proxy_protocol on;
   proxy_protocol_timeout 0;
-}' '2:3: proxy_protocol_timeout: must be more than 0'
+}' '3:3: proxy_protocol_timeout: must be more than 0'
+t_bad pp-alone ' {
+  proxy_protocol_from 10.0.0.0/8;
+}' '2:3: proxy_protocol_from: needs "proxy_protocol on;" in the same listen block'
 
 # ---- a raw client ----
 # send.py PORT FILE: connect, send FILE's bytes, read until the server
