@@ -392,20 +392,27 @@ static int unix_perms(const char *path, const gh_listen_opts_t *lo)
     return 0;
 }
 
-/* True when a server accepts on the socket file at path. */
-static bool unix_alive(const char *path)
+/* Whether a server accepts on the socket file at path: 1 yes, 0 no (a
+ * stale file), or GH_E* when it cannot be told (EMFILE, EACCES...): then
+ * the file is left alone rather than taken from a server that may live. */
+static int unix_alive(const char *path)
 {
     struct sockaddr_un un = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    bool alive;
+    int rc;
 
     if (fd < 0)
-        return false;
+        return -errno;
     strcpy(un.sun_path, path);
-    alive = connect(fd, (struct sockaddr *)&un, sizeof(un)) == 0 ||
-            errno == EAGAIN; /* listening, its backlog full */
+    if (connect(fd, (struct sockaddr *)&un, sizeof(un)) == 0 ||
+        errno == EAGAIN) /* listening, its backlog full */
+        rc = 1;
+    else if (errno == ECONNREFUSED || errno == ENOENT)
+        rc = 0;
+    else
+        rc = -errno;
     close(fd);
-    return alive;
+    return rc;
 }
 
 static int listen_socket(const struct sockaddr *sa, socklen_t len,
@@ -473,8 +480,8 @@ static int listen_unix(gh_server_t *s, const char *path,
     /* A stale socket from an earlier run; never anything else, and
      * never one a running server accepts on. */
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-        if (unix_alive(path))
-            return GH_EADDRINUSE;
+        if ((rc = unix_alive(path)) != 0)
+            return rc > 0 ? GH_EADDRINUSE : rc;
         unlink(path);
     }
     if ((fd = listen_socket((struct sockaddr *)&un, sizeof(un), lo, 0)) < 0)

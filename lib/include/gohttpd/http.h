@@ -207,7 +207,8 @@ typedef struct gh_listen_opts {
  * address, or a host name: its first address), "[v6addr]:port", ":port"
  * (two listeners: every IPv4 and every IPv6 address) or "unix:/path" (a
  * stale socket file at path, one nothing listens on, is replaced; a live
- * one gives GH_EADDRINUSE).  Port 0 picks a free port
+ * one gives GH_EADDRINUSE, and one that cannot be probed the probe's
+ * error, e.g. GH_EMFILE).  Port 0 picks a free port
  * (see gh_server_addr(); ":0" gives the two listeners different ports).
  * After gh_server_start() the new listener is served at once (a reload
  * adding an address).  Returns the (first new) listener's index
