@@ -96,6 +96,45 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
+# reload_and_wait [LOG]: SIGHUP $pid, then wait (10 s at most) until LOG
+# (default $tmp/error.log) has one more "reloaded:" or "reload failed".
+reload_and_wait() {
+    rlog=${1:-$tmp/error.log}
+    before=$(grep -c -E 'reloaded:|reload failed' "$rlog")
+    kill -HUP "$pid"
+    i=0
+    while [ "$(grep -c -E 'reloaded:|reload failed' "$rlog")" -le "$before" ] &&
+        [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+# keepalive_load OUT N URL [CURL-ARGS...]: in the background, curl N
+# keep-alive requests of URL per connection, connection after connection,
+# until $tmp/stop appears; one line per request into OUT: its status, or
+# what $load_format says (a curl -w format).  Sets $load_pid.
+keepalive_load() {
+    out=$1 count=$2 url=$3
+    shift 3
+    urls=
+    i=0
+    while [ $i -lt "$count" ]; do
+        urls="$urls -o /dev/null $url"
+        i=$((i + 1))
+    done
+    fmt='%{http_code}\n'
+    [ -n "${load_format:-}" ] && fmt=$load_format
+    (
+        while [ ! -e "$tmp/stop" ]; do
+            # shellcheck disable=SC2086
+            curl -s -m 20 -w "$fmt" "$@" $urls
+        done
+    ) >"$out" 2>&1 &
+    load_pid=$!
+    pids="$pids $load_pid"
+}
+
 # get PATH [CURL-ARGS...]: "STATUS BODY" of GET http://127.0.0.1:$port/PATH
 get() {
     p=$1

@@ -30,22 +30,6 @@ write_conf() {
     mv "$tmp/gohttpd.conf.new" "$tmp/gohttpd.conf"
 }
 
-# outcomes: how many reloads the error log has reported so far
-outcomes() {
-    grep -c -E 'reloaded:|reload failed' "$tmp/error.log"
-}
-
-# reload_and_wait: SIGHUP, then wait (10 s at most) for the outcome
-reload_and_wait() {
-    before=$(outcomes)
-    kill -HUP "$pid"
-    i=0
-    while [ "$(outcomes)" -le "$before" ] && [ $i -lt 100 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-}
-
 write_conf v1
 watch=$tmp/error.log
 own_listen=yes
@@ -57,18 +41,7 @@ fi
 check "v1 answers" "200 v1 1" "$(get /hello)"
 
 # The client: 40 keep-alive requests per curl, again and again.
-urls=
-for i in $(seq 40); do
-    urls="$urls -o /dev/null http://127.0.0.1:$port/hello"
-done
-(
-    while [ ! -e "$tmp/stop" ]; do
-        # shellcheck disable=SC2086
-        curl -s -m 20 -w '%{http_code}\n' $urls
-    done
-) >"$tmp/codes" 2>&1 &
-cpid=$!
-pids="$pids $cpid"
+keepalive_load "$tmp/codes" 40 "http://127.0.0.1:$port/hello"
 
 sleep 0.3
 for r in 1 2 3 4 5; do
@@ -81,7 +54,7 @@ for r in 1 2 3 4 5; do
     sleep 0.2
 done
 touch "$tmp/stop"
-wait "$cpid"
+wait "$load_pid"
 
 total=$(wc -l <"$tmp/codes")
 bad=$(grep -cv '^200$' "$tmp/codes")

@@ -320,32 +320,9 @@ fingerprint() { # of the certificate a new connection on $port gets
     echo | timeout 10 openssl s_client -connect "127.0.0.1:$port" \
         2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null
 }
-outcomes() {
-    grep -c -E 'reloaded:|reload failed' "$tmp/error.log"
-}
-reload_and_wait() {
-    before=$(outcomes)
-    kill -HUP "$pid"
-    i=0
-    while [ "$(outcomes)" -le "$before" ] && [ $i -lt 100 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-}
 
 old_fp=$(fingerprint)
-urls=
-for i in $(seq 20); do
-    urls="$urls -o /dev/null $url/"
-done
-(
-    while [ ! -e "$tmp/stop" ]; do
-        # shellcheck disable=SC2086
-        curl -sk -m 20 -w '%{http_code}\n' $urls
-    done
-) >"$tmp/codes" 2>&1 &
-cpid=$!
-pids="$pids $cpid"
+keepalive_load "$tmp/codes" 20 "$url/" -k
 sleep 0.3
 cp "$tmp/site2.pem" "$tmp/live.pem"
 cp "$tmp/site2.key" "$tmp/live.key"
@@ -360,7 +337,7 @@ cp "$tmp/site2.key" "$tmp/live.key"
 reload_and_wait
 sleep 0.3
 touch "$tmp/stop"
-wait "$cpid"
+wait "$load_pid"
 total=$(wc -l <"$tmp/codes")
 check "no request failed during three certificate reloads ($total)" 0 \
     "$(grep -cv '^200$' "$tmp/codes")"

@@ -94,21 +94,9 @@ fi
 
 # The load: keep-alive connections of 20 requests each, one after the
 # other, until $tmp/stop appears; one "status server" line per request.
-urls=
-i=0
-while [ $i -lt 20 ]; do
-    urls="$urls -o /dev/null http://127.0.0.1:$pf/index.html"
-    i=$((i + 1))
-done
-(
-    while [ ! -e "$tmp/stop" ]; do
-        # shellcheck disable=SC2086
-        curl -s -m 5 --interface 127.0.0.2 \
-            -w '%{http_code} %header{server}\n' $urls 2>/dev/null
-    done
-) >"$tmp/load.out" &
-load=$!
-pids="$pids $load"
+load_format='%{http_code} %header{server}\n'
+keepalive_load "$tmp/load.out" 20 "http://127.0.0.1:$pf/index.html" \
+    -m 5 --interface 127.0.0.2
 
 # restart NAME: SIGTERM it, wait for its exit, start it again, and wait
 # until HAProxy uses it again.
@@ -134,7 +122,7 @@ sleep 0.5
 restart b
 sleep 1
 touch "$tmp/stop"
-wait "$load"
+wait "$load_pid"
 
 total=$(wc -l <"$tmp/load.out")
 bad=$(grep -vc '^200 ' "$tmp/load.out")
