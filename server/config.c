@@ -609,6 +609,27 @@ static int set_proxy_protocol_timeout(loader_t *l,
     return get_duration(l, d, &ls->proxy_protocol_timeout);
 }
 
+/* notsent_lowat SIZE | off: at most 64m, as no send queue is larger. */
+static int set_notsent_lowat(loader_t *l, const gh_conf_directive_t *d,
+                             gd_listen_t *ls)
+{
+    uint64_t v;
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    if (strcmp(gh_conf_arg(d, 0), "off") == 0) {
+        ls->notsent_lowat = -1;
+        return 0;
+    }
+    if ((rc = get_size(l, d, 64u << 20, &v)))
+        return rc;
+    if (v == 0)
+        return fail(l, d, "must be at least 1 (or off)");
+    ls->notsent_lowat = (int)v;
+    return 0;
+}
+
 /* ---- a listen block's tls block ---- */
 
 static char *config_relative(const gd_config_t *c, const char *path);
@@ -909,15 +930,17 @@ static const struct listen_key {
     const char *name;
     listen_setter_fn set;
     bool unix_only;          /* a Unix-domain socket's file */
+    bool tcp_only;
 } listen_keys[] = {
-    {"owner", set_socket_owner, true},
-    {"group", set_socket_group, true},
-    {"mode", set_socket_mode, true},
-    {"fd_name", set_fd_name, false},
-    {"proxy_protocol", set_proxy_protocol, false},
-    {"proxy_protocol_from", set_proxy_protocol_from, false},
-    {"proxy_protocol_timeout", set_proxy_protocol_timeout, false},
-    {"tls", set_listen_tls, false},
+    {"owner", set_socket_owner, true, false},
+    {"group", set_socket_group, true, false},
+    {"mode", set_socket_mode, true, false},
+    {"fd_name", set_fd_name, false, false},
+    {"proxy_protocol", set_proxy_protocol, false, false},
+    {"proxy_protocol_from", set_proxy_protocol_from, false, false},
+    {"proxy_protocol_timeout", set_proxy_protocol_timeout, false, false},
+    {"tls", set_listen_tls, false, false},
+    {"notsent_lowat", set_notsent_lowat, false, true},
 };
 
 /* PROXY protocol settings without "proxy_protocol on" would do nothing:
@@ -957,6 +980,8 @@ static int listen_block(loader_t *l, const gh_conf_section_t *b,
             return fail(l, d, "unknown setting in a listen block");
         if (listen_keys[i].unix_only && !is_unix)
             return fail(l, d, "only for a unix: listener");
+        if (listen_keys[i].tcp_only && is_unix)
+            return fail(l, d, "only for a TCP listener");
         gh_conf_use(d);
         if ((rc = listen_keys[i].set(l, d, ls)))
             return rc;

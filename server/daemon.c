@@ -310,7 +310,8 @@ static gh_listen_opts_t listen_opts(const gd_listen_t *l)
         .proxy_protocol = l->proxy_protocol,
         .proxy_protocol_from = l->proxy_protocol_from,
         .proxy_protocol_timeout = l->proxy_protocol_timeout,
-        .tls = l->tls};
+        .tls = l->tls,
+        .notsent_lowat = l->notsent_lowat};
 }
 
 /* Bind listen directive l into *slot.  0, or GH_E* with err. */
@@ -467,17 +468,17 @@ static void unix_perms(const gd_listen_t *l)
                strerror(errno));
 }
 
-/* A kept listener takes the new PROXY protocol settings (checked at load:
- * only memory can fail here). */
-static void proxy_update(gd_daemon_t *d, const gd_listen_t *l,
-                         const gd_lslot_t *slot)
+/* A kept listener takes the new PROXY protocol settings and notsent_lowat
+ * (checked at load: only memory can fail here). */
+static void listener_update(gd_daemon_t *d, const gd_listen_t *l,
+                            const gd_lslot_t *slot)
 {
     gh_listen_opts_t lo = listen_opts(l);
 
     for (int i = 0; i < slot->n; i++)
         if (gh_server_listener_update(d->srv, slot->idx + i, &lo) < 0)
-            gh_log(GH_LOG_WARN, "%s: PROXY protocol settings kept: out of "
-                   "memory", l->addr);
+            gh_log(GH_LOG_WARN, "%s: settings kept: out of memory",
+                   l->addr);
 }
 
 static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
@@ -494,7 +495,7 @@ static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
                 break;
         if (j < old->nlistens) {
             unix_perms(&c->listens[i]);
-            proxy_update(d, &c->listens[i], &d->lslots[j]);
+            listener_update(d, &c->listens[i], &d->lslots[j]);
             slots[i] = d->lslots[j];
             d->lslots[j].n = 0; /* taken over */
             slots[i].n = -slots[i].n; /* kept: marked for rollback */
@@ -510,7 +511,7 @@ static int relisten(gd_daemon_t *d, const gd_config_t *c, gd_lslot_t *slots,
                     if (d->lslots[j].n == 0 && d->lslots[j].idx ==
                                                    slots[i].idx) {
                         d->lslots[j] = slots[i];
-                        proxy_update(d, &old->listens[j], &d->lslots[j]);
+                        listener_update(d, &old->listens[j], &d->lslots[j]);
                     }
         } else if (rc && slots[i].n > 0) {
             listen_close(d, &slots[i]);

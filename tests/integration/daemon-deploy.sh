@@ -176,4 +176,32 @@ printf 'listen unix:/tmp/x.sock {\n  mode 999;\n}\n' >"$tmp/badmode.conf"
 check_grep "-t rejects mode 999" 'badmode.conf:2:3: mode: expected an octal mode' \
     "$tmp/badmode.t"
 
+# ---- notsent_lowat: TCP listeners only, 1 byte to 64m or off ----
+lowat_t() { # NAME BODY: gohttpd -t on "listen ADDR { BODY }", output in NAME.t
+    printf '%s\n' "$2" >"$tmp/$1.conf"
+    "$gohttpd" -t -c "$tmp/$1.conf" >"$tmp/$1.t" 2>&1
+}
+lowat_t lowat 'listen 127.0.0.1:0 {
+  notsent_lowat 32k;
+}
+listen [::1]:0 {
+  notsent_lowat off;
+}'
+check "-t accepts notsent_lowat 32k and off" 0 $?
+lowat_t lowat0 'listen 127.0.0.1:0 {
+  notsent_lowat 0;
+}'
+check_grep "-t rejects notsent_lowat 0" \
+    'lowat0.conf:2:3: notsent_lowat: must be at least 1 (or off)' "$tmp/lowat0.t"
+lowat_t lowatbig 'listen 127.0.0.1:0 {
+  notsent_lowat 65m;
+}'
+check_grep "-t rejects notsent_lowat over 64m" \
+    'lowatbig.conf:2:3: notsent_lowat: must be at most 67108864' "$tmp/lowatbig.t"
+lowat_t lowatunix 'listen unix:/tmp/x.sock {
+  notsent_lowat 16k;
+}'
+check_grep "-t rejects notsent_lowat on a unix: listener" \
+    'lowatunix.conf:2:3: notsent_lowat: only for a TCP listener' "$tmp/lowatunix.t"
+
 finish

@@ -200,6 +200,13 @@ typedef struct gh_listen_opts {
                           *   (ns) of the connection's start: 0 = 5 s */
     gh_tls_t *tls;      /**< serve HTTPS with this context (the listener
                          *   takes its own reference); NULL: plain HTTP */
+    int notsent_lowat;  /**< TCP_NOTSENT_LOWAT of its connections: a
+                         *   send parks once this many bytes are queued
+                         *   but not yet sent, so a large body goes out
+                         *   from the server's own thread as the client
+                         *   reads, not from the client's ACKs.  0 =
+                         *   16384; < 0 = the system's
+                         *   (net.ipv4.tcp_notsent_lowat).  TCP only */
 } gh_listen_opts_t;
 
 /**
@@ -230,8 +237,8 @@ GH_API int gh_server_update(gh_server_t *s, const gh_server_opts_t *opts);
 /**
  * gh_server_listener_update - change what can change on a listener while
  * it accepts: its PROXY protocol settings (proxy_protocol,
- * proxy_protocol_from, proxy_protocol_timeout of opts; the rest is
- * ignored), for connections it accepts from now on.  Returns 0,
+ * proxy_protocol_from, proxy_protocol_timeout of opts) and notsent_lowat
+ * (the rest is ignored), for connections it accepts from now on.  Returns 0,
  * GH_EINVAL (no such listener, or a bad proxy_protocol_from) or
  * GH_ENOMEM.  Any thread; not concurrently with itself.
  */
