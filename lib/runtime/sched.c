@@ -317,10 +317,26 @@ static gh__g_t *take_runnext(gh__m_t *m)
 /* The owner's next goroutine: runnext, except every RUNNEXT_YIELD-th
  * time when the ring goes first, so that two goroutines handing work to
  * each other cannot starve the rest of the queue. */
+/* The only worker: nobody steals, and ready_on() never fills runnext, so
+ * the head moves without a CAS (a locked instruction on every switch). */
+static gh__g_t *runq_get_alone(gh__m_t *m)
+{
+    uint32_t h = atomic_load_explicit(&m->rq_head, memory_order_relaxed);
+    gh__g_t *g;
+
+    if (h == atomic_load_explicit(&m->rq_tail, memory_order_relaxed))
+        return NULL;
+    g = atomic_load_explicit(&m->rq[h % GH__RUNQ_SIZE], memory_order_relaxed);
+    atomic_store_explicit(&m->rq_head, h + 1, memory_order_relaxed);
+    return g;
+}
+
 static gh__g_t *local_get(gh__m_t *m)
 {
     gh__g_t *g;
 
+    if (nworkers == 1)
+        return runq_get_alone(m);
     if (m->tick % RUNNEXT_YIELD != 0 && (g = take_runnext(m)))
         return g;
     if ((g = runq_get(m)))
