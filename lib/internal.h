@@ -149,19 +149,20 @@ struct gh__panic;
  * (with the asm switch): a goroutine that runs and ends touches that line,
  * the switch frame below it and its own frames. */
 struct gh__g {
+    /* The first cache line: what a park, a wake-up and a switch touch. */
     gh__ctx_t ctx;           /* saved registers; valid while not running */
     gh__g_t *next;           /* run queue / global queue / stack cache link */
-    int64_t id;              /* unique, > 0; set at spawn */
-    gh_go_fn fn;             /* what the goroutine runs */
-    void *arg;               /* its argument */
-    void *stack_lo;          /* lowest usable byte (above the guard page) */
     _Atomic int state;       /* enum gh_g_state; written by owner/waker */
     _Atomic int wait;        /* enum gh__wait while GH_G_WAITING */
     int park_result;         /* what the waker left for the parked goroutine */
     unsigned flags;          /* enum gh__gflags */
-    /* Colder fields. */
-    size_t stack_size;       /* usable bytes, struct included */
     _Atomic int64_t since;   /* wall-clock ns when it last parked */
+    void *stack_lo;          /* lowest usable byte (above the guard page) */
+    int64_t id;              /* unique, > 0; set at spawn */
+    gh_go_fn fn;             /* what the goroutine runs */
+    /* Colder fields. */
+    void *arg;               /* its argument */
+    size_t stack_size;       /* usable bytes, struct included */
     size_t allg_idx;         /* index in the all-stacks table (dump.c) */
     unsigned vg_stack_id;    /* valgrind's id for the stack (custom ones) */
     char name[GH__NAME_MAX]; /* valid when flags & GH__G_NAMED */

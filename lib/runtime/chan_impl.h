@@ -27,8 +27,10 @@ typedef struct gh__sel {
     _Atomic uint32_t done;   /* 0 undecided, case index + 1, or TIMEOUT */
     bool solo;               /* a plain send/receive: one record, no
                               * deadline, so the claim needs no CAS */
-    gh__timer_t tm;          /* the deadline, on the waiter's worker */
 } gh__sel_t;
+/* Small on purpose: it and the records are in the frame of every blocked
+ * send and receive, which the waker and the resumed goroutine touch (a
+ * select's deadline timer lives beside it, in wait_cases()). */
 
 /* A wait record always lives in the private part of a gh_case_t (a plain
  * send or receive builds a one-case array too), so its element is the

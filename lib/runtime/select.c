@@ -180,7 +180,7 @@ static int perform(gh_case_t *c, gh__g_t **wake)
 
 static void sel_timeout(gh__m_t *m, gh__timer_t *t)
 {
-    gh__sel_t *sel = gh__container_of(t, gh__sel_t, tm);
+    gh__sel_t *sel = t->data;
     gh__g_t *g = sel->g; /* sel may die once we have readied g */
     uint32_t undecided = 0;
 
@@ -207,6 +207,7 @@ static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
     gh__m_t *m = gh__cur_m();
     gh__sel_t sel = {.g = m && m->cur != &m->g0 ? m->cur : gh__cur_g()};
     struct lockset ls = {cs, n};
+    gh__timer_t tm; /* the deadline, on m */
     bool timed = false;
 
     for (size_t i = 0; i < n; i++) {
@@ -227,9 +228,9 @@ static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
     } else {
         if (deadline != GH_FOREVER) {
             /* Fires only once we have parked: timers run on m's g0. */
-            sel.tm = (gh__timer_t){.when = deadline, .idx = GH__TIMER_IDLE,
-                                   .fn = sel_timeout};
-            timed = gh__timer_start(m, &sel.tm) == 0;
+            tm = (gh__timer_t){.when = deadline, .idx = GH__TIMER_IDLE,
+                               .fn = sel_timeout, .data = &sel};
+            timed = gh__timer_start(m, &tm) == 0;
             /* Without memory for a heap slot, wait without a deadline. */
         }
         gh__park(n == 1 ? (cs[0].op == GH_CASE_RECV ? GH__W_CHAN_RECV
@@ -237,7 +238,7 @@ static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
                         : GH__W_SELECT,
                  unlock_all_cb, &ls);
         if (timed)
-            gh__timer_stop(&sel.tm);
+            gh__timer_stop(&tm);
     }
     /* Pass 3: unlink the records nobody claimed.  The winner's record was
      * unlinked by the peer that claimed it; the others need their
