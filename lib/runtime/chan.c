@@ -260,7 +260,8 @@ GH__NORETURN static void park_forever(enum gh__wait why)
 }
 
 /* Wait on ch (locked) with a record for elem; returns w.ok. */
-static bool wait_on(gh_chan_t *ch, gh__waitq_t *q, void *elem,
+static inline __attribute__((always_inline)) bool
+wait_on(gh_chan_t *ch, gh__waitq_t *q, void *elem,
                     enum gh__wait why)
 {
     gh__sel_t sel = {.g = gh__cur_g(), .solo = true};

@@ -522,7 +522,8 @@ static inline void count_switch(gh__m_t *m, const gh__g_t *to)
         memory_order_relaxed);
 }
 
-static void switch_to(gh__m_t *m, gh__g_t *from, gh__g_t *to, bool dying)
+static inline __attribute__((always_inline)) void
+switch_to(gh__m_t *m, gh__g_t *from, gh__g_t *to, bool dying)
 {
     m->cur = to;
     count_switch(m, to);
