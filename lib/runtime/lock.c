@@ -20,7 +20,8 @@
 
 #include "internal.h"
 
-#define SPINS 100
+#define SPIN_PAUSES 1024 /* the most pauses before sleeping */
+#define PAUSE_MAX 64
 
 static void futex_wait(_Atomic int *w, int val)
 {
@@ -36,16 +37,21 @@ void gh__lock_slow(gh__lock_t *l)
 {
     int c;
 
-    for (int i = 0; i < SPINS; i++) {
+    for (int spent = 0, pause = 1; spent < SPIN_PAUSES; spent += pause) {
         /* Read until it looks free, then try: a failing CAS would take
          * the cache line away from the holder in the middle of its
-         * critical section. */
+         * critical section.  Each read takes a shared copy of the line,
+         * which the holder's next write must take back: back off, so a
+         * waiter reads it a few times per critical section, not dozens. */
         c = atomic_load_explicit(&l->v, memory_order_relaxed);
         if (c == 0 && atomic_compare_exchange_weak_explicit(
                           &l->v, &c, 1, memory_order_acquire,
                           memory_order_relaxed))
             return;
-        gh__cpu_relax();
+        for (int k = 0; k < pause; k++)
+            gh__cpu_relax();
+        if (pause < PAUSE_MAX)
+            pause *= 2;
     }
     c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
     while (c != 0) {
