@@ -156,7 +156,8 @@ struct gh__g {
     _Atomic int wait;        /* enum gh__wait while GH_G_WAITING */
     int park_result;         /* what the waker left for the parked goroutine */
     unsigned flags;          /* enum gh__gflags */
-    _Atomic int64_t since;   /* wall-clock ns when it last parked */
+    _Atomic int64_t since;   /* gh_now() of its worker's last poll before
+                              * it last parked (gh_dump's "for how long") */
     void *stack_lo;          /* lowest usable byte (above the guard page) */
     int64_t id;              /* unique, > 0; set at spawn */
     gh_go_fn fn;             /* what the goroutine runs */

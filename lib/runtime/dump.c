@@ -92,20 +92,13 @@ static void fmt_duration(char *buf, size_t len, int64_t ns)
         snprintf(buf, len, "%lld minutes", (long long)(ns / GH_MINUTE));
 }
 
-static int64_t wall_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * GH_SECOND + ts.tv_nsec;
-}
 
 /* ---- the walk: copy under the lock, report without it ---- */
 
 /* What a walk keeps of one goroutine record. */
 typedef struct g_snap {
     int64_t id;
-    int64_t since;          /* wall ns it parked at */
+    int64_t since;          /* gh_now() about when it parked */
     gh_go_fn fn;
     int state, wait;
     char name[GH__NAME_MAX]; /* "" if unnamed */
@@ -202,7 +195,7 @@ static const char *fn_name(sym_cache_t *c, gh_go_fn fn)
 int gh_rt_goroutines(gh_rt_g_fn fn, void *udata)
 {
     sym_cache_t cache = {0};
-    int64_t now = wall_now();
+    int64_t now = gh_now(); /* since is on gh_now()'s clock */
     gh_rt_g_info_t info;
     g_snap_t *snap;
     size_t n;

@@ -594,7 +594,10 @@ int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg)
     g = m->cur;
     g->park_result = 0;
     atomic_store_explicit(&g->wait, why, memory_order_relaxed);
-    atomic_store_explicit(&g->since, wall_ns(m), memory_order_relaxed);
+    /* The time of the worker's last poll: what gh_dump() needs (how long
+     * a goroutine has been waiting, in ms) without a clock read or a
+     * call into libev on every park. */
+    atomic_store_explicit(&g->since, m->last_poll, memory_order_relaxed);
     atomic_store_explicit(&g->state, GH_G_WAITING, memory_order_relaxed);
     m->post_fn = post_park;
     m->post_arg = &pp;
@@ -975,6 +978,7 @@ static gh__g_t *find_runnable(gh__m_t *m)
         idle_trim(m);
         gh__timers_arm(m);
         ev_run(m->loop, EVRUN_ONCE);
+        m->last_poll = gh_now();
         gh__timers_run(m);
         idle_remove(m);
         /* A worker woken by wakep() is spinning: it may steal. */
@@ -1085,6 +1089,7 @@ static gh__m_t *m_new(int id, int *err)
     m->id = id;
     m->rand = (uint32_t)id * 2654435761u + 1;
     m->tick = 1;
+    m->last_poll = gh_now(); /* a park before the first poll reads it */
     pthread_mutex_init(&m->inbox_mu, NULL);
     m->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     if (!m->loop)
