@@ -101,16 +101,22 @@ cpu_ticks() { # PID...: utime + stime of the processes, in clock ticks
         sed 's/.*) //' "/proc/$p/stat" 2>/dev/null
     done | awk '{ t += $12 + $13 } END { print t + 0 }'
 }
-# wait_ready PID PORT: until the server answers (0) or dies / 10 s pass (1).
-wait_ready() {
-    i=0
-    while [ $i -lt 100 ]; do
-        kill -0 "$1" 2>/dev/null || return 1
-        probe "$2" && return 0
+# wait_until PID TENTHS CMD...: every 0.1 s run CMD until it succeeds (0),
+# or PID is gone or TENTHS tenths of a second passed (1).
+wait_until() {
+    wpid=$1 wmax=$2 i=0
+    shift 2
+    while [ $i -lt "$wmax" ]; do
+        "$@" && return 0
+        kill -0 "$wpid" 2>/dev/null || return 1
         sleep 0.1
         i=$((i + 1))
     done
     return 1
+}
+# wait_ready PID PORT: until the server answers (0) or dies / 10 s pass (1).
+wait_ready() {
+    wait_until "$1" 100 probe "$2"
 }
 forget_pid() {
     np=
@@ -264,12 +270,7 @@ run_daemon() {
         2>>"$tmp/ours.err" &
     ours_pid=$!
     pids="$pids $ours_pid"
-    i=0
-    while ! grep -q 'started (pid' "$tmp/ours.err" && [ $i -lt 100 ]; do
-        kill -0 "$ours_pid" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_until "$ours_pid" 100 grep -q 'started (pid' "$tmp/ours.err"
 }
 
 # daemon_failed: say why gohttpd did not start, and exit 1.

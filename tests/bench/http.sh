@@ -127,12 +127,7 @@ start_ours() {
         -o max_conns=20000 -o idle_timeout=600000 >>"$tmp/ours.err" 2>&1 &
     ours_pid=$!
     pids="$pids $ours_pid"
-    i=0
-    while [ ! -s "$tmp/ours.port" ] && [ $i -lt 100 ]; do
-        kill -0 "$ours_pid" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_until "$ours_pid" 100 test -s "$tmp/ours.port"
     ours_port=$(cat "$tmp/ours.port" 2>/dev/null)
     if [ -z "$ours_port" ] || ! wait_ready "$ours_pid" "$ours_port"; then
         say "http.sh: the test server did not start:"
@@ -247,12 +242,7 @@ idle_one() {
     ipid=$!
     pids="$pids $ipid"
     exec 9>"$tmp/ctl"
-    i=0
-    while ! grep -q '^ready' "$tmp/idle.out" && [ $i -lt 1200 ]; do
-        kill -0 "$ipid" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_until "$ipid" 1200 grep -q '^ready' "$tmp/idle.out"
     ok=0
     if grep -q '^ready' "$tmp/idle.out"; then
         ok=1
