@@ -522,18 +522,25 @@ static inline void count_switch(gh__m_t *m, const gh__g_t *to)
         memory_order_relaxed);
 }
 
+/* gh__switch (coro.c): the canary check and the sanitizers' view of the
+ * switch; in a plain build only a canary stack needs the call. */
+static inline void switch_hook(gh__g_t *from, gh__g_t *to, bool dying)
+{
+#if GH_SANITIZE_ADDRESS || GH_SANITIZE_THREAD
+    gh__switch(from, to, dying);
+#else
+    if (from->flags & GH__G_CANARY)
+        gh__switch(from, to, dying);
+#endif
+}
+
 static inline __attribute__((always_inline)) void
 switch_to(gh__m_t *m, gh__g_t *from, gh__g_t *to, bool dying)
 {
     m->cur = to;
     count_switch(m, to);
     atomic_store_explicit(&to->state, GH_G_RUNNING, memory_order_relaxed);
-#if GH_SANITIZE_ADDRESS || GH_SANITIZE_THREAD
-    gh__switch(from, to, dying);
-#else
-    if (from->flags & GH__G_CANARY) /* the rest of gh__switch is a no-op */
-        gh__switch(from, to, dying);
-#endif
+    switch_hook(from, to, dying);
     gh__ctx_switch(&from->ctx, &to->ctx);
     after_switch(from);
 }
@@ -673,12 +680,7 @@ GH__NORETURN static void g_exit(gh__g_t *g)
     m->cur = to;
     count_switch(m, to);
     atomic_store_explicit(&to->state, GH_G_RUNNING, memory_order_relaxed);
-#if GH_SANITIZE_ADDRESS || GH_SANITIZE_THREAD
-    gh__switch(g, to, true);
-#else
-    if (g->flags & GH__G_CANARY) /* the rest of gh__switch is a no-op */
-        gh__switch(g, to, true);
-#endif
+    switch_hook(g, to, true);
     gh__ctx_jump(&to->ctx); /* nothing of g needs saving */
 }
 
