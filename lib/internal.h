@@ -248,10 +248,32 @@ typedef struct gh__req {
 
 /* ---- scheduler (sched.c) ---- */
 
-/* The worker running the calling thread, or NULL.  Never inlined: a
- * goroutine may resume on another thread, so the TLS address must be
- * computed afresh after every park. */
-gh__m_t *gh__cur_m(void);
+/* The worker running the calling thread, or NULL.  A goroutine may resume
+ * on another thread, so the thread's TLS address must be computed afresh
+ * after every park: a compiler may keep it in a register across a call.
+ * On x86_64 an inline %fs-relative load (initial-exec) reads it where it
+ * is written; elsewhere an out-of-line call does. */
+gh__m_t *gh__cur_m_call(void);
+#if defined(__x86_64__)
+extern __thread gh__m_t *gh__tls_m
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+static inline __attribute__((always_inline)) gh__m_t *gh__cur_m(void)
+{
+    gh__m_t *m;
+
+    /* volatile and "memory": never merged with another read of it, never
+     * moved across the context switch (a call that writes memory). */
+    __asm__ volatile("movq gh__tls_m@gottpoff(%%rip), %0\n\t"
+                     "movq %%fs:(%0), %0"
+                     : "=r"(m)
+                     :
+                     : "memory");
+    return m;
+}
+#else
+#define gh__cur_m gh__cur_m_call
+#endif
 /* The calling goroutine, or the calling thread's thread g. */
 gh__g_t *gh__cur_g(void);
 /* Start the runtime if it is not running.  Returns 0 or GH_E*. */

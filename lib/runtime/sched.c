@@ -79,7 +79,7 @@ static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 /* initial-exec: a plain %fs-relative load instead of a __tls_get_addr call
  * on every switch; libgohttpd is linked at start-up, not dlopen'ed. */
 #define GH__TLS __thread __attribute__((tls_model("initial-exec")))
-static GH__TLS gh__m_t *tls_m;
+GH__TLS gh__m_t *gh__tls_m; /* hidden: internal.h declares it */
 static GH__TLS gh__g_t *tls_thread_g;
 static pthread_key_t thread_g_key;
 
@@ -99,9 +99,9 @@ static gh__m_t *idle_list;
 static _Atomic int nidle;
 static _Atomic int nspinning;
 
-__attribute__((noinline)) gh__m_t *gh__cur_m(void)
+__attribute__((noinline)) gh__m_t *gh__cur_m_call(void)
 {
-    gh__m_t *m = tls_m;
+    gh__m_t *m = gh__tls_m;
     /* Keep the compiler from caching the TLS address across a switch. */
     __asm__ volatile("" ::: "memory");
     return m;
@@ -1069,7 +1069,7 @@ static void *worker_main(void *p)
 {
     gh__m_t *m = p;
 
-    tls_m = m;
+    gh__tls_m = m;
     m->cur = &m->g0;
     g0_stack_bounds(m);
     gh__segv_thread_init();
