@@ -43,6 +43,9 @@
  *   cache_valid DURATION    how long the probes for index files and
  *                           precompressed siblings are trusted; 0: the
  *                           cache is off            (default: 1s)
+ *   cache_watch on|off      check a cached file only after inotify(7)
+ *                           reports a change on its way (otherwise at
+ *                           every request)          (default: on)
  *
  * Requests.  GET and HEAD only (405 with Allow otherwise).  The file is the
  * route's "*" parameter (the rest of the path after a prefix route) or,
@@ -71,13 +74,18 @@
  * remembered under the request's path: the resolved file (index included),
  * its fstat, ETag, Last-Modified, Content-Type and which compressed
  * siblings exist, and either an open descriptor or, for a file up to
- * cache_file_max, its bytes.  A hit costs one openat2(O_PATH) with the
- * same RESOLVE_ flags as a full lookup and one fstat: the path must still
- * lead, just as safely, to the same inode with the same type, size, mtime
- * and ctime, or the entry is dropped and the full lookup runs; a small
- * file then leaves with its head in one write.  The index and sibling
- * probes are trusted for cache_valid.  A precompressed variant has an entry
- * of its own, used for the clients a full lookup would give it to.
+ * cache_file_max, its bytes.  To check an entry costs one openat2(O_PATH)
+ * with the same RESOLVE_ flags as a full lookup and one fstat: the path
+ * must still lead, just as safely, to the same inode with the same type,
+ * size, mtime and ctime, or the entry is dropped and the full lookup runs.
+ * With cache_watch on, a hit checks only when inotify has reported a
+ * change to the file or a directory on its way since the last check
+ * (static_watch.c: one ioctl asks, and the kernel queues the report
+ * before the changing call returns, so no request that starts after it
+ * is served the old file); else every hit checks.  A small file then
+ * leaves with its head in one write.  The index and sibling probes are
+ * trusted for cache_valid.  A precompressed variant has an entry of its
+ * own, used for the clients a full lookup would give it to.
  *
  * What the cache guarantees.  Every write to a file sets its ctime (which
  * no one can set by hand) to the kernel's coarse clock, so a change after
@@ -129,6 +137,7 @@ typedef struct static_state {
     char *default_type;  /* charset included; malloc */
     char *cache_control; /* NULL: none; malloc */
     bool precompressed, dotfiles, listing;
+    bool cache_watch;    /* change notifications for the cache */
 } static_state_t;
 _Static_assert(offsetof(static_state_t, cache) == 0, "the cache comes first");
 
@@ -312,7 +321,9 @@ static int read_cache(const gh_conf_section_t *conf, static_state_t *st)
         (rc = gh_conf_get_size(conf, "cache_file_max", 64u << 10,
                                &file_max)) < 0 ||
         (rc = gh_conf_get_duration(conf, "cache_valid", GH_SECOND,
-                                   &valid)) < 0)
+                                   &valid)) < 0 ||
+        (rc = gh_conf_get_bool(conf, "cache_watch", true,
+                               &st->cache_watch)) < 0)
         return rc;
     if (file_max > bytes)
         return gh_conf_errorf(conf, gh_conf_find(conf, "cache_file_max"),
@@ -358,11 +369,16 @@ static int static_init(const gh_conf_section_t *conf, void **state)
     if (!st)
         return GH_ENOMEM;
     st->root.fd = -1;
+    st->cache.watch.fd = -1;
     st->cache.lru.prev = st->cache.lru.next = &st->cache.lru;
     /* The root last: its errors are the likeliest, the others cheaper. */
     if ((rc = read_flags(conf, st)) < 0 || (rc = read_index(conf, st)) < 0 ||
         (rc = read_cache(conf, st)) < 0 ||
-        (rc = read_types(conf, st)) < 0 || (rc = read_root(conf, st)) < 0) {
+        (rc = read_types(conf, st)) < 0 || (rc = read_root(conf, st)) < 0 ||
+        (rc = gh__static_watch_init(&st->cache.watch, st->root.fd,
+                                    st->cache_watch && st->cache.buckets
+                                        ? st->cache.max_entries
+                                        : 0)) < 0) {
         static_fini(st);
         return rc;
     }
@@ -814,6 +830,8 @@ static int serve_hit(static_state_t *st, gh__static_cache_ent_t *e,
                      const lookup_t *lk, gh_req_t *req, gh_resp_t *resp)
 {
     gh__static_cache_t *c = &st->cache;
+    uint64_t gen = 0;
+    bool watched;
     served_t f;
     int rc;
 
@@ -823,10 +841,17 @@ static int serve_hit(static_state_t *st, gh__static_cache_ent_t *e,
         (!e->body && !e->body_tried && (size_t)e->sb.st_size <= c->file_max &&
          settled(&e->sb)))
         goto stale; /* probe again; or now it may be kept in memory */
-    if ((rc = gh__static_same(&st->root, e->path, &e->sb)) == GH_EAGAIN)
-        return CACHE_MISS;
-    if (rc != 1)
-        goto stale;
+    watched = e->nwd > 0 && gh__static_watch_quiet(&c->watch, &gen);
+    if (!watched ||
+        atomic_load_explicit(&e->checked, memory_order_relaxed) != gen) {
+        atomic_fetch_add_explicit(&c->checks, 1, memory_order_relaxed);
+        if ((rc = gh__static_same(&st->root, e->path, &e->sb)) == GH_EAGAIN)
+            return CACHE_MISS;
+        if (rc != 1)
+            goto stale;
+        if (watched) /* it holds until the next change is reported */
+            atomic_store_explicit(&e->checked, gen, memory_order_relaxed);
+    }
     f = entry_view(e);
     return send_file(st, &f, req, resp);
 stale:
@@ -889,6 +914,14 @@ static gh__static_cache_ent_t *cache_fill(static_state_t *st, lookup_t *lk,
     } else {
         e->fd = lk->fd;
         lk->fd = -1;
+    }
+    /* Watched from now on, so its first hit's check (checked is 0) sees
+     * anything that changed since the lookup, and later ones are told. */
+    e->watch = &c->watch;
+    e->nwd = gh__static_watch_add(&c->watch, e->path, e->wds);
+    if (e->nwd > 0 && !gh__static_no_links(&st->root, e->path)) {
+        gh__static_watch_release(&c->watch, e->wds, e->nwd);
+        e->nwd = 0;
     }
     gh__static_cache_put(c, e);
     return e;

@@ -195,6 +195,49 @@ char *gh__static_slurp(int fd, const struct stat *st);
 /* ---- static_cache.c -------------------------------------------------- */
 
 /* One cached answer: immutable once put, but for the links. */
+/* ---- change notifications (static_watch.c) ---- */
+
+/* Watches an entry may hold: the root, the directories below it on the
+ * way, the file.  A deeper path is checked at every request. */
+#define GH__STATIC_WATCH_DEPTH 16
+
+typedef struct gh__static_wd {
+    int wd;        /* inotify watch descriptor; 0: a free slot */
+    unsigned refs; /* entries holding it */
+} gh__static_wd_t;
+
+typedef struct gh__static_watch {
+    int fd;                     /* inotify(7), non-blocking; -1: off */
+    char base[32];              /* "/proc/self/fd/N": the root */
+    _Atomic uint64_t gen;       /* 1 + batches of events read */
+    _Atomic int draining;       /* readers between their read and gen++ */
+    gh_mutex_t mu;              /* guards what follows */
+    gh__static_wd_t *tab;       /* open addressing, at most half full */
+    size_t cap, n;              /* slots, used slots */
+    size_t idle, max_idle;      /* watches no entry holds; sweep above */
+    bool full_logged;           /* ENOSPC was logged */
+} gh__static_watch_t;
+
+/* Open the notifications for the root open as root_fd (nothing when
+ * max_entries is 0).  If the kernel refuses, w stays off (logged) and the
+ * cache checks every file at every request.  0 or GH_ENOMEM. */
+int gh__static_watch_init(gh__static_watch_t *w, int root_fd,
+                          size_t max_entries);
+void gh__static_watch_fini(gh__static_watch_t *w);
+/* Watch the root, each directory on the way to rel and rel itself, into
+ * wds (GH__STATIC_WATCH_DEPTH of them): how many, or 0 when w is off or
+ * the kernel refused one (then nothing is held). */
+int gh__static_watch_add(gh__static_watch_t *w, const char *rel, int *wds);
+void gh__static_watch_release(gh__static_watch_t *w, const int *wds, int n);
+/* May a check made now hold until the next change is reported?  True,
+ * with the current generation in *gen, once no event is queued or being
+ * read (what was queued is read and counted first); false when the
+ * watch is off or another reader is still counting.  One ioctl(2) when
+ * nothing changed. */
+bool gh__static_watch_quiet(gh__static_watch_t *w, uint64_t *gen);
+/* Is there no symbolic link on rel's way from the root? */
+bool gh__static_no_links(const gh__static_root_t *root, const char *rel);
+
 typedef struct gh__static_cache_ent gh__static_cache_ent_t;
 struct gh__static_cache_ent {
     char *key;           /* the request's path under the root, plus '/'
@@ -214,6 +257,10 @@ struct gh__static_cache_ent {
     char *body;          /* the file's bytes (malloc), or NULL */
     bool body_tried;     /* reading them was tried when it was made */
     size_t body_len;     /* bytes counted against the cache: body's */
+    gh__static_watch_t *watch; /* holds wds[0 .. nwd) */
+    int nwd;             /* 0: not watched, checked at every request */
+    int wds[GH__STATIC_WATCH_DEPTH];
+    _Atomic uint64_t checked; /* the watch's gen when last checked; 0 */
     atomic_uint refs;    /* the cache's (while linked) + each user's */
     /* Under the cache's lock: */
     uint64_t hash;
@@ -231,6 +278,8 @@ typedef struct gh__static_cache {
     size_t max_entries, max_bytes;     /* bounds (settings) */
     size_t file_max;                   /* largest body kept in memory */
     int64_t valid;                     /* how long probes are trusted */
+    gh__static_watch_t watch;          /* when a file must be checked */
+    _Atomic uint64_t checks;           /* hits that checked the file */
 } gh__static_cache_t;
 
 /* Set c up for at most max_entries entries (0: off).  0 or GH_ENOMEM. */

@@ -2,7 +2,8 @@
  * static_cache.c - the static handler's open-file cache: what a request
  * path resolved to (the file, its stat, validators, the siblings probed)
  * and, for small files, the bytes themselves, so that a hit costs one
- * path lookup (to revalidate) and one write.
+ * write, plus one ioctl to ask whether anything changed (static_watch.c),
+ * or one path lookup to check the file when something did.
  *
  * Entries are immutable once put in the cache: a changed file gets a new
  * entry that replaces the old one, never an update in place, so a reader
@@ -42,6 +43,7 @@ int gh__static_cache_init(gh__static_cache_t *c, size_t max_entries,
     size_t nb = 16;
 
     memset(c, 0, sizeof(*c));
+    c->watch.fd = -1; /* gh__static_watch_init opens it */
     c->max_entries = max_entries;
     c->max_bytes = max_bytes;
     c->file_max = file_max;
@@ -59,6 +61,7 @@ int gh__static_cache_init(gh__static_cache_t *c, size_t max_entries,
 
 static void ent_free(gh__static_cache_ent_t *e)
 {
+    gh__static_watch_release(e->watch, e->wds, e->nwd);
     if (e->fd >= 0)
         close(e->fd);
     free(e->body);
@@ -200,6 +203,7 @@ void gh__static_cache_fini(gh__static_cache_t *c)
     }
     free(c->buckets);
     c->buckets = NULL;
+    gh__static_watch_fini(&c->watch); /* after the entries let go */
 }
 
 gh__static_cache_ent_t *gh__static_cache_ent_new(const char *key,

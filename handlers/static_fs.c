@@ -326,6 +326,25 @@ int gh__static_same(const gh__static_root_t *root, const char *rel,
 #endif
 }
 
+bool gh__static_no_links(const gh__static_root_t *root, const char *rel)
+{
+#ifdef SYS_openat2
+    int fd;
+
+    if (!root->symlinks)
+        return true; /* every lookup and every check refuses links */
+    fd = openat2_fd(root->fd, *rel ? rel : ".", O_PATH | O_CLOEXEC,
+                    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+#else
+    (void)root, (void)rel;
+    return false;
+#endif
+}
+
 char *gh__static_slurp(int fd, const struct stat *st)
 {
     size_t len = (size_t)st->st_size, got = 0;

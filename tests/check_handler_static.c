@@ -966,6 +966,7 @@ START_TEST(init_errors_name_the_setting)
     init_fails("default_type nonsense;", "default_type", NULL);
     init_fails("charset \"utf 8\";", "charset", NULL);
     init_fails("cache_control \"a\\nb\";", "cache_control", NULL);
+    init_fails("cache_watch sometimes;", "cache_watch", NULL);
     snprintf(body, sizeof(body), "mime_types \"%s/none.types\";", base);
     init_fails(body, "mime_types", "none.types");
 }
@@ -1315,6 +1316,94 @@ START_TEST(cache_refuses_a_file_moved_out_of_the_root)
 }
 END_TEST
 
+/* Hits that checked the file, counted by the route's cache. */
+static uint64_t cache_checks(void)
+{
+    return atomic_load(&((gh__static_cache_t *)hstate)->checks);
+}
+
+/*
+ * With change notifications a hit checks the file only when something on
+ * its way was reported; cache_valid is long here, so only a notification
+ * can tell the cache about the rewrite, and it must already have at the
+ * very next request.
+ */
+START_TEST(cache_checks_only_after_a_reported_change)
+{
+    char e1[GH__STATIC_ETAG_MAX], e2[GH__STATIC_ETAG_MAX];
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+    uint64_t before;
+
+    mk("root/c-w");
+    PUT("root/c-w/f.txt", "watched one\n");
+    PUT("root/c-w/g.txt", "neighbour\n");
+    start("cache_valid 60s;");
+    expect_body("/c-w/f.txt", "watched one\n", e1); /* the lookup */
+    expect_body("/c-w/f.txt", "watched one\n", NULL); /* the first check */
+    before = cache_checks();
+    for (int i = 0; i < 20; i++)
+        expect_body("/c-w/f.txt", "watched one\n", NULL);
+    ck_assert_uint_eq(cache_checks(), before); /* nothing changed */
+    rewrite_in_place("root/c-w/f.txt", "WATCHED TWO\n");
+    expect_body("/c-w/f.txt", "WATCHED TWO\n", e2);
+    ck_assert_str_ne(e1, e2);
+    /* A neighbour's new bytes are no reason to look; a new name in the
+     * directory is: the next hit checks, once, and finds the file as it
+     * was. */
+    expect_body("/c-w/f.txt", "WATCHED TWO\n", NULL);
+    expect_body("/c-w/f.txt", "WATCHED TWO\n", NULL);
+    before = cache_checks();
+    PUT("root/c-w/g.txt", "neighbour changed\n");
+    expect_body("/c-w/f.txt", "WATCHED TWO\n", NULL);
+    ck_assert_uint_eq(cache_checks(), before);
+    PUT("root/c-w/h.txt", "a new neighbour\n");
+    expect_body("/c-w/f.txt", "WATCHED TWO\n", NULL);
+    ck_assert_uint_eq(cache_checks(), before + 1);
+    expect_body("/c-w/f.txt", "WATCHED TWO\n", NULL);
+    ck_assert_uint_eq(cache_checks(), before + 1);
+    /* The directory renamed away and another put in its place. */
+    snprintf(from, sizeof(from), "%s/c-w", root);
+    snprintf(to, sizeof(to), "%s/c-w-old", root);
+    ck_assert_int_eq(rename(from, to), 0);
+    mk("root/c-w");
+    PUT("root/c-w/f.txt", "a new directory\n");
+    expect_body("/c-w/f.txt", "a new directory\n", NULL);
+    stop();
+}
+END_TEST
+
+/* Without notifications (cache_watch off), or on a path through a link,
+ * every hit checks the file. */
+START_TEST(cache_checks_every_hit_without_notifications)
+{
+    uint64_t before;
+
+    mk("root/c-lnk-real");
+    PUT("root/c-lnk-real/f.txt", "via a link\n");
+    ln("c-lnk-real", "root/c-lnk");
+    start("cache_watch off; cache_valid 60s;");
+    expect_body("/hello.txt", HELLO, NULL);
+    before = cache_checks();
+    for (int i = 0; i < 5; i++)
+        expect_body("/hello.txt", HELLO, NULL);
+    ck_assert_uint_eq(cache_checks(), before + 5);
+    stop();
+    start("cache_valid 60s;");
+    expect_body("/c-lnk/f.txt", "via a link\n", NULL);
+    before = cache_checks();
+    for (int i = 0; i < 5; i++)
+        expect_body("/c-lnk/f.txt", "via a link\n", NULL);
+    ck_assert_uint_eq(cache_checks(), before + 5);
+    /* While a plain path beside it is watched. */
+    expect_body("/hello.txt", HELLO, NULL);
+    expect_body("/hello.txt", HELLO, NULL);
+    before = cache_checks();
+    expect_body("/hello.txt", HELLO, NULL);
+    ck_assert_uint_eq(cache_checks(), before);
+    stop();
+}
+END_TEST
+
 START_TEST(cache_probes_siblings_again_after_cache_valid)
 {
     char path[PATH_MAX + 64];
@@ -1617,6 +1706,8 @@ static Suite *handler_static_suite(void)
     tcase_add_test(cache, cache_sees_rename_and_delete);
     tcase_add_test(cache, cache_refuses_a_link_swapped_in);
     tcase_add_test(cache, cache_refuses_a_file_moved_out_of_the_root);
+    tcase_add_test(cache, cache_checks_only_after_a_reported_change);
+    tcase_add_test(cache, cache_checks_every_hit_without_notifications);
     tcase_add_test(cache, cache_probes_siblings_again_after_cache_valid);
     tcase_add_test(cache, cache_off_and_entry_bound);
     tcase_add_test(cache, cache_is_shared_by_concurrent_clients);

@@ -13,7 +13,9 @@
 # (precompressed on: it looks for .br and .gz siblings, as Vary needs;
 # the open-file cache on: a file whose ctime is 2 s old is kept in memory,
 # so after the first seconds of the first round the 4 KiB file goes from
-# memory, each request still revalidated with openat2 + fstat; and
+# memory, each request asking inotify with one ioctl whether the file or
+# a directory on its way changed (cache_watch on), which nginx's
+# open_file_cache, off here as by default, has no counterpart for; and
 # notsent_lowat 16k on the listener, which nginx has no setting for: the
 # 1 MiB file then leaves from gohttpd's CPU instead of being transmitted
 # as wrk's ACKs arrive, on wrk's CPU, wrk's being the busy one.  With
