@@ -1372,6 +1372,31 @@ START_TEST(cache_checks_only_after_a_reported_change)
 }
 END_TEST
 
+/* The file's own inode is watched, not only its directory: a write
+ * through a hard link outside the root is seen too. */
+START_TEST(cache_sees_a_write_through_another_link)
+{
+    char in[PATH_MAX + 64], out[PATH_MAX + 64];
+    uint64_t before;
+
+    PUT("root/c-hl.txt", "linked one\n");
+    snprintf(in, sizeof(in), "%s/c-hl.txt", root);
+    snprintf(out, sizeof(out), "%s/c-hl-outside", base);
+    ck_assert_int_eq(link(in, out), 0);
+    start("cache_valid 60s;");
+    expect_body("/c-hl.txt", "linked one\n", NULL);
+    expect_body("/c-hl.txt", "linked one\n", NULL);
+    before = cache_checks();
+    expect_body("/c-hl.txt", "linked one\n", NULL);
+    ck_assert_uint_eq(cache_checks(), before);
+    rewrite_in_place("c-hl-outside", "LINKED TWO\n");
+    expect_body("/c-hl.txt", "LINKED TWO\n", NULL);
+    ck_assert_uint_eq(cache_checks(), before + 1);
+    ck_assert_int_eq(unlink(out), 0);
+    stop();
+}
+END_TEST
+
 /* Without notifications (cache_watch off), or on a path through a link,
  * every hit checks the file. */
 START_TEST(cache_checks_every_hit_without_notifications)
@@ -1708,6 +1733,7 @@ static Suite *handler_static_suite(void)
     tcase_add_test(cache, cache_refuses_a_file_moved_out_of_the_root);
     tcase_add_test(cache, cache_checks_only_after_a_reported_change);
     tcase_add_test(cache, cache_checks_every_hit_without_notifications);
+    tcase_add_test(cache, cache_sees_a_write_through_another_link);
     tcase_add_test(cache, cache_probes_siblings_again_after_cache_valid);
     tcase_add_test(cache, cache_off_and_entry_bound);
     tcase_add_test(cache, cache_is_shared_by_concurrent_clients);
