@@ -55,7 +55,10 @@
 
 #define IBUF 4096        /* the input buffer on the stack */
 #define OBUF 4096        /* the output batch on the stack */
-#define SFIELDS 64       /* header fields on the stack */
+/* Header fields on the stack: as many as the default max_headers allows,
+ * so that only a server configured for more mallocs them per connection
+ * goroutine (which, with keep-alive, starts at every request). */
+#define SFIELDS GH__HTTP_MAX_HEADERS
 #define BODY_ROOM 4096   /* room for body reads before a handler runs */
 #define DISCARD_MAX (64 * 1024) /* unread body drained to keep alive */
 #define PANIC_MSG 256
