@@ -381,4 +381,14 @@ GH__NORETURN void gh__fatal(const char *fmt, ...)
 long long gh__parse_size(const char *s);
 long gh__env_long(const char *name, long dflt, long lo, long hi);
 
+/* UTC calendar fields (civil.c), as gmtime_r() without its locks. */
+typedef struct gh__civil {
+    int64_t year;
+    int mon;  /* 1-12 */
+    int mday; /* 1-31 */
+    int hour, min, sec;
+    int wday; /* 0 = Sunday */
+} gh__civil_t;
+void gh__utc_civil(int64_t t, gh__civil_t *c);
+
 #endif /* GH_INTERNAL_H */

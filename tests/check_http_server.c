@@ -497,6 +497,33 @@ START_TEST(keepalive_serves_1000_requests_on_one_connection)
 }
 END_TEST
 
+/* Every response carries Date as an IMF-fixdate (RFC 9110 5.6.7), in
+ * GMT, and the time it says is now. */
+START_TEST(responses_carry_the_date_in_imf_fixdate)
+{
+    hc_conn_t c;
+    hc_resp_t r;
+    struct tm tm = {0};
+    const char *d, *end;
+    time_t before = time(NULL), after, at;
+
+    srv_start(NULL);
+    cli(&c);
+    roundtrip(&c, GET("/hello"), &r);
+    after = time(NULL);
+    ck_assert_int_eq(r.status, 200);
+    d = hc_field(&r, "Date");
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(strlen(d), 29);
+    end = strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    ck_assert_msg(end && *end == '\0', "Date: %s", d);
+    at = timegm(&tm);
+    ck_assert_msg(at >= before - 1 && at <= after + 1, "Date: %s", d);
+    hc_resp_free(&r);
+    hc_close(&c);
+}
+END_TEST
+
 START_TEST(pipelined_requests_are_answered_in_order_in_few_writes)
 {
     char reqs[16 * 64];
@@ -2577,6 +2604,7 @@ static Suite *http_server_suite(void)
 
     tc = tcase(s, "connections", 20);
     tcase_add_test(tc, keepalive_serves_1000_requests_on_one_connection);
+    tcase_add_test(tc, responses_carry_the_date_in_imf_fixdate);
     tcase_add_test(tc, pipelined_requests_are_answered_in_order_in_few_writes);
     tcase_add_test(tc, http10_closes_unless_keepalive_asked);
 

@@ -13,6 +13,8 @@
 #include <ctype.h>
 #include <pthread.h>
 
+#include "internal.h" /* gh__utc_civil */
+
 /* ------------------------------------------------------------------ */
 /* A recording sink                                                    */
 /* ------------------------------------------------------------------ */
@@ -438,11 +440,62 @@ START_TEST(concurrent_stderr_lines_never_interleave)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* UTC calendar fields (civil.c), against the C library's gmtime_r      */
+
+static void civil_matches_gmtime(int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gh__civil_t c;
+
+    ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+    gh__utc_civil(t, &c);
+    ck_assert_msg(c.year == tm.tm_year + 1900 && c.mon == tm.tm_mon + 1 &&
+                      c.mday == tm.tm_mday && c.hour == tm.tm_hour &&
+                      c.min == tm.tm_min && c.sec == tm.tm_sec &&
+                      c.wday == tm.tm_wday,
+                  "t=%lld: %lld-%02d-%02d %02d:%02d:%02d wday %d, gmtime "
+                  "%d-%02d-%02d %02d:%02d:%02d wday %d",
+                  (long long)t, (long long)c.year, c.mon, c.mday, c.hour,
+                  c.min, c.sec, c.wday, tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_wday);
+}
+
+START_TEST(utc_civil_agrees_with_gmtime)
+{
+    static const int64_t edges[] = {
+        0, -1, 86399, 86400, -86400, -86401,
+        951782400,   /* 2000-02-29 */
+        951868800,   /* 2000-03-01 */
+        4107542400,  /* 2100-03-01: no 29 February in 2100 */
+        -2208988800, /* 1900-01-01 */
+        253402300799 /* 9999-12-31 23:59:59 */
+    };
+    uint64_t x = 88172645463325252ull;
+
+    for (size_t i = 0; i < sizeof(edges) / sizeof(*edges); i++)
+        civil_matches_gmtime(edges[i]);
+    /* Every day from 1600 to 2500, at a different second of each. */
+    for (int64_t t = -11676096000; t < 16725225600; t += 86400 + 997)
+        civil_matches_gmtime(t);
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        civil_matches_gmtime((int64_t)(x % 40000000000ull) - 20000000000);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 static Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
     TCase *tc;
+
+    tc = tcase_create("civil");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, utc_civil_agrees_with_gmtime);
+    suite_add_tcase(s, tc);
 
     tc = tcase_create("levels");
     tcase_add_checked_fixture(tc, log_defaults, log_reset);

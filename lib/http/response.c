@@ -49,15 +49,15 @@ const char *gh__http_date(void)
                                      "May", "Jun", "Jul", "Aug",
                                      "Sep", "Oct", "Nov", "Dec"};
     struct timespec ts;
-    struct tm tm;
+    gh__civil_t c;
 
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     if (ts.tv_sec != date_cache.sec) {
-        gmtime_r(&ts.tv_sec, &tm);
+        gh__utc_civil(ts.tv_sec, &c);
         snprintf(date_cache.line, sizeof(date_cache.line),
-                 "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
-                 days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon],
-                 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                 "Date: %s, %02d %s %04lld %02d:%02d:%02d GMT\r\n",
+                 days[c.wday], c.mday, mons[c.mon - 1], (long long)c.year,
+                 c.hour, c.min, c.sec);
         date_cache.sec = ts.tv_sec;
     }
     return date_cache.line;

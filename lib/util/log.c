@@ -118,29 +118,15 @@ static gh_log_fn sink_load(void **udata)
 
 /* ---- the stderr sink ---- */
 
-/* UTC "YYYY-MM-DDTHH:MM:SSZ" without gmtime_r(), which takes glibc's
- * time zone lock: days to a civil date, proleptic Gregorian. */
+/* UTC "YYYY-MM-DDTHH:MM:SSZ" (civil.c: no time zone lock). */
 static size_t fmt_utc(char *out, size_t cap, time_t t)
 {
-    long long days = t / 86400, sec = t % 86400;
-    long long era, doe, yoe, doy, mp, y, m, d;
+    gh__civil_t c;
 
-    if (sec < 0) {
-        sec += 86400;
-        days--;
-    }
-    days += 719468; /* from 1970-01-01 to 0000-03-01 */
-    era = (days >= 0 ? days : days - 146096) / 146097;
-    doe = days - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    d = doy - (153 * mp + 2) / 5 + 1;
-    m = mp < 10 ? mp + 3 : mp - 9;
-    y = yoe + era * 400 + (m <= 2);
-    return (size_t)snprintf(out, cap, "%04lld-%02lld-%02lldT%02lld:%02lld:"
-                            "%02lldZ", y, m, d, sec / 3600, sec / 60 % 60,
-                            sec % 60);
+    gh__utc_civil(t, &c);
+    return (size_t)snprintf(out, cap, "%04lld-%02d-%02dT%02d:%02d:%02dZ",
+                            (long long)c.year, c.mon, c.mday, c.hour, c.min,
+                            c.sec);
 }
 
 static void stderr_sink(int level, const char *msg, size_t len)
