@@ -284,6 +284,59 @@ START_TEST(select_over_many_channels_finds_the_ready_one)
 }
 END_TEST
 
+/*
+ * A select that waits over n unbuffered channels until the last one gets a
+ * value: its wait records sit on the stack when they fit (a goroutine's
+ * 64 KiB leaves room for hundreds; a thread, a few dozen) and on the heap
+ * otherwise.  Either way the winner gets the value and no record stays
+ * queued on the others.
+ */
+struct wide {
+    int n;
+    atomic_long ok;
+};
+
+static void wide_select(void *p)
+{
+    struct wide *wd = p;
+    int n = wd->n, got = -1, r;
+    gh_chan_t **ch = calloc((size_t)n, sizeof(*ch));
+    gh_case_t *cs = calloc((size_t)n, sizeof(*cs));
+    struct waker w;
+
+    ck_assert(ch && cs);
+    for (int i = 0; i < n; i++) {
+        ch[i] = gh_chan_new(sizeof(int), 0);
+        cs[i] = (gh_case_t)GH_RECV(ch[i], &got);
+    }
+    w = (struct waker){ch[n - 1], 20, 4242};
+    gh_go(send_later, &w);
+    r = gh_select(cs, (size_t)n, gh_deadline_in(5 * GH_SECOND));
+    ck_assert_int_eq(r, n - 1);
+    ck_assert_int_eq(got, 4242);
+    for (int i = 0; i < n - 1; i++)
+        ck_assert_int_eq(gh_chan_try_send(ch[i], &got), GH_EAGAIN);
+    for (int i = 0; i < n; i++)
+        gh_chan_free(ch[i]);
+    free(ch);
+    free(cs);
+    atomic_fetch_add(&wd->ok, 1);
+}
+
+START_TEST(select_waits_over_many_cases_on_stack_or_heap)
+{
+    static const int sizes[] = {2, 60, 300, 5000};
+
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(*sizes); k++) {
+        struct wide wd = {sizes[k], 0};
+        gh_go(wide_select, &wd);
+        ck_assert(gh_test_wait_count(&wd.ok, 1, 10 * GH_SECOND));
+        wide_select(&wd); /* the test thread */
+        ck_assert_int_eq(atomic_load(&wd.ok), 2); /* and both passed */
+    }
+}
+END_TEST
+
 /* Several selectors and senders on several workers: every value is taken
  * exactly once. */
 #define STRESS_PER 20000
@@ -428,6 +481,7 @@ static Suite *select_suite(void)
     tcase_add_test(tc, select_send_case_on_closed_channel_panics);
     tcase_add_test(tc, select_rejects_bad_ops);
     tcase_add_test(tc, select_over_many_channels_finds_the_ready_one);
+    tcase_add_test(tc, select_waits_over_many_cases_on_stack_or_heap);
     tcase_add_test(tc, select_many_selectors_and_senders_lose_nothing);
     tcase_add_test(tc, select_deadline_racing_a_sender_loses_nothing);
     tcase_add_test(tc, select_in_foreign_thread_is_woken_by_goroutine);

@@ -133,7 +133,7 @@ int gh__chan_send_locked(gh_chan_t *ch, const void *elem, gh__g_t **wake)
     if (ch->closed)
         return GH_ECLOSED;
     if ((w = waitq_claim(&ch->recvq))) {
-        copy_elem(ch, gh__wait_elem(w), elem);
+        copy_elem(ch, w->val, elem);
         w->ok = true;
         *wake = w->sel->g;
         return 0;
@@ -156,7 +156,7 @@ int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__g_t **wake)
         if ((w = waitq_claim(&ch->sendq))) {
             /* The buffer was full: the sender's value takes the freed
              * slot, which is now the tail. */
-            copy_elem(ch, s, gh__wait_elem(w));
+            copy_elem(ch, s, w->val);
             w->ok = true;
             *wake = w->sel->g;
         } else {
@@ -167,7 +167,7 @@ int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__g_t **wake)
         return 0;
     }
     if ((w = waitq_claim(&ch->sendq))) {
-        copy_elem(ch, elem, gh__wait_elem(w));
+        copy_elem(ch, elem, w->val);
         w->ok = true;
         *wake = w->sel->g;
         return 0;
@@ -265,16 +265,12 @@ wait_on(gh_chan_t *ch, gh__waitq_t *q, void *elem,
                     enum gh__wait why)
 {
     gh__sel_t sel = {.g = gh__cur_g(), .solo = true};
-    gh_case_t c = {.ch = ch, .val = elem};
-    gh__chwait_t *w = gh__case_wait(&c);
+    gh__chwait_t w = {.sel = &sel, .val = elem};
 
-    w->sel = &sel;
-    w->idx = 0;
-    w->ok = false;
-    gh__waitq_push(q, w);
+    gh__waitq_push(q, &w);
     gh__park(why, gh__lock_unlock_cb, &ch->mu);
-    /* The waker took w out of the queue and set w->ok before readying us. */
-    return w->ok;
+    /* The waker took w out of the queue and set w.ok before readying us. */
+    return w.ok;
 }
 
 int gh_chan_send(gh_chan_t *ch, const void *elem)
@@ -355,7 +351,7 @@ static void claim_all(gh_chan_t *ch, gh__waitq_t *q, gh__chwait_t **list,
     gh__chwait_t *w;
 
     while ((w = waitq_claim(q))) {
-        void *elem = gh__wait_elem(w);
+        void *elem = w->val;
         if (zero && elem && ch->esize)
             memset(elem, 0, ch->esize);
         w->ok = false;

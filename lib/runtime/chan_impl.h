@@ -32,32 +32,18 @@ typedef struct gh__sel {
  * send and receive, which the waker and the resumed goroutine touch (a
  * select's deadline timer lives beside it, in wait_cases()). */
 
-/* A wait record always lives in the private part of a gh_case_t (a plain
- * send or receive builds a one-case array too), so its element is the
- * case's val and the record stays small. */
+/* A wait record: one per case of a waiting select, on the waiter's stack
+ * (select.c), or the one of a plain send or receive (chan.c). */
 typedef struct gh__chwait {
     struct gh__chwait *next; /* in the channel's queue; ch->mu */
     struct gh__chwait *prev; /* ditto */
     gh__sel_t *sel;          /* the wait this record belongs to */
+    void *val;               /* send: the value; receive: where it goes
+                              * (may be NULL) */
     uint32_t idx;            /* case index (0 for a plain send/receive) */
-    uint32_t lockord;        /* select.c: the lock order, spread over cases */
     bool queued;             /* linked in a queue; ch->mu */
     bool ok;                 /* set by the winner: false if closed */
 } gh__chwait_t;
-
-_Static_assert(sizeof(gh__chwait_t) <= GH__CASE_PRIV,
-               "gh_case_t's private part is too small");
-
-static inline gh__chwait_t *gh__case_wait(gh_case_t *c)
-{
-    return (gh__chwait_t *)(void *)c->_w._;
-}
-
-/* Send: the value; receive: where it goes (may be NULL). */
-static inline void *gh__wait_elem(gh__chwait_t *w)
-{
-    return gh__container_of((void *)w, gh_case_t, _w)->val;
-}
 
 typedef struct gh__waitq {
     gh__chwait_t *head, *tail; /* FIFO; ch->mu */

@@ -8,9 +8,10 @@
  *    cases.  Among those ready, pick one uniformly at random with reservoir
  *    sampling (the k-th ready case replaces the choice with probability
  *    1/k), perform it, unlock, ready the peer, return.  No allocation: the
- *    lock order is kept in each case's private part.
+ *    lock order is kept in each case's private word.
  * 2. If none is ready (and the caller may wait), link one wait record per
- *    case into its channel's queue, all sharing one gh__sel on this stack,
+ *    case into its channel's queue, the records and the gh__sel they share
+ *    on this stack (on the heap only when the stack has no room for them),
  *    arm the deadline timer, and park.  The channels are unlocked only after
  *    the park has saved our context (gh__park's unlock hook), so no peer
  *    can claim a record before we are really parked.
@@ -28,16 +29,18 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "chan_impl.h"
 
 /* ---- lock order ---- */
 
-/* Slot i of the lock order, which is spread over the cases' records. */
-static inline uint32_t *ord(gh_case_t *cs, size_t i)
+/* Slot i of the lock order, which is spread over the cases' private
+ * words. */
+static inline uint64_t *ord(gh_case_t *cs, size_t i)
 {
-    return &gh__case_wait(&cs[i])->lockord;
+    return &cs[i]._w;
 }
 
 static inline gh_chan_t *ord_chan(gh_case_t *cs, size_t i)
@@ -45,14 +48,14 @@ static inline gh_chan_t *ord_chan(gh_case_t *cs, size_t i)
     return cs[*ord(cs, i)].ch;
 }
 
-static inline uintptr_t key(gh_case_t *cs, uint32_t i)
+static inline uintptr_t key(gh_case_t *cs, uint64_t i)
 {
     return (uintptr_t)cs[i].ch;
 }
 
 static void sift(gh_case_t *cs, size_t root, size_t n)
 {
-    uint32_t v = *ord(cs, root);
+    uint64_t v = *ord(cs, root);
 
     for (;;) {
         size_t c = 2 * root + 1;
@@ -73,10 +76,10 @@ static void sift(gh_case_t *cs, size_t root, size_t n)
 static void sort_lockorder(gh_case_t *cs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        *ord(cs, i) = (uint32_t)i;
+        *ord(cs, i) = i;
     if (n <= 8) {
         for (size_t i = 1; i < n; i++) {
-            uint32_t v = *ord(cs, i);
+            uint64_t v = *ord(cs, i);
             size_t j = i;
             for (; j > 0 && key(cs, *ord(cs, j - 1)) > key(cs, v); j--)
                 *ord(cs, j) = *ord(cs, j - 1);
@@ -87,7 +90,7 @@ static void sort_lockorder(gh_case_t *cs, size_t n)
     for (size_t i = n / 2; i-- > 0;)
         sift(cs, i, n);
     for (size_t end = n - 1; end > 0; end--) {
-        uint32_t t = *ord(cs, 0);
+        uint64_t t = *ord(cs, 0);
         *ord(cs, 0) = *ord(cs, end);
         *ord(cs, end) = t;
         sift(cs, 0, end);
@@ -200,9 +203,10 @@ static bool sel_expire(void *arg)
         memory_order_acquire);
 }
 
-/* Pass 2: queue a record per case and park (everything locked on entry,
- * unlocked on return).  Returns sel.done. */
-static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
+/* Pass 2: queue a record per case (ws[i] for cs[i]) and park (everything
+ * locked on entry, unlocked on return).  Returns sel.done. */
+static uint32_t wait_cases(gh_case_t *cs, gh__chwait_t *ws, size_t n,
+                           int64_t deadline)
 {
     gh__m_t *m = gh__cur_m();
     gh__sel_t sel = {.g = m && m->cur != &m->g0 ? m->cur : gh__cur_g()};
@@ -211,8 +215,9 @@ static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
     bool timed = false;
 
     for (size_t i = 0; i < n; i++) {
-        gh__chwait_t *w = gh__case_wait(&cs[i]);
-        w->sel = &sel; /* lockord stays: unlock_all_cb needs it */
+        gh__chwait_t *w = &ws[i];
+        w->sel = &sel;
+        w->val = cs[i].val;
         w->idx = (uint32_t)i;
         w->ok = false;
         w->queued = false;
@@ -250,16 +255,74 @@ static uint32_t wait_cases(gh_case_t *cs, size_t n, int64_t deadline)
             continue;
         gh__lock(&ch->mu);
         gh__waitq_unlink(cs[i].op == GH_CASE_RECV ? &ch->recvq : &ch->sendq,
-                         gh__case_wait(&cs[i]));
+                         &ws[i]);
         gh__unlock(&ch->mu);
     }
     return done;
 }
 
+/* Wait with the records in ws, and finish the case that won: its index,
+ * or GH_ETIMEDOUT. */
+static int wait_with(gh_case_t *cs, gh__chwait_t *ws, size_t n,
+                     int64_t deadline)
+{
+    uint32_t done = wait_cases(cs, ws, n, deadline);
+    gh_case_t *c;
+
+    if (done == GH__SEL_TIMEOUT)
+        return GH_ETIMEDOUT;
+    c = &cs[done - 1];
+    if (c->op == GH_CASE_SEND) {
+        if (!ws[done - 1].ok)
+            gh_panic("send on closed channel");
+    } else {
+        c->ok = ws[done - 1].ok;
+    }
+    return (int)(done - 1);
+}
+
+/* Records for n cases fit on this stack, with STACK_SPARE to spare for
+ * the park and whatever runs on the stack meanwhile? */
+#define STACK_SPARE (16 * 1024)
+#define THREAD_RECORDS_MAX 4096 /* a thread's stack: its bounds unknown */
+
+static bool records_fit(size_t n)
+{
+    gh__g_t *g = gh__cur_g();
+    char here;
+    size_t need = n * sizeof(gh__chwait_t);
+
+    if (g->flags & GH__G_THREAD)
+        return need <= THREAD_RECORDS_MAX;
+    return (size_t)(&here - (char *)g->stack_lo) >= need + STACK_SPARE;
+}
+
+/* Wait with the records in a variable-length array of this frame. */
+static __attribute__((noinline)) int wait_on_stack(gh_case_t *cs, size_t n,
+                                                   int64_t deadline)
+{
+    gh__chwait_t ws[n ? n : 1]; /* select {}: none needed, none allowed */
+
+    return wait_with(cs, ws, n, deadline);
+}
+
+static int wait_on_heap(gh_case_t *cs, size_t n, int64_t deadline)
+{
+    gh__chwait_t *ws = malloc(n * sizeof(*ws));
+    int rc;
+
+    if (!ws) {
+        unlock_all(cs, n);
+        return GH_ENOMEM;
+    }
+    rc = wait_with(cs, ws, n, deadline);
+    free(ws);
+    return rc;
+}
+
 int gh_select(gh_case_t *cs, size_t n, int64_t deadline)
 {
     gh__g_t *wake = NULL;
-    uint32_t done;
     long pick;
 
     if (n > UINT32_MAX - 1 || (n && !cs))
@@ -283,17 +346,9 @@ int gh_select(gh_case_t *cs, size_t n, int64_t deadline)
         unlock_all(cs, n);
         return deadline == GH_NOWAIT ? GH_EAGAIN : GH_ETIMEDOUT;
     }
-    done = wait_cases(cs, n, deadline);
-    if (done == GH__SEL_TIMEOUT)
-        return GH_ETIMEDOUT;
-    gh_case_t *c = &cs[done - 1];
-    if (c->op == GH_CASE_SEND) {
-        if (!gh__case_wait(c)->ok)
-            gh_panic("send on closed channel");
-    } else {
-        c->ok = gh__case_wait(c)->ok;
-    }
-    return (int)(done - 1);
+    if (n == 0 || records_fit(n))
+        return wait_on_stack(cs, n, deadline);
+    return wait_on_heap(cs, n, deadline);
 }
 
 int gh_chan_send_until(gh_chan_t *ch, const void *elem, int64_t deadline)

@@ -19,7 +19,7 @@
  *
  * gh_select() waits on several send and receive cases at once; when more
  * than one is ready it picks one uniformly at random.  Blocking allocates
- * nothing: the wait records live in the gh_case_t array the caller passes.
+ * nothing: the wait records live on the waiting goroutine's stack.
  *
  * Every call here may be made from any goroutine on any worker and from any
  * thread outside the runtime; where a goroutine parks, such a thread blocks
@@ -132,23 +132,18 @@ enum gh_case_op {
     GH_CASE_SEND = 2  /**< send the element at val on ch */
 };
 
-/** Bytes of each case reserved for the runtime's wait record. */
-#define GH__CASE_PRIV 40
-
 /**
  * One case of a select.  Build them with GH_RECV()/GH_SEND() in an array
- * on the caller's stack.  The runtime writes the private part; the array
- * must stay untouched while gh_select() runs.
+ * on the caller's stack: 32 bytes each, so that the compiler builds a few
+ * with plain stores.  The runtime writes the private word; the array must
+ * stay untouched while gh_select() runs.
  */
 typedef struct gh_case {
     gh_chan_t *ch;  /**< the channel; NULL: the case is never ready */
     int op;         /**< enum gh_case_op */
     bool ok;        /**< out, receive: true if a value came, false if closed */
     void *val;      /**< send: the element; receive: where to store it */
-    struct {
-        _Alignas(8) unsigned char _[GH__CASE_PRIV];
-    } _w;           /**< private: the wait record (64 bytes a case in all,
-                     *   so that building a few on the stack stays cheap) */
+    uint64_t _w;    /**< private: the runtime's (lock order) */
 } gh_case_t;
 
 /** A receive case: `case v, ok := <-ch:` (ptr may be NULL). */
@@ -168,7 +163,10 @@ typedef struct gh_case {
  * takes; GH_NOWAIT returns GH_EAGAIN at once when nothing is ready (the
  * `default:` case); any other absolute gh_now() time returns GH_ETIMEDOUT
  * once it passes.  n == 0 with GH_FOREVER blocks forever (`select {}`).
- * Returns GH_EINVAL for a bad op.  Allocates nothing.
+ * Returns GH_EINVAL for a bad op.  A select that waits puts one wait
+ * record per case (40 bytes) on the goroutine's stack; only one with more
+ * cases than the stack has room for (thousands) allocates them instead
+ * (GH_ENOMEM if it cannot).
  */
 GH_API int gh_select(gh_case_t *cases, size_t n, int64_t deadline);
 

@@ -54,7 +54,7 @@ extern "C" {
 
 /** The plugin ABI: bumped on any incompatible change to this interface or
  * to the calls a plugin makes into libgohttpd. */
-#define GH_HANDLER_ABI 1
+#define GH_HANDLER_ABI 2
 
 /** What a plugin exports.  New optional members go at the end; size tells
  * the loader which ones a plugin was built with. */
