@@ -173,6 +173,7 @@ HTTP_SIZE(max_target, 1u << 20)
 HTTP_SIZE(max_header_bytes, 1u << 24)
 HTTP_SIZE(max_body, UINT64_MAX / 2)
 HTTP_SIZE(stack_size, 1u << 30)
+HTTP_SIZE(linger_bytes, UINT64_MAX / 2)
 HTTP_COUNT(max_headers, 1, 65535)
 HTTP_COUNT(body_min_rate, 0, UINT32_MAX)
 HTTP_COUNT(write_min_rate, 0, UINT32_MAX)
@@ -183,6 +184,7 @@ HTTP_DURATION(body_timeout)
 HTTP_DURATION(write_timeout)
 HTTP_DURATION(idle_timeout)
 HTTP_DURATION(accept_backoff)
+HTTP_DURATION(linger_timeout)
 
 static int set_server_header(loader_t *l, const gh_conf_directive_t *d)
 {
@@ -1219,6 +1221,8 @@ static const struct directive {
     {"max_conns", set_max_conns},
     {"max_requests", set_max_requests},
     {"accept_backoff", set_accept_backoff},
+    {"linger_timeout", set_linger_timeout},
+    {"linger_bytes", set_linger_bytes},
     {"server_header", set_server_header},
     {"stack_size", set_stack_size},
     {"trusted_proxies", set_trusted_proxies},

@@ -981,6 +981,80 @@ START_TEST(bad_request_gets_its_status_and_a_close)
 }
 END_TEST
 
+/* Send a POST announcing len bytes of body over max_body, then the body
+ * itself, as a client that does not wait for an answer does: the bytes
+ * sent before the server let go (all of them, or fewer when the
+ * connection broke). */
+static size_t upload_unwanted(hc_conn_t *c, size_t len)
+{
+    static char chunk[65536];
+    char head[128];
+    size_t sent = 0;
+
+    memset(chunk, 'u', sizeof(chunk));
+    snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nHost: t\r\n"
+             "Content-Length: %zu\r\n\r\n", len);
+    hc_send(c, head);
+    while (sent < len) {
+        size_t n = len - sent < sizeof(chunk) ? len - sent : sizeof(chunk);
+        if (hc_send_raw(c, chunk, n) < 0)
+            break;
+        sent += n;
+    }
+    return sent;
+}
+
+/*
+ * An upload refused with 413 before its body was read: the server keeps
+ * reading (and dropping) what the client sends, within linger_timeout and
+ * linger_bytes, so a client that sends the whole body before it reads
+ * gets the 413 and an orderly close, not a reset in the middle of its send.
+ */
+START_TEST(a_refused_upload_is_drained_within_the_linger_bounds)
+{
+    gh_server_opts_t o;
+    hc_conn_t c;
+    int64_t t0;
+
+    test_opts(&o);
+    o.max_body = 1000;
+    srv_start(&o);
+    cli(&c);
+    /* More than the socket buffers hold (the server's grows only while
+     * it reads), less than the default linger_bytes. */
+    ck_assert_uint_eq(upload_unwanted(&c, 12u << 20), 12u << 20);
+    expect_status_then_close(&c, 413, "12 MiB upload over max_body");
+    hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+
+    /* linger_bytes bounds what a client makes the server read. */
+    test_opts(&o);
+    o.max_body = 1000;
+    o.linger_bytes = 64 * 1024;
+    srv_start(&o);
+    cli(&c);
+    ck_assert_uint_lt(upload_unwanted(&c, 64u << 20), 64u << 20);
+    hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+
+    /* linger_timeout bounds how long: a client that keeps sending a byte
+     * at a time is cut off. */
+    test_opts(&o);
+    o.max_body = 1000;
+    o.linger_timeout = 200 * GH_MILLISECOND;
+    srv_start(&o);
+    cli(&c);
+    hc_send(&c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n"
+                "\r\n");
+    t0 = gh_now();
+    while (gh_now() - t0 < 5 * GH_SECOND && hc_send_raw(&c, "x", 1) == 0)
+        usleep(20 * 1000);
+    ck_assert_int_lt(gh_now() - t0, gh_test_slack(3 * GH_SECOND));
+    hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
 /* The exact limits are still accepted (the bounds are inclusive). */
 START_TEST(requests_exactly_at_the_limits_are_served)
 {
@@ -2622,6 +2696,7 @@ static Suite *http_server_suite(void)
     tcase_add_loop_test(tc, bad_request_gets_its_status_and_a_close, 0,
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, requests_exactly_at_the_limits_are_served);
+    tcase_add_test(tc, a_refused_upload_is_drained_within_the_linger_bounds);
 
     tc = tcase(s, "slow clients", 15);
     tcase_add_test(tc, slowloris_head_is_cut_at_header_timeout);

@@ -30,8 +30,6 @@
 #include "http/http_impl.h"
 
 #define HDR_FIXED 256  /* status line, Date, Server, framing, Connection */
-#define LINGER_TIME (2 * GH_SECOND)
-#define LINGER_BYTES (1u << 20)
 #define CHUNK_HEAD 20  /* "<hex>\r\n" */
 
 /* ---- the Date header, formatted once a second per thread ---- */
@@ -686,18 +684,21 @@ int gh__resp_finish(gh_resp_t *resp, int rc)
 
 void gh__session_linger(gh__session_t *ss)
 {
-    int64_t deadline = gh_now() + LINGER_TIME;
-    uint32_t total = 0;
+    const gh_server_opts_t *o = &ss->cfg->o;
+    int64_t deadline = gh_deadline_in(o->linger_timeout);
+    uint64_t total = 0;
     char sink[4096];
     ssize_t n;
 
     /* The client sees the answer even if it is still sending: closing with
-     * unread input would reset the connection under it. */
+     * unread input would reset the connection under it (and a client
+     * still sending when the reset comes sees only that).  Bounded in
+     * time and bytes: linger_timeout, linger_bytes. */
     shutdown(ss->c->fd, SHUT_WR);
     do {
         n = ss->c->ops->read(ss->c, sink, sizeof(sink), deadline);
-        total += n > 0 ? (uint32_t)n : 0;
-    } while (n > 0 && total < LINGER_BYTES);
+        total += n > 0 ? (uint64_t)n : 0;
+    } while (n > 0 && total < o->linger_bytes);
 }
 
 int gh__resp_error(gh__session_t *ss, int status)

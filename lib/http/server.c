@@ -78,6 +78,8 @@ void gh_server_opts_init(gh_server_opts_t *o)
         .ready_path = "/readyz",
         .real_ip_recursive = true,
         .max_forwarded_hops = 32,
+        .linger_timeout = 5 * GH_SECOND,
+        .linger_bytes = 16u << 20,
     };
 }
 
@@ -97,6 +99,7 @@ static bool opts_valid(const gh_server_opts_t *o)
            o->max_headers <= 65535 && o->max_body &&
            o->header_timeout > 0 && o->body_timeout > 0 &&
            o->write_timeout > 0 && o->idle_timeout > 0 && o->max_conns &&
+           o->linger_timeout > 0 && o->linger_bytes &&
            o->accept_backoff > 0 &&
            (uint64_t)o->max_target + o->max_header_bytes < (1u << 30) &&
            (!o->server_header || !strpbrk(o->server_header, "\r\n")) &&

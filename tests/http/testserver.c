@@ -11,8 +11,8 @@
  * to cut connections).  -o sets a server option, in milliseconds for
  * timeouts: max_target, max_header_bytes, max_headers, max_body,
  * header_timeout, body_timeout, body_min_rate, write_timeout,
- * write_min_rate, idle_timeout, max_conns, max_requests, server_header
- * ("" for none).
+ * write_min_rate, idle_timeout, max_conns, max_requests, linger_timeout,
+ * linger_bytes, server_header ("" for none).
  *
  * Routes:
  *   GET  /plaintext        "Hello, World!" (the benchmark response)
@@ -196,6 +196,7 @@ static int set_opt(gh_server_opts_t *o, const char *kv)
     MS(header_timeout) MS(body_timeout) MS(write_timeout) MS(idle_timeout)
     N(max_target) N(max_header_bytes) N(max_headers) N(max_body)
     N(body_min_rate) N(write_min_rate) N(max_conns) N(max_requests)
+    MS(linger_timeout) N(linger_bytes)
     return -1;
 }
 

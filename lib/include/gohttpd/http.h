@@ -164,6 +164,14 @@ typedef struct gh_server_opts {
                                 *   the response carries it back in, e.g.
                                 *   "X-Request-ID"; NULL (the default): no
                                 *   IDs.  Copied */
+    int64_t linger_timeout;    /**< after an error answered before the
+                                *   request was read (413, 400 ...), the
+                                *   connection keeps reading and dropping
+                                *   what the client still sends, so that
+                                *   it reads the answer rather than a
+                                *   reset, for at most: 5 s ... */
+    uint64_t linger_bytes;     /**< ... and at most this many bytes:
+                                *   16 MiB */
 } gh_server_opts_t;
 
 /** Fill *o with the defaults above. */
