@@ -49,6 +49,10 @@ t_bad plugin 'plugin.conf:2:1: route /: no plugin "nosuch"'
 printf 'listen 127.0.0.1:0;\ninclude %s/missing.conf;\n' "$tmp" \
     >"$tmp/include.conf"
 t_bad include "include.conf:2:"
+printf 'listen 127.0.0.1:0;\nlinger_timeout 0;\n' >"$tmp/linger.conf"
+t_bad linger "linger.conf:2:1: linger_timeout: must be more than 0"
+printf 'listen 127.0.0.1:0;\nlinger_bytes 0;\n' >"$tmp/lingerb.conf"
+t_bad lingerb "lingerb.conf:2:1: linger_bytes: must be more than 0"
 printf 'workers 1;\n' >"$tmp/nolisten.conf"
 t_bad nolisten "no listen directive"
 
