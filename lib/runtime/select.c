@@ -282,19 +282,23 @@ static int wait_with(gh_case_t *cs, gh__chwait_t *ws, size_t n,
 }
 
 /* Records for n cases fit on this stack, with STACK_SPARE to spare for
- * the park and whatever runs on the stack meanwhile? */
-#define STACK_SPARE (16 * 1024)
+ * the park and what runs below it: the switch, and after it the post
+ * hook of the goroutine we replaced (a stack release, an unlock). */
+#define STACK_SPARE (8 * 1024)
 #define THREAD_RECORDS_MAX 4096 /* a thread's stack: its bounds unknown */
 
 static bool records_fit(size_t n)
 {
     gh__g_t *g = gh__cur_g();
-    char here;
+    /* The frame, not a local's address: AddressSanitizer may keep locals
+     * on a fake stack elsewhere, but the array goes on this one. */
+    char *sp = __builtin_frame_address(0);
     size_t need = n * sizeof(gh__chwait_t);
 
     if (g->flags & GH__G_THREAD)
         return need <= THREAD_RECORDS_MAX;
-    return (size_t)(&here - (char *)g->stack_lo) >= need + STACK_SPARE;
+    return sp > (char *)g->stack_lo &&
+           (size_t)(sp - (char *)g->stack_lo) >= need + STACK_SPARE;
 }
 
 /* Wait with the records in a variable-length array of this frame. */
