@@ -274,8 +274,16 @@ static inline __attribute__((always_inline)) gh__m_t *gh__cur_m(void)
 #else
 #define gh__cur_m gh__cur_m_call
 #endif
+/* The calling thread's thread g (made on first use). */
+gh__g_t *gh__thread_g(void);
+
 /* The calling goroutine, or the calling thread's thread g. */
-gh__g_t *gh__cur_g(void);
+static inline gh__g_t *gh__cur_g(void)
+{
+    gh__m_t *m = gh__cur_m();
+
+    return m && m->cur != &m->g0 ? m->cur : gh__thread_g();
+}
 /* Start the runtime if it is not running.  Returns 0 or GH_E*. */
 int gh__rt_start(void);
 /* Park the caller with a wait reason; after its context is saved,

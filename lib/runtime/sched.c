@@ -153,12 +153,8 @@ static gh__g_t *thread_g(void)
     return g;
 }
 
-gh__g_t *gh__cur_g(void)
+gh__g_t *gh__thread_g(void)
 {
-    gh__m_t *m = gh__cur_m();
-
-    if (m && m->cur != &m->g0)
-        return m->cur;
     return thread_g();
 }
 
