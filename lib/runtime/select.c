@@ -209,7 +209,7 @@ static uint32_t wait_cases(gh_case_t *cs, gh__chwait_t *ws, size_t n,
                            int64_t deadline)
 {
     gh__m_t *m = gh__cur_m();
-    gh__sel_t sel = {.g = m && m->cur != &m->g0 ? m->cur : gh__cur_g()};
+    gh__sel_t sel = {.g = gh__cur_g()};
     struct lockset ls = {cs, n};
     gh__timer_t tm; /* the deadline, on m */
     bool timed = false;
@@ -262,7 +262,8 @@ static uint32_t wait_cases(gh_case_t *cs, gh__chwait_t *ws, size_t n,
 }
 
 /* Wait with the records in ws, and finish the case that won: its index,
- * or GH_ETIMEDOUT. */
+ * GH_ETIMEDOUT, or GH_ECLOSED for a send case whose channel was closed
+ * (the caller panics, once the records are let go of). */
 static int wait_with(gh_case_t *cs, gh__chwait_t *ws, size_t n,
                      int64_t deadline)
 {
@@ -272,12 +273,10 @@ static int wait_with(gh_case_t *cs, gh__chwait_t *ws, size_t n,
     if (done == GH__SEL_TIMEOUT)
         return GH_ETIMEDOUT;
     c = &cs[done - 1];
-    if (c->op == GH_CASE_SEND) {
-        if (!ws[done - 1].ok)
-            gh_panic("send on closed channel");
-    } else {
+    if (c->op == GH_CASE_SEND && !ws[done - 1].ok)
+        return GH_ECLOSED;
+    if (c->op == GH_CASE_RECV)
         c->ok = ws[done - 1].ok;
-    }
     return (int)(done - 1);
 }
 
@@ -328,6 +327,7 @@ int gh_select(gh_case_t *cs, size_t n, int64_t deadline)
 {
     gh__g_t *wake = NULL;
     long pick;
+    int rc;
 
     if (n > UINT32_MAX - 1 || (n && !cs))
         return GH_EINVAL;
@@ -337,7 +337,7 @@ int gh_select(gh_case_t *cs, size_t n, int64_t deadline)
     sort_lockorder(cs, n);
     lock_all(cs, n);
     if ((pick = pick_ready(cs, n)) >= 0) {
-        int rc = perform(&cs[pick], &wake);
+        rc = perform(&cs[pick], &wake);
         unlock_all(cs, n);
         if (rc == GH_ECLOSED)
             gh_panic("send on closed channel");
@@ -350,9 +350,11 @@ int gh_select(gh_case_t *cs, size_t n, int64_t deadline)
         unlock_all(cs, n);
         return deadline == GH_NOWAIT ? GH_EAGAIN : GH_ETIMEDOUT;
     }
-    if (n == 0 || records_fit(n))
-        return wait_on_stack(cs, n, deadline);
-    return wait_on_heap(cs, n, deadline);
+    rc = n == 0 || records_fit(n) ? wait_on_stack(cs, n, deadline)
+                                  : wait_on_heap(cs, n, deadline);
+    if (rc == GH_ECLOSED)
+        gh_panic("send on closed channel");
+    return rc;
 }
 
 int gh_chan_send_until(gh_chan_t *ch, const void *elem, int64_t deadline)
