@@ -184,6 +184,9 @@ int gh__static_same(const gh__static_root_t *root, const char *rel,
 
 /* Can gh__static_same ever answer for this root? */
 bool gh__static_same_works(const gh__static_root_t *root);
+/* Is there no symbolic link on rel's way from the root (what the change
+ * notifications can follow, static_watch.c)? */
+bool gh__static_no_links(const gh__static_root_t *root, const char *rel);
 
 /*
  * The whole regular file open at fd, whose fstat is *st, read without
@@ -192,10 +195,7 @@ bool gh__static_same_works(const gh__static_root_t *root);
  */
 char *gh__static_slurp(int fd, const struct stat *st);
 
-/* ---- static_cache.c -------------------------------------------------- */
-
-/* One cached answer: immutable once put, but for the links. */
-/* ---- change notifications (static_watch.c) ---- */
+/* ---- static_watch.c: change notifications ---------------------------- */
 
 /* Watches an entry may hold: the root, the directories below it on the
  * way, the file.  A deeper path is checked at every request. */
@@ -235,9 +235,10 @@ void gh__static_watch_release(gh__static_watch_t *w, const int *wds, int n);
  * watch is off or another reader is still counting.  One ioctl(2) when
  * nothing changed. */
 bool gh__static_watch_quiet(gh__static_watch_t *w, uint64_t *gen);
-/* Is there no symbolic link on rel's way from the root? */
-bool gh__static_no_links(const gh__static_root_t *root, const char *rel);
 
+/* ---- static_cache.c -------------------------------------------------- */
+
+/* One cached answer: immutable once put, but for the links. */
 typedef struct gh__static_cache_ent gh__static_cache_ent_t;
 struct gh__static_cache_ent {
     char *key;           /* the request's path under the root, plus '/'

@@ -92,7 +92,6 @@ static void fmt_duration(char *buf, size_t len, int64_t ns)
         snprintf(buf, len, "%lld minutes", (long long)(ns / GH_MINUTE));
 }
 
-
 /* ---- the walk: copy under the lock, report without it ---- */
 
 /* What a walk keeps of one goroutine record. */

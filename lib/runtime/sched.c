@@ -310,9 +310,6 @@ static gh__g_t *take_runnext(gh__m_t *m)
     return NULL;
 }
 
-/* The owner's next goroutine: runnext, except every RUNNEXT_YIELD-th
- * time when the ring goes first, so that two goroutines handing work to
- * each other cannot starve the rest of the queue. */
 /* The only worker: nobody steals, and ready_on() never fills runnext, so
  * the head moves without a CAS (a locked instruction on every switch). */
 static gh__g_t *runq_get_alone(gh__m_t *m)
@@ -327,6 +324,9 @@ static gh__g_t *runq_get_alone(gh__m_t *m)
     return g;
 }
 
+/* The owner's next goroutine: runnext, except every RUNNEXT_YIELD-th
+ * time when the ring goes first, so that two goroutines handing work to
+ * each other cannot starve the rest of the queue. */
 static gh__g_t *local_get(gh__m_t *m)
 {
     gh__g_t *g;
