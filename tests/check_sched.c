@@ -125,6 +125,63 @@ START_TEST(sched_yield_lets_another_goroutine_on_the_same_worker_run)
 }
 END_TEST
 
+/* A goroutine readied by one that then computes without ever switching
+ * out waits in its worker's runnext: another worker must take it from
+ * there (a thief leaves a runnext alone only while its owner keeps
+ * switching, i.e. is about to run it). */
+static atomic_int rescued;
+static long hog_tid, rescued_tid;
+static int64_t hog_waited;
+
+static void stuck_waiter(void *arg)
+{
+    int v;
+
+    gh_chan_recv(arg, &v);
+    rescued_tid = tid();
+    atomic_store(&rescued, v);
+}
+
+static void hog(void *arg)
+{
+    int v = 7;
+    int64_t t0, until;
+
+    hog_tid = tid();
+    gh_chan_send(arg, &v); /* the receiver waits: it is readied, not run */
+    t0 = gh_now();
+    until = t0 + 5 * GH_SECOND;
+    while (!atomic_load(&rescued) && gh_now() < until)
+        ; /* no gh_yield: this worker never switches */
+    hog_waited = gh_now() - t0;
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_goroutine_readied_by_a_busy_one_runs_on_another_worker)
+{
+    gh_chan_t *ch;
+    gh_rt_stats_t st;
+    int64_t until = gh_now() + 5 * GH_SECOND;
+
+    gh_test_set_workers(2);
+    ck_assert_ptr_nonnull(ch = gh_chan_new(sizeof(int), 0));
+    ck_assert_int_gt(gh_go(stuck_waiter, ch), 0);
+    /* Until the receiver is parked, the hog's send would just wait. */
+    do {
+        gh_sleep(GH_MILLISECOND);
+        gh_rt_stats(&st);
+    } while (st.waiting < 1 && gh_now() < until);
+    ck_assert_int_ge(st.waiting, 1);
+    ck_assert_int_gt(gh_go(hog, ch), 0);
+    GH_TEST_WAIT_COUNT(&done, 1, 10 * GH_SECOND);
+    ck_assert_msg(atomic_load(&rescued) == 7,
+                  "the readied goroutine did not run in %lld ms while its "
+                  "worker was busy", (long long)(hog_waited / GH_MILLISECOND));
+    ck_assert_int_ne(rescued_tid, hog_tid);
+    gh_chan_free(ch);
+}
+END_TEST
+
 /* A goroutine that yields in a loop must not starve a sleeper's timer. */
 static atomic_int spin_stop;
 static int64_t sleeper_late;
@@ -612,6 +669,8 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, sched_cpu_bound_goroutines_spread_over_all_workers);
     tcase_add_test(tc, sched_yield_lets_another_goroutine_on_the_same_worker_run);
     tcase_add_test(tc, sched_yielding_loop_does_not_starve_timers);
+    tcase_add_test(tc,
+                   sched_goroutine_readied_by_a_busy_one_runs_on_another_worker);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("spawn");
