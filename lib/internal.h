@@ -205,6 +205,13 @@ struct gh__m {
     _Atomic uint64_t switches;   /* goroutines started or resumed here;
                                   * owner writes, anyone reads */
     int64_t last_poll;           /* gh_now() of the last ev_run (owner) */
+    /* Goroutines readied or started by callbacks of the ev_run in
+     * progress, in that order, queued once it returns (owner only). */
+    bool in_poll;
+    gh__g_t *polled, *polled_tail;
+    /* Descriptors this iteration of the loop reported ready, whose waits
+     * are finished in the kernel's order (netpoll.c; owner only). */
+    struct gh__iowait *io_fired;
     _Atomic int32_t io_backlog;  /* ready sockets of this loop that wait
                                   * for a goroutine outside the run queue
                                   * (gh__poll_backlog); any thread */

@@ -712,6 +712,79 @@ START_TEST(netpoll_wait_fd_reports_readiness_and_times_out)
 }
 END_TEST
 
+/* Descriptors that one poll finds ready are served in the order they
+ * became ready, the order of epoll's ready list (libev invokes one
+ * iteration's callbacks newest first: served as invoked, the socket that
+ * had waited longest would go last). */
+#define ORDER_N 16
+static int order_sv[ORDER_N][2];
+static int order_seen[ORDER_N];
+static atomic_int order_next, hog_state;
+
+static void order_reader(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    char c;
+
+    if (gh_read(order_sv[i][0], &c, 1, DL(10000)) == 1)
+        order_seen[atomic_fetch_add(&order_next, 1)] = i;
+    atomic_fetch_add(&done, 1);
+}
+
+/* Keeps the only worker from polling until main has written to all. */
+static void order_hog(void *arg)
+{
+    int64_t until = gh_now() + 5 * GH_SECOND;
+
+    atomic_store(&hog_state, 1);
+    while (atomic_load(&hog_state) == 1 && gh_now() < until)
+        ;
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(netpoll_sockets_ready_together_are_served_oldest_first)
+{
+    int written[ORDER_N];
+    int64_t until = gh_now() + 5 * GH_SECOND;
+    gh_rt_stats_t st;
+
+    gh_test_set_workers(1);
+    for (int i = 0; i < ORDER_N; i++) {
+        ck_assert_int_eq(socketpair(AF_UNIX,
+                                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                                    0, order_sv[i]),
+                         0);
+        ck_assert_int_gt(gh_go(order_reader, (void *)(intptr_t)i), 0);
+    }
+    do {
+        gh_sleep(GH_MILLISECOND);
+        gh_rt_stats(&st);
+    } while (st.waiting < ORDER_N && gh_now() < until);
+    ck_assert_int_ge(st.waiting, ORDER_N);
+    ck_assert_int_gt(gh_go(order_hog, NULL), 0);
+    while (atomic_load(&hog_state) == 0 && gh_now() < until)
+        gh_sleep(GH_MILLISECOND);
+    ck_assert_int_eq(atomic_load(&hog_state), 1);
+    /* Neither the descriptors' order nor its reverse. */
+    for (int k = 0; k < ORDER_N; k++) {
+        written[k] = (k * 7 + 3) % ORDER_N;
+        ck_assert_int_eq(write(order_sv[written[k]][1], "x", 1), 1);
+    }
+    atomic_store(&hog_state, 2);
+    GH_TEST_WAIT_COUNT(&done, ORDER_N + 1, 10 * GH_SECOND);
+    ck_assert_int_eq(atomic_load(&order_next), ORDER_N);
+    for (int k = 0; k < ORDER_N; k++)
+        ck_assert_msg(order_seen[k] == written[k],
+                      "reader %d ran in place %d, where reader %d (the "
+                      "socket that became ready there) belongs",
+                      order_seen[k], k, written[k]);
+    for (int i = 0; i < ORDER_N; i++) {
+        close(order_sv[i][0]);
+        close(order_sv[i][1]);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Plain threads, EOF, bad descriptors                                 */
 /* ------------------------------------------------------------------ */
@@ -818,6 +891,11 @@ static Suite *netpoll_suite(void)
     tcase_add_test(tc, netpoll_read_deadline_on_idle_socket_times_out);
     tcase_add_test(tc, netpoll_accept_deadline_times_out);
     tcase_add_test(tc, netpoll_wait_fd_reports_readiness_and_times_out);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("order");
+    gh_test_tcase_setup(tc, 20);
+    tcase_add_test(tc, netpoll_sockets_ready_together_are_served_oldest_first);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("close");

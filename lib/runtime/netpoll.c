@@ -70,6 +70,56 @@ static pfd_t *pfd_get(int fd, bool create)
     return &fresh[fd % CHUNK];
 }
 
+/* ---- readiness in the kernel's order ---- */
+
+/*
+ * libev invokes the callbacks of one loop iteration last-fed first, so the
+ * descriptor that epoll reported first (its ready list is in order of
+ * readiness) would be served last.  io_cb only records the report; once
+ * the iteration's callbacks have run, gh__netpoll_invoke() finishes the
+ * waits oldest first.  Anything else that finishes or disarms a recorded
+ * wait in the meantime (gh_close() and gh__fdwatch_stop() requests, a
+ * deadline) takes it off the list first, so each wait ends once.
+ */
+static void fired_push(iowait_t *w, int result)
+{
+    gh__m_t *m = w->m;
+
+    w->fired = true;
+    w->fired_result = result;
+    w->fired_prev = NULL;
+    w->fired_next = m->io_fired;
+    if (w->fired_next)
+        w->fired_next->fired_prev = w;
+    m->io_fired = w; /* pushed last: reported first */
+}
+
+static void fired_unlink(iowait_t *w)
+{
+    if (!w->fired)
+        return;
+    if (w->fired_prev)
+        w->fired_prev->fired_next = w->fired_next;
+    else
+        w->m->io_fired = w->fired_next;
+    if (w->fired_next)
+        w->fired_next->fired_prev = w->fired_prev;
+    w->fired = false;
+}
+
+static void iowait_finish(iowait_t *w, int result);
+
+void gh__netpoll_invoke(struct ev_loop *loop)
+{
+    gh__m_t *m = gh__cur_m();
+    iowait_t *w;
+
+    ev_invoke_pending(loop);
+    /* The head again each time: a callback may finish others. */
+    while ((w = m->io_fired))
+        iowait_finish(w, w->fired_result); /* unlinks w */
+}
+
 /* Stop w's watchers, clear its slots, ready its goroutine.  Owner only. */
 static void iowait_finish(iowait_t *w, int result)
 {
@@ -80,6 +130,7 @@ static void iowait_finish(iowait_t *w, int result)
      * libev then needs no epoll_ctl at all. */
     bool keep = w->keep && result > 0;
 
+    fired_unlink(w);
     if (!keep)
         ev_io_stop(loop, &w->io);
     gh__timer_stop(&w->tm);
@@ -133,7 +184,8 @@ static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
             dormant_stop(w);
         return;
     }
-    iowait_finish(w, ready ? ready : GH_EIO);
+    if (!w->fired)
+        fired_push(w, ready ? ready : GH_EIO);
 }
 
 static void deadline_fire(gh__m_t *m, gh__timer_t *t)
@@ -228,6 +280,7 @@ static int iowait_arm(gh__m_t *m, iowait_t *w, int fd, int events,
         return fd >= CHUNK * NCHUNKS ? GH_EBADF : GH_ENOMEM;
     w->m = m;
     w->dormant = false;
+    w->fired = false;
     if ((rc = iowait_claim(m, w, events, deadline, &again)) < 0)
         return rc;
     ev_io_init(&w->io, io_cb, fd,
@@ -350,6 +403,7 @@ static bool fdwatch_disarm(iowait_t *w)
         ev_io_stop(w->m->loop, &w->io);
     if (ours)
         gh__timer_stop(&w->tm);
+    fired_unlink(w); /* reported ready, but fn has not run: it never will */
     w->dormant = false;
     return ours;
 }

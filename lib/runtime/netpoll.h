@@ -35,6 +35,11 @@ struct gh__iowait {
     bool owned;      /* fd is closed with gh_close() only */
     bool dormant;    /* fired, ev_io still started; m's thread only */
     uint8_t ignored; /* readiness reports while dormant */
+    /* Reported ready, to be finished once the loop's other callbacks of
+     * this iteration have run (m->io_fired; m's thread only). */
+    bool fired;
+    int fired_result;
+    gh__iowait_t *fired_prev, *fired_next;
 };
 
 /* gh__fdwatch_start() flag: w is re-armed again and again for the same
@@ -51,6 +56,10 @@ int gh__fdwatch_start(gh__iowait_t *w, int fd, int events, int64_t deadline,
 /* gh_wait_fd() for a descriptor that is only ever closed with gh_close():
  * waiting again from the same worker then costs no epoll_ctl. */
 int gh__wait_fd_owned(int fd, int events, int64_t deadline);
+/* m's loop's invoke-pending callback (ev_set_invoke_pending_cb): runs the
+ * iteration's callbacks, then finishes the waits of the descriptors it
+ * found ready, in the kernel's order. */
+void gh__netpoll_invoke(struct ev_loop *loop);
 /* Disarm w from any thread; parks while its worker does it.  Returns true
  * if w was stopped before it fired, false if fn ran (it has returned). */
 bool gh__fdwatch_stop(gh__iowait_t *w);
