@@ -9,6 +9,7 @@
  * source tree.
  */
 #include "check_gh.h"
+#include "runtime/netpoll.h" /* gh__fdwatch_start, gh__fdwatch_stop */
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -785,6 +786,73 @@ START_TEST(netpoll_sockets_ready_together_are_served_oldest_first)
 }
 END_TEST
 
+/* Two watches that one poll finds ready: the first one's callback stops
+ * the second, which has been reported but not served yet.  The stop
+ * wins: it says so, and the second callback never runs. */
+static gh__iowait_t pair_w[2];
+static atomic_int pair_calls[2], pair_armed, pair_stopped;
+
+static void pair_fn(gh__iowait_t *w, int result)
+{
+    int i = (int)(w - pair_w);
+
+    atomic_fetch_add(&pair_calls[i], 1);
+    if (i == 0) /* on the worker's g0, which owns both watches */
+        atomic_store(&pair_stopped, gh__fdwatch_stop(&pair_w[1]) ? 1 : -1);
+}
+
+static void pair_arm(void *arg)
+{
+    int ok = 1;
+
+    for (int i = 0; i < 2; i++)
+        if (gh__fdwatch_start(&pair_w[i], order_sv[i][0], GH_IO_READ,
+                              GH_FOREVER, pair_fn, 0) != 0)
+            ok = -1;
+    atomic_store(&pair_armed, ok);
+}
+
+START_TEST(netpoll_fdwatch_stopped_after_its_report_never_runs)
+{
+    int64_t until = gh_now() + 5 * GH_SECOND;
+    int first, second;
+
+    gh_test_set_workers(1);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(socketpair(AF_UNIX,
+                                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                                    0, order_sv[i]),
+                         0);
+    ck_assert_int_gt(gh_go(pair_arm, NULL), 0);
+    while (atomic_load(&pair_armed) == 0 && gh_now() < until)
+        gh_sleep(GH_MILLISECOND);
+    ck_assert_int_eq(atomic_load(&pair_armed), 1);
+    ck_assert_int_gt(gh_go(order_hog, NULL), 0);
+    while (atomic_load(&hog_state) == 0 && gh_now() < until)
+        gh_sleep(GH_MILLISECOND);
+    ck_assert_int_eq(atomic_load(&hog_state), 1);
+    /* Both ready before the busy worker polls again, the first first. */
+    ck_assert_int_eq(write(order_sv[0][1], "x", 1), 1);
+    ck_assert_int_eq(write(order_sv[1][1], "x", 1), 1);
+    atomic_store(&hog_state, 2);
+    GH_TEST_WAIT_COUNT(&done, 1, 10 * GH_SECOND); /* the hog */
+    while (atomic_load(&pair_stopped) == 0 && gh_now() < until)
+        gh_sleep(GH_MILLISECOND);
+    gh_sleep(20 * GH_MILLISECOND);
+    first = atomic_load(&pair_calls[0]);
+    second = atomic_load(&pair_calls[1]);
+    ck_assert_msg(first == 1, "the first watch's callback ran %d times", first);
+    ck_assert_msg(atomic_load(&pair_stopped) == 1,
+                  "gh__fdwatch_stop said the reported watch had fired");
+    ck_assert_msg(second == 0, "the stopped watch's callback ran %d times",
+                  second);
+    for (int i = 0; i < 2; i++) {
+        gh_close(order_sv[i][0]);
+        close(order_sv[i][1]);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Plain threads, EOF, bad descriptors                                 */
 /* ------------------------------------------------------------------ */
@@ -896,6 +964,7 @@ static Suite *netpoll_suite(void)
     tc = tcase_create("order");
     gh_test_tcase_setup(tc, 20);
     tcase_add_test(tc, netpoll_sockets_ready_together_are_served_oldest_first);
+    tcase_add_test(tc, netpoll_fdwatch_stopped_after_its_report_never_runs);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("close");

@@ -176,7 +176,8 @@ START_TEST(sched_goroutine_readied_by_a_busy_one_runs_on_another_worker)
     GH_TEST_WAIT_COUNT(&done, 1, 10 * GH_SECOND);
     ck_assert_msg(atomic_load(&rescued) == 7,
                   "the readied goroutine did not run in %lld ms while its "
-                  "worker was busy", (long long)(hog_waited / GH_MILLISECOND));
+                  "worker was busy",
+                  (long long)(hog_waited / GH_MILLISECOND));
     ck_assert_int_ne(rescued_tid, hog_tid);
     gh_chan_free(ch);
 }
