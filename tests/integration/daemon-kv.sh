@@ -280,6 +280,9 @@ stop_daemon TERM
 # shellcheck disable=SC2086
 wait $cpids
 check "SIGTERM with a job queued: exit 0 (under ASan: no leak)" 0 "$status"
+if [ "$status" != 0 ]; then # a sanitizer's report is on stderr
+    tail -n 40 "$tmp/kv.err" | sed 's/^/#   /'
+fi
 took=$(($(date +%s) - start))
 [ "$took" -le 4 ] && ok "... within 4 s ($took s)" ||
     not_ok "... within 4 s" "took $took s"
