@@ -142,22 +142,30 @@ static void stuck_waiter(void *arg)
     atomic_store(&rescued, v);
 }
 
+/* Compute until the readied goroutine has run (5 s at most) without ever
+ * switching out; returns how long that took. */
+static int64_t spin_until_rescued(void)
+{
+    int64_t t0 = gh_now(), until = t0 + 5 * GH_SECOND;
+
+    while (!atomic_load(&rescued) && gh_now() < until)
+        ; /* no gh_yield: this worker never switches */
+    return gh_now() - t0;
+}
+
 static void hog(void *arg)
 {
     int v = 7;
-    int64_t t0, until;
 
     hog_tid = tid();
     gh_chan_send(arg, &v); /* the receiver waits: it is readied, not run */
-    t0 = gh_now();
-    until = t0 + 5 * GH_SECOND;
-    while (!atomic_load(&rescued) && gh_now() < until)
-        ; /* no gh_yield: this worker never switches */
-    hog_waited = gh_now() - t0;
+    hog_waited = spin_until_rescued();
     atomic_fetch_add(&done, 1);
 }
 
-START_TEST(sched_goroutine_readied_by_a_busy_one_runs_on_another_worker)
+/* On 2 workers: a channel with stuck_waiter parked receiving from it (until
+ * it is parked, a send would just wait for it). */
+static gh_chan_t *parked_receiver(void)
 {
     gh_chan_t *ch;
     gh_rt_stats_t st;
@@ -166,12 +174,18 @@ START_TEST(sched_goroutine_readied_by_a_busy_one_runs_on_another_worker)
     gh_test_set_workers(2);
     ck_assert_ptr_nonnull(ch = gh_chan_new(sizeof(int), 0));
     ck_assert_int_gt(gh_go(stuck_waiter, ch), 0);
-    /* Until the receiver is parked, the hog's send would just wait. */
     do {
         gh_sleep(GH_MILLISECOND);
         gh_rt_stats(&st);
     } while (st.waiting < 1 && gh_now() < until);
     ck_assert_int_ge(st.waiting, 1);
+    return ch;
+}
+
+START_TEST(sched_goroutine_readied_by_a_busy_one_runs_on_another_worker)
+{
+    gh_chan_t *ch = parked_receiver();
+
     ck_assert_int_gt(gh_go(hog, ch), 0);
     GH_TEST_WAIT_COUNT(&done, 1, 10 * GH_SECOND);
     ck_assert_msg(atomic_load(&rescued) == 7,
@@ -189,15 +203,6 @@ END_TEST
 static atomic_int hog2_state; /* 1 running, 2 handed off, 3 done */
 static int64_t rescued_after;
 
-static void watched_waiter(void *arg)
-{
-    int v;
-
-    gh_chan_recv(arg, &v);
-    rescued_tid = tid();
-    atomic_store(&rescued, v);
-}
-
 static void busy_for(int64_t ns)
 {
     int64_t until = gh_now() + ns;
@@ -209,18 +214,13 @@ static void busy_for(int64_t ns)
 static void hog2(void *arg)
 {
     int v = 9;
-    int64_t t0, until;
 
     hog_tid = tid();
     atomic_store(&hog2_state, 1);
     busy_for(100 * GH_MILLISECOND); /* the other worker goes idle */
     gh_chan_send(arg, &v);
     atomic_store(&hog2_state, 2);
-    t0 = gh_now();
-    until = t0 + 5 * GH_SECOND;
-    while (!atomic_load(&rescued) && gh_now() < until)
-        ;
-    rescued_after = gh_now() - t0;
+    rescued_after = spin_until_rescued();
     atomic_store(&hog2_state, 3);
     atomic_fetch_add(&done, 1);
 }
@@ -232,18 +232,9 @@ static void nop(void *arg)
 
 START_TEST(sched_idle_worker_watching_runs_a_goroutine_stuck_behind_a_busy_one)
 {
-    gh_chan_t *ch;
-    gh_rt_stats_t st;
+    gh_chan_t *ch = parked_receiver();
     int64_t until = gh_now() + 5 * GH_SECOND;
 
-    gh_test_set_workers(2);
-    ck_assert_ptr_nonnull(ch = gh_chan_new(sizeof(int), 0));
-    ck_assert_int_gt(gh_go(watched_waiter, ch), 0);
-    do {
-        gh_sleep(GH_MILLISECOND);
-        gh_rt_stats(&st);
-    } while (st.waiting < 1 && gh_now() < until);
-    ck_assert_int_ge(st.waiting, 1);
     ck_assert_int_gt(gh_go(hog2, ch), 0);
     while (atomic_load(&hog2_state) == 0 && gh_now() < until)
         gh_sleep(GH_MILLISECOND);
