@@ -142,30 +142,22 @@ static void stuck_waiter(void *arg)
     atomic_store(&rescued, v);
 }
 
-/* Compute until the readied goroutine has run (5 s at most) without ever
- * switching out; returns how long that took. */
-static int64_t spin_until_rescued(void)
-{
-    int64_t t0 = gh_now(), until = t0 + 5 * GH_SECOND;
-
-    while (!atomic_load(&rescued) && gh_now() < until)
-        ; /* no gh_yield: this worker never switches */
-    return gh_now() - t0;
-}
-
 static void hog(void *arg)
 {
     int v = 7;
+    int64_t t0, until;
 
     hog_tid = tid();
     gh_chan_send(arg, &v); /* the receiver waits: it is readied, not run */
-    hog_waited = spin_until_rescued();
+    t0 = gh_now();
+    until = t0 + 5 * GH_SECOND;
+    while (!atomic_load(&rescued) && gh_now() < until)
+        ; /* no gh_yield: this worker never switches */
+    hog_waited = gh_now() - t0;
     atomic_fetch_add(&done, 1);
 }
 
-/* On 2 workers: a channel with stuck_waiter parked receiving from it (until
- * it is parked, a send would just wait for it). */
-static gh_chan_t *parked_receiver(void)
+START_TEST(sched_goroutine_readied_by_a_busy_one_runs_on_another_worker)
 {
     gh_chan_t *ch;
     gh_rt_stats_t st;
@@ -174,18 +166,12 @@ static gh_chan_t *parked_receiver(void)
     gh_test_set_workers(2);
     ck_assert_ptr_nonnull(ch = gh_chan_new(sizeof(int), 0));
     ck_assert_int_gt(gh_go(stuck_waiter, ch), 0);
+    /* Until the receiver is parked, the hog's send would just wait. */
     do {
         gh_sleep(GH_MILLISECOND);
         gh_rt_stats(&st);
     } while (st.waiting < 1 && gh_now() < until);
     ck_assert_int_ge(st.waiting, 1);
-    return ch;
-}
-
-START_TEST(sched_goroutine_readied_by_a_busy_one_runs_on_another_worker)
-{
-    gh_chan_t *ch = parked_receiver();
-
     ck_assert_int_gt(gh_go(hog, ch), 0);
     GH_TEST_WAIT_COUNT(&done, 1, 10 * GH_SECOND);
     ck_assert_msg(atomic_load(&rescued) == 7,
@@ -193,63 +179,6 @@ START_TEST(sched_goroutine_readied_by_a_busy_one_runs_on_another_worker)
                   "worker was busy",
                   (long long)(hog_waited / GH_MILLISECOND));
     ck_assert_int_ne(rescued_tid, hog_tid);
-    gh_chan_free(ch);
-}
-END_TEST
-
-/* The same while the other worker is idle but watching (it went idle
- * while this one was busy): a hand-off wakes nobody then, and the
- * watcher must still find the readied goroutine within its slice. */
-static atomic_int hog2_state; /* 1 running, 2 handed off, 3 done */
-static int64_t rescued_after;
-
-static void busy_for(int64_t ns)
-{
-    int64_t until = gh_now() + ns;
-
-    while (gh_now() < until)
-        ; /* no gh_yield */
-}
-
-static void hog2(void *arg)
-{
-    int v = 9;
-
-    hog_tid = tid();
-    atomic_store(&hog2_state, 1);
-    busy_for(100 * GH_MILLISECOND); /* the other worker goes idle */
-    gh_chan_send(arg, &v);
-    atomic_store(&hog2_state, 2);
-    rescued_after = spin_until_rescued();
-    atomic_store(&hog2_state, 3);
-    atomic_fetch_add(&done, 1);
-}
-
-static void nop(void *arg)
-{
-    (void)arg;
-}
-
-START_TEST(sched_idle_worker_watching_runs_a_goroutine_stuck_behind_a_busy_one)
-{
-    gh_chan_t *ch = parked_receiver();
-    int64_t until = gh_now() + 5 * GH_SECOND;
-
-    ck_assert_int_gt(gh_go(hog2, ch), 0);
-    while (atomic_load(&hog2_state) == 0 && gh_now() < until)
-        gh_sleep(GH_MILLISECOND);
-    /* Wakes the other worker, which then goes idle with this one busy:
-     * it watches. */
-    ck_assert_int_gt(gh_go(nop, NULL), 0);
-    GH_TEST_WAIT_COUNT(&done, 1, 10 * GH_SECOND);
-    ck_assert_msg(atomic_load(&rescued) == 9,
-                  "the readied goroutine did not run in %.0f ms while its "
-                  "worker was busy",
-                  gh_test_ms(rescued_after));
-    ck_assert_int_ne(rescued_tid, hog_tid);
-    ck_assert_msg(rescued_after < gh_test_slack(500 * GH_MILLISECOND),
-                  "the readied goroutine waited %.0f ms",
-                  gh_test_ms(rescued_after));
     gh_chan_free(ch);
 }
 END_TEST
@@ -743,9 +672,6 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, sched_yielding_loop_does_not_starve_timers);
     tcase_add_test(tc,
                    sched_goroutine_readied_by_a_busy_one_runs_on_another_worker);
-    tcase_add_test(
-        tc,
-        sched_idle_worker_watching_runs_a_goroutine_stuck_behind_a_busy_one);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("spawn");

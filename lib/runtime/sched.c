@@ -68,11 +68,6 @@
 #define RUNNEXT_YIELD 16
 /* How long a thief leaves a busy worker's runnext alone (pause loops). */
 #define RUNNEXT_GRACE 200
-/* How often an idle worker looks at the busy ones (watch_begin): every
- * WATCH_MIN while it finds hand-offs pending, backing off to WATCH_MAX
- * while it finds none. */
-#define WATCH_MIN GH_MILLISECOND
-#define WATCH_MAX (8 * GH_MILLISECOND)
 
 static gh__m_t **ms;
 static int nworkers;
@@ -104,9 +99,6 @@ static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
 static gh__m_t *idle_list;
 static _Atomic int nidle;
 static _Atomic int nspinning;
-/* 1 while an idle worker watches the busy ones (see watch_begin). */
-static _Atomic int nwatching;
-static int64_t watch_slice = WATCH_MIN; /* the watcher's only */
 
 __attribute__((noinline)) gh__m_t *gh__cur_m_call(void)
 {
@@ -649,12 +641,10 @@ static void ready_on(gh__m_t *m, gh__g_t *g, bool next)
             return;         /* and the only worker is awake */
         }
         if (next)
-            g = atomic_exchange_explicit(&m->runnext, g, memory_order_seq_cst);
+            g = atomic_exchange_explicit(&m->runnext, g,
+                                         memory_order_acq_rel);
         if (g)
             runq_put(m, g); /* the one it displaced goes to the ring */
-        else if (ring_empty(m) &&
-                 atomic_load_explicit(&nwatching, memory_order_seq_cst))
-            return; /* a hand-off, and a watcher will look (watch_begin) */
     } else {
         global_put_batch(&g, 1);
     }
@@ -897,13 +887,6 @@ static void poll_loop(gh__m_t *m, int flags)
     m->in_poll = false;
     g = m->polled;
     m->polled = m->polled_tail = NULL;
-    /* With nothing else queued, this worker runs the first one next (it is
-     * on g0 between goroutines): no other worker need wake for it. */
-    if (g && nworkers > 1 && gh__runq_empty(m)) {
-        gh__g_t *next = g->next;
-        runq_put(m, g);
-        g = next;
-    }
     while (g) {
         gh__g_t *next = g->next; /* g may be stolen and run at once */
         ready_on(m, g, false);
@@ -963,80 +946,14 @@ static gh__g_t *steal_work(gh__m_t *m)
     return NULL;
 }
 
-/* Work queued anywhere?  With but_runnext, a lone goroutine in a
- * worker's runnext does not count: that worker readied it and runs it
- * next, unless it stays busy, which the watcher will notice. */
-static bool work_anywhere(bool but_runnext)
+static bool work_anywhere(void)
 {
     if (atomic_load(&gq_len) > 0)
         return true;
     for (int i = 0; i < nworkers; i++)
-        if (but_runnext ? !ring_empty(ms[i]) : !gh__runq_empty(ms[i]))
+        if (!gh__runq_empty(ms[i]))
             return true;
     return false;
-}
-
-/*
- * Hand-offs and the watcher.  A goroutine that readies another and then
- * parks (a channel ping-pong, a ring, a request handed to a backend) puts
- * it in its worker's runnext, and the worker runs it next.  Waking an idle
- * worker for it, as for any other work, would cost a system call per
- * hand-off and bring a thief that spins over the busy worker's queue for
- * nothing (a ring of 1000 goroutines ran 2 to 3 times slower on 2 workers
- * than on 1).  So while one idle worker watches, a hand-off (runnext was
- * empty and the ring is empty) wakes nobody.  The watcher sleeps in slices
- * of WATCH_MIN to WATCH_MAX and at each looks for work as any woken worker
- * does: a runnext whose owner has not switched for RUNNEXT_GRACE (it stays
- * busy in the goroutine that readied it) is taken, so such a goroutine
- * waits at most about a slice.  A worker becomes the watcher when it goes
- * idle while another worker is busy and nobody watches.  So a hand-off
- * that sees a watcher is looked at when the slice ends: the watcher then
- * either watches again (while a worker is busy, one idle worker always
- * can) or has found work, and then hands the role on with wakep() if a
- * hand-off is pending.  One that sees none wakes a worker as any other
- * work does.
- */
-static bool watch_begin(void)
-{
-    int zero = 0;
-
-    return nworkers > 1 && atomic_load(&nidle) < nworkers &&
-           atomic_compare_exchange_strong(&nwatching, &zero, 1);
-}
-
-static void watch_end(void)
-{
-    atomic_store(&nwatching, 0);
-}
-
-static void watch_tick(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    (void)loop;
-    (void)t;
-    (void)revents; /* waking the loop was the point */
-}
-
-/* Is a hand-off waiting in some worker's runnext?  A watcher that leaves
- * for work reads this after it stopped watching: a hand-off that saw it
- * watching stored its goroutine before that, and is seen here. */
-static bool handoff_pending(void)
-{
-    for (int i = 0; i < nworkers; i++)
-        if (atomic_load_explicit(&ms[i]->runnext, memory_order_seq_cst))
-            return true;
-    return false;
-}
-
-/* The watcher's next slice: short while hand-offs are pending anywhere
- * (one may be stuck behind a busy goroutine), longer while none are, so
- * that a worker busy with one long goroutine costs the watcher a wake-up
- * every few ms, not every one. */
-static void watch_pace(void)
-{
-    if (handoff_pending())
-        watch_slice = WATCH_MIN;
-    else if (watch_slice < WATCH_MAX)
-        watch_slice *= 2;
 }
 
 /*
@@ -1064,9 +981,6 @@ static gh__g_t *spin_poll(gh__m_t *m)
 static gh__g_t *find_runnable(gh__m_t *m)
 {
     gh__g_t *g;
-    ev_timer tick;        /* a libev timer: arming it costs no syscall */
-    bool watched = false; /* watched since it last ran a goroutine */
-    bool just_watched = false;
 
     if (m->tick % POLL_EVERY == 0) {
         m->tick++;
@@ -1096,44 +1010,26 @@ static gh__g_t *find_runnable(gh__m_t *m)
             atomic_fetch_sub(&nspinning, 1);
         }
         /* Alone, no other worker can hand work back: only the loop
-         * can, and blocking in it costs no more than polling it.  A
-         * watcher's slice ending is no sign of work coming back. */
-        if (nworkers > 1 && !just_watched && (g = spin_poll(m)))
+         * can, and blocking in it costs no more than polling it. */
+        if (nworkers > 1 && (g = spin_poll(m)))
             goto found;
         idle_push(m);
-        bool watching = watch_begin();
-        bool watched_over = watching || atomic_load(&nwatching);
         /* Work added before we were listed would not have woken us. */
-        if (work_anywhere(watched_over)) {
-            if (watching)
-                watch_end();
+        if (work_anywhere()) {
             if (idle_remove(m))
                 stop_spinning(m);
             continue;
         }
         idle_trim(m);
-        if (watching) {
-            ev_timer_init(&tick, watch_tick, (double)watch_slice / 1e9, 0.);
-            ev_timer_start(m->loop, &tick);
-        }
         gh__timers_arm(m);
         poll_loop(m, EVRUN_ONCE);
         m->last_poll = gh_now();
-        if (watching) {
-            ev_timer_stop(m->loop, &tick);
-            watch_pace();
-            watch_end();
-            watched = true;
-        }
-        just_watched = watching;
         gh__timers_run(m);
         idle_remove(m);
         /* A worker woken by wakep() is spinning: it may steal. */
     }
 found:
     stop_spinning(m);
-    if (watched && handoff_pending())
-        wakep(); /* someone else watches from now on */
     return g;
 }
 
