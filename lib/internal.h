@@ -205,10 +205,6 @@ struct gh__m {
     _Atomic uint64_t switches;   /* goroutines started or resumed here;
                                   * owner writes, anyone reads */
     int64_t last_poll;           /* gh_now() of the last ev_run (owner) */
-    /* Goroutines readied or started by callbacks of the ev_run in
-     * progress, in that order, queued once it returns (owner only). */
-    bool in_poll;
-    gh__g_t *polled, *polled_tail;
     /* Descriptors this iteration of the loop reported ready, whose waits
      * are finished in the kernel's order (netpoll.c; owner only). */
     struct gh__iowait *io_fired;
@@ -296,8 +292,12 @@ int gh__rt_start(void);
 /* Park the caller with a wait reason; after its context is saved,
  * unlock(arg) runs (unlock may be NULL).  Returns the g's park_result. */
 int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg);
-/* Make a parked goroutine (or thread g) runnable.  Any thread. */
+/* Make a parked goroutine (or thread g) runnable.  Any thread.  It runs
+ * next on this worker: the waker's continuation (a channel hand-off). */
 void gh__ready(gh__g_t *g, int result);
+/* The same, at the tail of this worker's queue: for waits that ended on
+ * their own (I/O readiness, a deadline), in the order they ended. */
+void gh__ready_queued(gh__g_t *g, int result);
 /* Thread g only: gh__park() that also gives up at deadline.  When the
  * deadline passes, expire(earg) is called; if it returns true the caller
  * has claimed the wait (nobody will ready it) and GH_ETIMEDOUT is returned;

@@ -77,7 +77,9 @@ static pfd_t *pfd_get(int fd, bool create)
  * descriptor that epoll reported first (its ready list is in order of
  * readiness) would be served last.  io_cb only records the report; once
  * the iteration's callbacks have run, gh__netpoll_invoke() finishes the
- * waits oldest first.  Anything else that finishes or disarms a recorded
+ * waits oldest first, and their goroutines join the tail of the worker's
+ * queue in that order (gh__ready_queued: not runnext, which would put the
+ * last one first; none of them continues what ran).  Anything else that finishes or disarms a recorded
  * wait in the meantime (gh_close() and gh__fdwatch_stop() requests, a
  * deadline) takes it off the list first, so each wait ends once.
  */
@@ -147,7 +149,7 @@ static void iowait_finish(iowait_t *w, int result)
     if (w->fn)
         w->fn(w, result); /* an fdwatch: nobody is parked */
     else
-        gh__ready(g, result);
+        gh__ready_queued(g, result);
 }
 
 /*

@@ -626,15 +626,6 @@ int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg)
 static void ready_on(gh__m_t *m, gh__g_t *g, bool next)
 {
     atomic_store_explicit(&g->state, GH_G_RUNNABLE, memory_order_relaxed);
-    if (m && m->in_poll) {
-        g->next = NULL; /* queued by poll_loop() */
-        if (m->polled_tail)
-            m->polled_tail->next = g;
-        else
-            m->polled = g;
-        m->polled_tail = g;
-        return;
-    }
     if (m) {
         if (nworkers == 1) {
             runq_put(m, g); /* the ring is cheaper, nobody steals */
@@ -651,7 +642,7 @@ static void ready_on(gh__m_t *m, gh__g_t *g, bool next)
     wakep();
 }
 
-void gh__ready(gh__g_t *g, int result)
+static inline void ready(gh__g_t *g, int result, bool next)
 {
     g->park_result = result;
     if (g->flags & GH__G_THREAD) {
@@ -661,7 +652,17 @@ void gh__ready(gh__g_t *g, int result)
         pthread_mutex_unlock(g->tmu);
         return;
     }
-    ready_on(gh__cur_m(), g, true);
+    ready_on(gh__cur_m(), g, next);
+}
+
+void gh__ready(gh__g_t *g, int result)
+{
+    ready(g, result, true);
+}
+
+void gh__ready_queued(gh__g_t *g, int result)
+{
+    ready(g, result, false);
 }
 
 void gh_yield(void)
@@ -869,35 +870,10 @@ static void idle_trim(gh__m_t *m)
     ev_timer_start(m->loop, t);
 }
 
-/*
- * One iteration of m's event loop, then the goroutines its callbacks
- * readied or started, queued in the order they were (netpoll.c finishes
- * descriptor waits in the order the kernel reported them), behind what
- * was queued before: under load (a thousand connections, each poll
- * reporting hundreds) every request then waits about one round of the
- * queue, none two.  They go to the ring, not runnext: none of them is
- * the continuation of what ran.
- */
-static void poll_loop(gh__m_t *m, int flags)
-{
-    gh__g_t *g;
-
-    m->in_poll = true;
-    ev_run(m->loop, flags);
-    m->in_poll = false;
-    g = m->polled;
-    m->polled = m->polled_tail = NULL;
-    while (g) {
-        gh__g_t *next = g->next; /* g may be stolen and run at once */
-        ready_on(m, g, false);
-        g = next;
-    }
-}
-
 static void poll_nowait(gh__m_t *m)
 {
     m->last_poll = gh_now();
-    poll_loop(m, EVRUN_NOWAIT);
+    ev_run(m->loop, EVRUN_NOWAIT);
     gh__timers_run(m);
 }
 
@@ -1022,7 +998,7 @@ static gh__g_t *find_runnable(gh__m_t *m)
         }
         idle_trim(m);
         gh__timers_arm(m);
-        poll_loop(m, EVRUN_ONCE);
+        ev_run(m->loop, EVRUN_ONCE);
         m->last_poll = gh_now();
         gh__timers_run(m);
         idle_remove(m);
