@@ -126,7 +126,7 @@ static void thread_g_key_init(void)
     (void)pthread_key_create(&thread_g_key, thread_g_free);
 }
 
-static gh__g_t *thread_g(void)
+gh__g_t *gh__thread_g(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     gh__g_t *g = tls_thread_g;
@@ -154,16 +154,11 @@ static gh__g_t *thread_g(void)
     return g;
 }
 
-gh__g_t *gh__thread_g(void)
-{
-    return thread_g();
-}
-
 int gh__thread_park_until(void (*unlock)(void *), void *arg,
                           int64_t deadline, bool (*expire)(void *),
                           void *earg)
 {
-    gh__g_t *g = thread_g();
+    gh__g_t *g = gh__thread_g();
     struct timespec ts = {
         .tv_sec = (time_t)(deadline / GH_SECOND),
         .tv_nsec = (long)(deadline % GH_SECOND),
@@ -341,8 +336,6 @@ static gh__g_t *local_get(gh__m_t *m)
     return take_runnext(m);
 }
 
-/* Steal half of victim's ring into thief's (empty) ring; return one of
- * them to run now, or NULL. */
 /* Take a victim's runnext, after giving its owner a moment to run it
  * itself (it usually does within a microsecond, in a ping-pong), and only
  * if the owner did not switch meanwhile.  In a chain of hand-offs (a
@@ -366,6 +359,8 @@ static gh__g_t *steal_runnext(gh__m_t *victim)
     return take_runnext(victim);
 }
 
+/* Steal half of victim's ring into thief's (empty) ring; return one of
+ * them to run now, or NULL. */
 static gh__g_t *runq_steal(gh__m_t *thief, gh__m_t *victim)
 {
     uint32_t tt = atomic_load_explicit(&thief->rq_tail, memory_order_relaxed);

@@ -34,9 +34,10 @@ gh__ctx_switch:
         movzwl  4(%rsp), %edx
         movq    %rsp, (%rdi)
         movq    (%rsi), %rsp
-        /* Loading the control words stalls the pipeline: skip the loads
-         * when the new context's words equal the current ones (nearly
-         * always).  rax and rdx are caller-saved. */
+        /* The current words are in eax and edx already: load the new
+         * ones only when they differ (nearly never), which spares the
+         * cores where ldmxcsr and fldcw serialise.  rax and rdx are
+         * caller-saved. */
         cmpl    (%rsp), %eax
         je      1f
         ldmxcsr (%rsp)
