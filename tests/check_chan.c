@@ -649,6 +649,217 @@ START_TEST(chan_many_producers_consumers_lose_nothing_buffered)
 }
 END_TEST
 
+/* Buffered channels are lock-free while nobody waits, and a sender that
+ * finds a receiver waiting gives its reserved slot up and sends the slow
+ * way: many goroutines on a small buffer, receiving in every way there
+ * is, go through all of that.  Each consumer must see each producer's
+ * values in the order they were sent, and every value exactly once. */
+#define ENDS_PRODUCERS 4
+#define ENDS_CONSUMERS 4
+#define ENDS_PER 30000
+
+struct ends {
+    gh_chan_t *ch;
+    atomic_long next_id;
+    atomic_long producers_done;
+    atomic_long consumers_done;
+    atomic_uchar seen[ENDS_PRODUCERS][ENDS_PER];
+    atomic_long bad;
+};
+
+static void ends_producer(void *p)
+{
+    struct ends *o = p;
+    long id = atomic_fetch_add(&o->next_id, 1);
+
+    for (long i = 0; i < ENDS_PER; i++) {
+        long v = id * ENDS_PER + i;
+        if (i % 3 == 0 && gh_chan_try_send(o->ch, &v) == 0)
+            continue;
+        gh_chan_send(o->ch, &v);
+    }
+    atomic_fetch_add(&o->producers_done, 1);
+}
+
+static void ends_consumer(void *p)
+{
+    struct ends *o = p;
+    long last[ENDS_PRODUCERS] = {-1, -1, -1, -1}, v;
+    unsigned k = 0;
+
+    for (;;) {
+        int rc;
+        switch (k++ % 3) {
+        case 0:
+            rc = gh_chan_recv(o->ch, &v);
+            break;
+        case 1:
+            rc = gh_chan_recv_until(o->ch, &v, gh_now() + GH_SECOND);
+            break;
+        default:
+            while ((rc = gh_chan_try_recv(o->ch, &v)) == GH_EAGAIN)
+                gh_yield();
+        }
+        if (rc == GH_ECLOSED)
+            break;
+        if (rc != 0 || v < 0 || v >= ENDS_PRODUCERS * ENDS_PER ||
+            v % ENDS_PER <= last[v / ENDS_PER] ||
+            atomic_exchange(&o->seen[v / ENDS_PER][v % ENDS_PER], 1))
+            atomic_fetch_add(&o->bad, 1);
+        else
+            last[v / ENDS_PER] = v % ENDS_PER;
+    }
+    atomic_fetch_add(&o->consumers_done, 1);
+}
+
+START_TEST(chan_buffered_many_ends_keep_each_senders_order)
+{
+    static struct ends o;
+    long missing = 0, bad;
+
+    memset(&o, 0, sizeof(o));
+    o.ch = gh_chan_new(sizeof(long), 3);
+    for (int i = 0; i < ENDS_CONSUMERS; i++)
+        gh_go(ends_consumer, &o);
+    for (int i = 0; i < ENDS_PRODUCERS; i++)
+        gh_go(ends_producer, &o);
+    ck_assert(gh_test_wait_count(&o.producers_done, ENDS_PRODUCERS,
+                                 20 * GH_SECOND));
+    gh_chan_close(o.ch); /* consumers drain the buffer first */
+    ck_assert(gh_test_wait_count(&o.consumers_done, ENDS_CONSUMERS,
+                                 20 * GH_SECOND));
+    for (int p = 0; p < ENDS_PRODUCERS; p++)
+        for (int i = 0; i < ENDS_PER; i++)
+            missing += !atomic_load(&o.seen[p][i]);
+    bad = atomic_load(&o.bad);
+    ck_assert_msg(bad == 0, "%ld values out of order or seen twice", bad);
+    ck_assert_msg(missing == 0, "%ld values lost", missing);
+    gh_chan_free(o.ch);
+}
+END_TEST
+
+/* A lock-free send or receive must notice a peer that went to sleep on
+ * the other end: the receiver parked on an empty buffer, the sender on a
+ * full one.  Every other round the peer has surely parked (a sleep);
+ * otherwise the two race. */
+#define WAKE_ROUNDS 400
+
+struct parked_peer {
+    gh_chan_t *ch;
+    atomic_long done;
+};
+
+static void parked_receiver(void *p)
+{
+    struct parked_peer *pp = p;
+    long v;
+
+    ck_assert_int_eq(gh_chan_recv(pp->ch, &v), 0);
+    atomic_fetch_add(&pp->done, 1);
+}
+
+static void parked_sender(void *p)
+{
+    struct parked_peer *pp = p;
+    long v = 1;
+
+    gh_chan_send(pp->ch, &v);
+    atomic_fetch_add(&pp->done, 1);
+}
+
+START_TEST(chan_buffered_send_wakes_a_parked_receiver)
+{
+    struct parked_peer pp = {gh_chan_new(sizeof(long), 4), 0};
+
+    for (long i = 0; i < WAKE_ROUNDS; i++) {
+        gh_go(parked_receiver, &pp);
+        if (i % 2 == 0)
+            gh_sleep(GH_MILLISECOND);
+        gh_chan_send(pp.ch, &i);
+        ck_assert_msg(gh_test_wait_count(&pp.done, i + 1, 5 * GH_SECOND),
+                      "round %ld: the receiver was not woken", i);
+    }
+    gh_chan_free(pp.ch);
+}
+END_TEST
+
+START_TEST(chan_buffered_recv_wakes_a_parked_sender)
+{
+    struct parked_peer pp = {gh_chan_new(sizeof(long), 1), 0};
+    long v = 0;
+
+    gh_chan_send(pp.ch, &v); /* full */
+    for (long i = 0; i < WAKE_ROUNDS; i++) {
+        gh_go(parked_sender, &pp);
+        if (i % 2 == 0)
+            gh_sleep(GH_MILLISECOND);
+        ck_assert_int_eq(gh_chan_recv(pp.ch, &v), 0);
+        ck_assert_msg(gh_test_wait_count(&pp.done, i + 1, 5 * GH_SECOND),
+                      "round %ld: the sender was not woken", i);
+    }
+    gh_chan_free(pp.ch);
+}
+END_TEST
+
+/* The reply-channel pattern: the receiver frees a buffered channel as soon
+ * as it has the value, while the sender, on another worker, may still be
+ * inside its send: a lock-free one must not touch the channel after the
+ * value is out, and a locked one (a send with a deadline goes through
+ * gh_select) is still to drop the lock, which gh_chan_free must wait for.
+ * The receiver waits in the channel, or spins with try-receives to catch
+ * the value the moment it is out: every path must deliver the value, and
+ * AddressSanitizer reports a touch of the freed channel should one happen
+ * inside the (narrow) window. */
+#define REPLY_ROUNDS 20000
+
+struct reply {
+    gh_chan_t *ch;
+    long v;
+};
+
+static void reply_sender(void *p)
+{
+    struct reply *r = p;
+    gh_chan_t *ch = r->ch;
+    long v = r->v;
+
+    if (v % 2)
+        gh_yield(); /* the receiver is likely waiting first */
+    if (v % 3 == 0)
+        ck_assert_int_eq(gh_chan_send_until(ch, &v, gh_now() + GH_SECOND),
+                         0);
+    else
+        gh_chan_send(ch, &v);
+}
+
+static void reply_rounds(void *unused)
+{
+    for (long i = 0; i < REPLY_ROUNDS; i++) {
+        struct reply r = {gh_chan_new(i % 4 ? sizeof(long) : 0, 1), i};
+        long got = -1;
+        int rc;
+        ck_assert_ptr_nonnull(r.ch);
+        gh_go(reply_sender, &r);
+        unsigned spins = 0;
+        if (i % 5 < 2)
+            rc = gh_chan_recv(r.ch, &got);
+        else
+            while ((rc = gh_chan_try_recv(r.ch, &got)) == GH_EAGAIN)
+                if (++spins % 1024 == 0)
+                    gh_yield();
+        ck_assert_int_eq(rc, 0);
+        if (i % 4)
+            ck_assert_int_eq(got, i);
+        gh_chan_free(r.ch);
+    }
+}
+
+START_TEST(chan_buffered_receiver_may_free_what_it_was_sent_on)
+{
+    run_in_goroutine(reply_rounds, NULL);
+}
+END_TEST
+
 /* ---- timers on channels ---- */
 
 static void after_in_g(void *arg)
@@ -755,6 +966,10 @@ static Suite *chan_suite(void)
     tcase_add_test(tc, chan_foreign_thread_sends_goroutine_receives);
     tcase_add_test(tc, chan_many_producers_consumers_lose_nothing_unbuffered);
     tcase_add_test(tc, chan_many_producers_consumers_lose_nothing_buffered);
+    tcase_add_test(tc, chan_buffered_many_ends_keep_each_senders_order);
+    tcase_add_test(tc, chan_buffered_send_wakes_a_parked_receiver);
+    tcase_add_test(tc, chan_buffered_recv_wakes_a_parked_sender);
+    tcase_add_test(tc, chan_buffered_receiver_may_free_what_it_was_sent_on);
     tcase_add_test(tc, chan_after_delivers_once_after_the_delay);
     tcase_add_test(tc, chan_after_freed_before_firing_never_fires);
     tcase_add_test(tc, chan_ticker_ticks_on_period_and_resets);

@@ -49,37 +49,72 @@ typedef struct gh__waitq {
     gh__chwait_t *head, *tail; /* FIFO; ch->mu */
 } gh__waitq_t;
 
-/* Everything a send or receive touches fits the first cache line (the
- * struct is 64-byte aligned): under contention between two workers each
- * operation moves one line, not two.  The buffer starts on a line of its
- * own. */
+/*
+ * A buffered channel's elements live in a ring of cap slots that senders
+ * and receivers use without the lock while nobody waits (chan.c explains
+ * the protocol).  The struct's first cache line holds everything an
+ * unbuffered channel needs and what every operation reads: the lock, the
+ * wait queues and the constants; a buffered channel's lock-free
+ * operations only read it (it is written when somebody waits).  The
+ * senders' tail and the receivers' head have a line each, after it, and
+ * the slots follow; an unbuffered channel has none of these.
+ */
+typedef struct gh__chring {
+    _Alignas(64) _Atomic uint64_t tail; /* stamp << 2 | SENDW | CLOSED */
+    uint64_t tail_lap;                  /* one_lap, constant: a copy on */
+    _Alignas(64) _Atomic uint64_t head; /* each end's line, where the  */
+    uint64_t head_lap;                  /* stamp arithmetic needs it  */
+} gh__chring_t;
+
 struct gh_chan {
-    gh__lock_t mu;           /* guards everything below */
+    gh__lock_t mu;               /* guards closed and the queues */
     bool closed;
-    uint32_t esize;          /* element size, constant */
-    uint32_t cap;            /* buffer slots, constant */
-    uint32_t len;            /* buffered elements */
-    uint32_t head;           /* slot of the oldest buffered element */
-    unsigned char *buf;      /* cap * esize bytes after the struct */
-    gh__waitq_t recvq;       /* blocked receivers */
-    gh__waitq_t sendq;       /* blocked senders */
+    uint32_t esize;              /* element size, constant */
+    uint32_t cap;                /* ring slots, constant */
+    gh__waitq_t recvq;           /* blocked receivers */
+    gh__waitq_t sendq;           /* blocked senders */
+    _Atomic uint32_t waiters;    /* GH__CH_RECVW | GH__CH_SENDW: a queue is
+                                  * not empty; written under mu */
+    uint32_t stride;             /* bytes per ring slot, constant */
+    gh__chring_t *r;             /* the ends, then the slots (cap > 0) */
     /* Second line: rarely touched. */
-    void *timer;             /* gh_after()'s timer, freed with the channel */
+    void *timer;                 /* gh_after()'s timer, freed with ch */
 };
 
-/* Operations on a locked channel (ch->mu held).  They never block and
- * never panic: 0 done, GH_EAGAIN (would block), GH_ECLOSED.  A peer that
- * must be readied is returned in *wake, to be readied (gh__ready) after
- * the lock is dropped. */
-int gh__chan_send_locked(gh_chan_t *ch, const void *elem, gh__g_t **wake);
-int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__g_t **wake);
+#define GH__CH_RECVW 1u
+#define GH__CH_SENDW 2u
+
+/*
+ * Operations on a locked channel (ch->mu held).  They never block and
+ * never panic: 0 done, GH_EAGAIN (would block), GH_ECLOSED.  Waiters they
+ * served are chained on *wakes (through their next field), to be readied
+ * with gh__chan_wake() once the lock is dropped.
+ */
+int gh__chan_send_locked(gh_chan_t *ch, const void *elem,
+                         gh__chwait_t **wakes);
+int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__chwait_t **wakes);
 /* Would a send / receive proceed right now (closed counts as ready)?
  * Drops decided selects' stale records from the queue heads. */
 bool gh__chan_send_ready(gh_chan_t *ch);
 bool gh__chan_recv_ready(gh_chan_t *ch);
-/* Queue w on ch's send or receive queue / remove it if still queued. */
-void gh__waitq_push(gh__waitq_t *q, gh__chwait_t *w);
-void gh__waitq_unlink(gh__waitq_t *q, gh__chwait_t *w);
+/* Queue w on ch's receive (recv) or send queue / take it out if still
+ * queued.  After queueing, a waiter calls gh__chan_settle() before it
+ * parks: the ring may have changed under it, and the settle may serve w
+ * itself (w->sel->done is then set). */
+void gh__chan_wait_push(gh_chan_t *ch, gh__chwait_t *w, bool recv);
+void gh__chan_wait_unlink(gh_chan_t *ch, gh__chwait_t *w, bool recv);
+/* Serve waiters from the ring: buffered values to blocked receivers, free
+ * slots to blocked senders. */
+void gh__chan_settle(gh_chan_t *ch, gh__chwait_t **wakes);
+/* Ready the goroutines of the records on list, but skip's (a waiter's own
+ * wait, which a settle served before it parked). */
+void gh__chan_wake_list(gh__chwait_t *list, const gh__sel_t *skip);
+
+static inline void gh__chan_wake(gh__chwait_t *list, const gh__sel_t *skip)
+{
+    if (list)
+        gh__chan_wake_list(list, skip);
+}
 /* gh_after()'s timer, from gh_chan_free (ticker.c). */
 void gh__after_free(void *timer);
 

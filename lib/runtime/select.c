@@ -7,12 +7,17 @@
  *    selects over the same channels cannot deadlock), and look at all the
  *    cases.  Among those ready, pick one uniformly at random with reservoir
  *    sampling (the k-th ready case replaces the choice with probability
- *    1/k), perform it, unlock, ready the peer, return.  No allocation: the
- *    lock order is kept in each case's private word.
+ *    1/k), perform it, unlock, ready the peer, return.  (A buffered
+ *    channel's lock-free operations do not take the lock: should one take
+ *    the value or the slot first, look again.)  No allocation: the lock
+ *    order is kept in each case's private word.
  * 2. If none is ready (and the caller may wait), link one wait record per
  *    case into its channel's queue, the records and the gh__sel they share
  *    on this stack (on the heap only when the stack has no room for them),
- *    arm the deadline timer, and park.  The channels are unlocked only after
+ *    then look at each buffered channel's ring once more (gh__chan_settle:
+ *    a lock-free operation that missed our records left its value or slot
+ *    to us), which may decide the select at once; otherwise arm the
+ *    deadline timer and park.  The channels are unlocked only after
  *    the park has saved our context (gh__park's unlock hook), so no peer
  *    can claim a record before we are really parked.
  * 3. Peers on different channels may find our records at the same time:
@@ -167,18 +172,18 @@ static long pick_ready(gh_case_t *cs, size_t n)
     return pick;
 }
 
-/* Perform ready case c (locked); returns 0 or GH_ECLOSED. */
-static int perform(gh_case_t *c, gh__g_t **wake)
+/* Perform ready case c (locked); returns 0, GH_ECLOSED, or GH_EAGAIN when
+ * a lock-free operation on a buffered channel got there first. */
+static int perform(gh_case_t *c, gh__chwait_t **wakes)
 {
     int rc;
 
     if (c->op == GH_CASE_RECV) {
-        rc = gh__chan_recv_locked(c->ch, c->val, wake);
+        rc = gh__chan_recv_locked(c->ch, c->val, wakes);
         c->ok = rc == 0;
-        return 0;
+        return rc == GH_EAGAIN ? rc : 0;
     }
-    rc = gh__chan_send_locked(c->ch, c->val, wake);
-    return rc == GH_ECLOSED ? GH_ECLOSED : 0;
+    return gh__chan_send_locked(c->ch, c->val, wakes);
 }
 
 static void sel_timeout(gh__m_t *m, gh__timer_t *t)
@@ -212,7 +217,10 @@ static uint32_t wait_cases(gh_case_t *cs, gh__chwait_t *ws, size_t n,
     gh__sel_t sel = {.g = gh__cur_g()};
     struct lockset ls = {cs, n};
     gh__timer_t tm; /* the deadline, on m */
+    gh__chwait_t *wakes = NULL;
+    gh_chan_t *prev = NULL;
     bool timed = false;
+    uint32_t done;
 
     for (size_t i = 0; i < n; i++) {
         gh__chwait_t *w = &ws[i];
@@ -221,12 +229,23 @@ static uint32_t wait_cases(gh_case_t *cs, gh__chwait_t *ws, size_t n,
         w->idx = (uint32_t)i;
         w->ok = false;
         w->queued = false;
-        if (!cs[i].ch)
-            continue;
-        gh__waitq_push(cs[i].op == GH_CASE_RECV ? &cs[i].ch->recvq
-                                                : &cs[i].ch->sendq,
-                       w);
+        if (cs[i].ch)
+            gh__chan_wait_push(cs[i].ch, w, cs[i].op == GH_CASE_RECV);
     }
+    /* A buffered channel's ring may have changed before our records were
+     * seen: look again, which may decide this select at once. */
+    for (size_t i = 0; i < n; i++) {
+        gh_chan_t *ch = ord_chan(cs, i);
+        if (ch && ch != prev)
+            gh__chan_settle(ch, &wakes);
+        prev = ch;
+    }
+    if (atomic_load_explicit(&sel.done, memory_order_acquire)) {
+        unlock_all(cs, n);
+        gh__chan_wake(wakes, &sel);
+        goto unlink;
+    }
+    gh__chan_wake(wakes, NULL);
     if (sel.g->flags & GH__G_THREAD) {
         gh__thread_park_until(unlock_all_cb, &ls, deadline, sel_expire,
                               &sel);
@@ -245,17 +264,17 @@ static uint32_t wait_cases(gh_case_t *cs, gh__chwait_t *ws, size_t n,
         if (timed)
             gh__timer_stop(&tm);
     }
+unlink:
     /* Pass 3: unlink the records nobody claimed.  The winner's record was
      * unlinked by the peer that claimed it; the others need their
      * channel's lock, one at a time (we hold no other). */
-    uint32_t done = atomic_load_explicit(&sel.done, memory_order_acquire);
+    done = atomic_load_explicit(&sel.done, memory_order_acquire);
     for (size_t i = 0; i < n; i++) {
         gh_chan_t *ch = cs[i].ch;
         if (!ch || i + 1 == done)
             continue;
         gh__lock(&ch->mu);
-        gh__waitq_unlink(cs[i].op == GH_CASE_RECV ? &ch->recvq : &ch->sendq,
-                         &ws[i]);
+        gh__chan_wait_unlink(ch, &ws[i], cs[i].op == GH_CASE_RECV);
         gh__unlock(&ch->mu);
     }
     return done;
@@ -325,7 +344,7 @@ static int wait_on_heap(gh_case_t *cs, size_t n, int64_t deadline)
 
 int gh_select(gh_case_t *cs, size_t n, int64_t deadline)
 {
-    gh__g_t *wake = NULL;
+    gh__chwait_t *wakes = NULL;
     long pick;
     int rc;
 
@@ -336,20 +355,22 @@ int gh_select(gh_case_t *cs, size_t n, int64_t deadline)
             return GH_EINVAL;
     sort_lockorder(cs, n);
     lock_all(cs, n);
-    if ((pick = pick_ready(cs, n)) >= 0) {
-        rc = perform(&cs[pick], &wake);
+    while ((pick = pick_ready(cs, n)) >= 0) {
+        if ((rc = perform(&cs[pick], &wakes)) == GH_EAGAIN)
+            continue; /* a lock-free operation took it: look again */
         unlock_all(cs, n);
+        gh__chan_wake(wakes, NULL);
         if (rc == GH_ECLOSED)
             gh_panic("send on closed channel");
-        if (wake)
-            gh__ready(wake, 0);
         return (int)pick;
     }
     if (deadline == GH_NOWAIT || (deadline != GH_FOREVER &&
                                   deadline <= gh_now())) {
         unlock_all(cs, n);
+        gh__chan_wake(wakes, NULL);
         return deadline == GH_NOWAIT ? GH_EAGAIN : GH_ETIMEDOUT;
     }
+    gh__chan_wake(wakes, NULL); /* still locked: we are about to wait */
     rc = n == 0 || records_fit(n) ? wait_on_stack(cs, n, deadline)
                                   : wait_on_heap(cs, n, deadline);
     if (rc == GH_ECLOSED)

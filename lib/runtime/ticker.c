@@ -44,7 +44,7 @@ static void chtimer_fire(gh__m_t *m, gh__timer_t *t)
 {
     chtimer_t *ct = gh__container_of(t, chtimer_t, t);
     int64_t now = gh_now();
-    gh__g_t *wake = NULL;
+    gh__chwait_t *wakes = NULL;
 
     gh__lock(&ct->mu);
     if (ct->stopped) {
@@ -52,7 +52,7 @@ static void chtimer_fire(gh__m_t *m, gh__timer_t *t)
         return;
     }
     gh__lock(&ct->ch->mu);
-    (void)gh__chan_send_locked(ct->ch, &now, &wake); /* full: drop it */
+    (void)gh__chan_send_locked(ct->ch, &now, &wakes); /* full: drop it */
     gh__unlock(&ct->ch->mu);
     if (ct->period > 0) {
         /* Next tick on the original phase, skipping the missed ones. */
@@ -61,8 +61,7 @@ static void chtimer_fire(gh__m_t *m, gh__timer_t *t)
         (void)gh__timer_start(m, t); /* no memory: the ticker stops */
     }
     gh__unlock(&ct->mu);
-    if (wake)
-        gh__ready(wake, 0);
+    gh__chan_wake(wakes, NULL);
 }
 
 static int chtimer_arm(chtimer_t *ct, int64_t first)
