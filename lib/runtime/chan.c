@@ -543,6 +543,14 @@ int gh__chan_send_locked(gh_chan_t *ch, const void *elem,
     return GH_EAGAIN;
 }
 
+/* A receive from a closed, drained channel: the zero value. */
+static int recv_closed(const gh_chan_t *ch, void *elem)
+{
+    if (elem && ch->esize)
+        memset(elem, 0, ch->esize);
+    return GH_ECLOSED;
+}
+
 static int recv_unbuffered(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
 {
     gh__chwait_t *w;
@@ -553,12 +561,7 @@ static int recv_unbuffered(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
         chain(wakes, w);
         return 0;
     }
-    if (ch->closed) {
-        if (elem && ch->esize)
-            memset(elem, 0, ch->esize);
-        return GH_ECLOSED;
-    }
-    return GH_EAGAIN;
+    return ch->closed ? recv_closed(ch, elem) : GH_EAGAIN;
 }
 
 int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
@@ -572,12 +575,7 @@ int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
     }
     /* Empty.  Closed: close waited for every reserved slot to be
      * published, and nobody can reserve one after it. */
-    if (ch->closed) {
-        if (elem && ch->esize)
-            memset(elem, 0, ch->esize);
-        return GH_ECLOSED;
-    }
-    return GH_EAGAIN;
+    return ch->closed ? recv_closed(ch, elem) : GH_EAGAIN;
 }
 
 bool gh__chan_send_ready(gh_chan_t *ch)
