@@ -570,7 +570,8 @@ static int recv_closed(const gh_chan_t *ch, void *elem)
     return GH_ECLOSED;
 }
 
-static int recv_unbuffered(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
+static int recv_unbuffered_locked(gh_chan_t *ch, void *elem,
+                                  gh__chwait_t **wakes)
 {
     gh__chwait_t *w;
 
@@ -586,7 +587,7 @@ static int recv_unbuffered(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
 int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
 {
     if (!ch->cap)
-        return recv_unbuffered(ch, elem, wakes);
+        return recv_unbuffered_locked(ch, elem, wakes);
     gh__chan_settle(ch, wakes);
     if (ring_take(ch, elem, true)) {
         gh__chan_settle(ch, wakes); /* a queued sender takes the slot */
@@ -700,9 +701,10 @@ GH__NORETURN static void park_forever(enum gh__wait why)
 }
 
 /*
- * Wait on ch (locked) with a record for elem; returns w.ok.  wakes holds
- * the waiters the locked operation served: readied here, before parking
- * (or after the unlock, should the settle serve this wait at once).
+ * Wait on buffered channel ch (locked) with a record for elem; returns
+ * w.ok.  wakes holds the waiters the locked operation served: readied
+ * here, before parking (or after the unlock, should the settle serve this
+ * wait at once).
  */
 static inline __attribute__((always_inline)) bool
 wait_on(gh_chan_t *ch, bool recv, void *elem, gh__chwait_t *wakes)
@@ -711,8 +713,7 @@ wait_on(gh_chan_t *ch, bool recv, void *elem, gh__chwait_t *wakes)
     gh__chwait_t w = {.sel = &sel, .val = elem};
 
     wait_push(ch, &w, recv);
-    if (ch->cap)
-        gh__chan_settle(ch, &wakes);
+    gh__chan_settle(ch, &wakes);
     if (atomic_load_explicit(&sel.done, memory_order_relaxed)) {
         gh__unlock(&ch->mu);
         gh__chan_wake(wakes, &sel);
@@ -725,6 +726,70 @@ wait_on(gh_chan_t *ch, bool recv, void *elem, gh__chwait_t *wakes)
     return w.ok;
 }
 
+/*
+ * An unbuffered channel's plain send and receive: a rendezvous under the
+ * lock with at most one peer to serve, and no ring to settle.  Kept apart
+ * from the general locked operations (which select, the try operations and
+ * buffered channels use): carrying a list of waiters to wake and looking
+ * for a ring cost a ping-pong on one worker 8%.
+ */
+static bool park_on(gh_chan_t *ch, gh__waitq_t *q, void *elem,
+                    enum gh__wait why)
+{
+    gh__sel_t sel = {.g = gh__cur_g(), .solo = true};
+    gh__chwait_t w = {.sel = &sel, .val = elem};
+
+    waitq_push(q, &w);
+    gh__park(why, gh__lock_unlock_cb, &ch->mu);
+    /* The waker took w out of the queue and set w.ok before readying us. */
+    return w.ok;
+}
+
+static int send_unbuffered(gh_chan_t *ch, const void *elem)
+{
+    gh__chwait_t *w;
+    gh__g_t *g;
+
+    gh__lock(&ch->mu);
+    if (ch->closed) {
+        gh__unlock(&ch->mu);
+        gh_panic("send on closed channel");
+    }
+    if (!(w = waitq_claim(&ch->recvq))) {
+        if (!park_on(ch, &ch->sendq, (void *)elem, GH__W_CHAN_SEND))
+            gh_panic("send on closed channel");
+        return 0;
+    }
+    copy_elem(ch, w->val, elem);
+    w->ok = true;
+    g = w->sel->g; /* w dies once we have readied g */
+    gh__unlock(&ch->mu);
+    gh__ready(g, 0);
+    return 0;
+}
+
+static int recv_unbuffered(gh_chan_t *ch, void *elem)
+{
+    gh__chwait_t *w;
+    gh__g_t *g;
+
+    gh__lock(&ch->mu);
+    if (!(w = waitq_claim(&ch->sendq))) {
+        if (ch->closed) {
+            gh__unlock(&ch->mu);
+            return recv_closed(ch, elem);
+        }
+        return park_on(ch, &ch->recvq, elem, GH__W_CHAN_RECV) ? 0
+                                                             : GH_ECLOSED;
+    }
+    copy_elem(ch, elem, w->val);
+    w->ok = true;
+    g = w->sel->g;
+    gh__unlock(&ch->mu);
+    gh__ready(g, 0);
+    return 0;
+}
+
 int gh_chan_send(gh_chan_t *ch, const void *elem)
 {
     gh__chwait_t *wakes = NULL;
@@ -732,7 +797,9 @@ int gh_chan_send(gh_chan_t *ch, const void *elem)
 
     if (!ch)
         park_forever(GH__W_CHAN_SEND);
-    if (ch->cap && ring_put(ch, elem, false))
+    if (!ch->cap)
+        return send_unbuffered(ch, elem);
+    if (ring_put(ch, elem, false))
         return 0;
     gh__lock(&ch->mu);
     rc = gh__chan_send_locked(ch, elem, &wakes);
@@ -757,6 +824,8 @@ int gh_chan_recv(gh_chan_t *ch, void *elem)
 
     if (!ch)
         park_forever(GH__W_CHAN_RECV);
+    if (!ch->cap)
+        return recv_unbuffered(ch, elem);
     if (fast_recv(ch, elem))
         return 0;
     gh__lock(&ch->mu);
