@@ -61,10 +61,12 @@ typedef struct gh__waitq {
  */
 typedef struct gh__chring {
     _Alignas(64) _Atomic uint64_t tail; /* stamp << 2 | SENDW | CLOSED */
-    uint64_t tail_lap;                  /* one_lap, constant: a copy on */
-    _Alignas(64) _Atomic uint64_t head; /* each end's line, where the  */
-    uint64_t head_lap;                  /* stamp arithmetic needs it  */
+    uint64_t tail_lap;                  /* one_lap (constant) */
+    _Alignas(64) _Atomic uint64_t head; /* stamp << 1 | RECVW */
+    uint64_t head_lap;                  /* one_lap again */
 } gh__chring_t;
+/* one_lap is kept on both ends' lines, where their stamp arithmetic
+ * needs it: computing it from cap at every operation cost 5 ns. */
 
 struct gh_chan {
     gh__lock_t mu;               /* guards closed and the queues */

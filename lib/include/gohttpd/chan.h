@@ -51,8 +51,8 @@ typedef struct gh_chan gh_chan_t;
  * (0: unbuffered).  Returns the channel, owned by the caller (free it with
  * gh_chan_free), or NULL with errno ENOMEM, or EINVAL when elem_size
  * exceeds GH_CHAN_ELEM_MAX, cap exceeds 2^30 or the buffer would exceed
- * 1 GiB (a buffered channel takes cap times elem_size rounded up to 8,
- * plus 8, bytes).
+ * 1 GiB (a buffered channel's buffer is cap slots, each of elem_size
+ * rounded up to 8 bytes plus 8 bytes).
  */
 GH_API gh_chan_t *gh_chan_new(size_t elem_size, size_t cap);
 
