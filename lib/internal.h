@@ -202,9 +202,18 @@ struct gh__m {
      * takes it; an idle thief takes it only after a short grace. */
     gh__g_t *_Atomic runnext;
     uint32_t tick;               /* schedule count; drives fair polling */
+    uint32_t poll_every;         /* switches between two clock reads */
     _Atomic uint64_t switches;   /* goroutines started or resumed here;
                                   * owner writes, anyone reads */
     int64_t last_poll;           /* gh_now() of the last ev_run (owner) */
+    int64_t last_check;          /* gh_now() of the last poll_if_due */
+    /* Goroutines the worker's timers readied: they run before the ring,
+     * so that a wake-up is not late behind a long queue.  The owner adds
+     * and takes, idle workers steal; all under lane_lock. */
+    gh__lock_t lane_lock;
+    gh__g_t *lane, *lane_tail;   /* FIFO linked by g->next */
+    _Atomic uint32_t nlane;      /* written under lane_lock; anyone reads */
+    bool firing;                 /* owner: its timers are running */
     /* Descriptors this iteration of the loop reported ready, whose waits
      * are finished in the kernel's order (netpoll.c; owner only). */
     struct gh__iowait *io_fired;

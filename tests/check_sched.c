@@ -216,6 +216,91 @@ START_TEST(sched_yielding_loop_does_not_starve_timers)
 }
 END_TEST
 
+/* A sleeper whose timer fires runs before a long queue of runnable
+ * goroutines, not behind it: 300 goroutines of 100 us each are queued on
+ * the only worker, the sleeper's 1 ms is up after about ten of them, and
+ * the worker fires its timers at least every 64 switches (then more often,
+ * as its switches are slow).  Queued behind them, it woke after 173. */
+static atomic_int queued_ran;
+static int queued_before_sleeper;
+
+static void queued_runner(void *arg)
+{
+    int64_t until = gh_now() + 100 * GH_MICROSECOND;
+
+    while (gh_now() < until)
+        ;
+    atomic_fetch_add(&queued_ran, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+static void queue_sleeper(void *arg)
+{
+    for (int i = 0; i < 300; i++)
+        ck_assert_int_gt(gh_go(queued_runner, NULL), 0);
+    gh_sleep(GH_MILLISECOND);
+    queued_before_sleeper = atomic_load(&queued_ran);
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_woken_sleeper_runs_before_a_long_queue)
+{
+    gh_test_set_workers(1);
+    ck_assert_int_gt(gh_go(queue_sleeper, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 301, 10 * GH_SECOND);
+    ck_assert_msg(queued_before_sleeper < 120,
+                  "the sleeper woke after %d of 300 queued goroutines",
+                  queued_before_sleeper);
+}
+END_TEST
+
+/* A burst of timer wake-ups is shared with an idle worker.  The spawner
+ * holds its worker for 30 ms, so the other worker runs all 20 sleepers,
+ * and its timers wake them at once, at 10 ms, each to compute for 5 ms.
+ * Once the spawner is done, its worker must take some of them rather than
+ * watch the other run all of them in turn. */
+#define BURST 20
+static long burst_spawner_tid;
+static atomic_int burst_on_spawner;
+
+static void burst_sleeper(void *arg)
+{
+    int64_t until;
+
+    gh_sleep_until(*(int64_t *)arg);
+    until = gh_now() + 5 * GH_MILLISECOND;
+    while (gh_now() < until)
+        ;
+    if (tid() == burst_spawner_tid)
+        atomic_fetch_add(&burst_on_spawner, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+static void burst_spawner(void *arg)
+{
+    int64_t until = gh_now() + 30 * GH_MILLISECOND;
+
+    burst_spawner_tid = tid();
+    for (int i = 0; i < BURST; i++)
+        ck_assert_int_gt(gh_go(burst_sleeper, arg), 0);
+    while (gh_now() < until)
+        ; /* no gh_yield: the other worker takes the sleepers */
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_burst_of_timer_wakeups_is_shared_with_an_idle_worker)
+{
+    static int64_t wake_at;
+
+    gh_test_set_workers(2);
+    wake_at = gh_now() + 10 * GH_MILLISECOND;
+    ck_assert_int_gt(gh_go(burst_spawner, &wake_at), 0);
+    GH_TEST_WAIT_COUNT(&done, BURST + 1, 10 * GH_SECOND);
+    ck_assert_msg(atomic_load(&burst_on_spawner) > 0,
+                  "all %d woken sleepers ran on one worker", BURST);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Spawning                                                            */
 /* ------------------------------------------------------------------ */
@@ -670,6 +755,8 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, sched_cpu_bound_goroutines_spread_over_all_workers);
     tcase_add_test(tc, sched_yield_lets_another_goroutine_on_the_same_worker_run);
     tcase_add_test(tc, sched_yielding_loop_does_not_starve_timers);
+    tcase_add_test(tc, sched_woken_sleeper_runs_before_a_long_queue);
+    tcase_add_test(tc, sched_burst_of_timer_wakeups_is_shared_with_an_idle_worker);
     tcase_add_test(tc,
                    sched_goroutine_readied_by_a_busy_one_runs_on_another_worker);
     suite_add_tcase(s, tc);

@@ -5,16 +5,19 @@
  * Each worker (gh__m) runs its scheduler loop on its own thread stack ("g0")
  * and switches into goroutines.  Switching out of a goroutine goes straight
  * to the next runnable one when the worker's run queue has one, and through
- * g0 otherwise (or every 64th switch, so that g0 checks the global queue
- * and, if 50 us have passed since the last poll, polls the event loop and
- * the timers: runnable goroutines cannot starve I/O, and a non-blocking
- * poll cannot starve the run queue).
+ * g0 otherwise (or every 64th switch, more often while switches are slow,
+ * so that g0 checks the global queue and, if 250 us have passed since the
+ * last poll, polls the event loop and the timers: runnable goroutines
+ * cannot starve I/O, and a non-blocking poll cannot starve the run queue).
  *
  * Run queues (Go's design).  A bounded ring per worker: only the owner pushes
  * at the tail; the owner and thieves take from the head with a CAS.  A full
  * ring spills half of itself to the global queue (a mutex-guarded ring of
  * pointers), which also receives goroutines readied by threads that are not
- * workers.
+ * workers.  Goroutines that a worker's timers ready (a sleep or a deadline
+ * is up) go to its "lane" instead, a short locked list that the owner runs
+ * before the ring and idle workers steal from: a wake-up must not wait
+ * behind a long queue.
  *
  * Idle workers and wake-ups.  A worker that finds nothing to run (local,
  * global, its own poll, stealing) puts itself on the idle list, checks every
@@ -57,6 +60,8 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+/* A busy worker reads the clock every POLL_EVERY switches at most (see
+ * poll_if_due) and polls once POLL_INTERVAL has passed. */
 #define POLL_EVERY 64
 #define POLL_INTERVAL (250 * GH_MICROSECOND)
 /* A worker with more than POLL_BACKLOG goroutines queued only runs its
@@ -292,7 +297,8 @@ static bool ring_empty(gh__m_t *m)
 bool gh__runq_empty(gh__m_t *m)
 {
     return ring_empty(m) &&
-           !atomic_load_explicit(&m->runnext, memory_order_acquire);
+           !atomic_load_explicit(&m->runnext, memory_order_acquire) &&
+           !atomic_load_explicit(&m->nlane, memory_order_relaxed);
 }
 
 static gh__g_t *take_runnext(gh__m_t *m)
@@ -320,10 +326,74 @@ static gh__g_t *runq_get_alone(gh__m_t *m)
     return g;
 }
 
-/* The owner's next goroutine: runnext, except every RUNNEXT_YIELD-th
- * time when the ring goes first, so that two goroutines handing work to
- * each other cannot starve the rest of the queue. */
-static gh__g_t *local_get(gh__m_t *m)
+/* ---- the timer lane ---- */
+
+static void lane_put(gh__m_t *m, gh__g_t *g)
+{
+    g->next = NULL;
+    gh__lock(&m->lane_lock);
+    if (m->lane_tail)
+        m->lane_tail->next = g;
+    else
+        m->lane = g;
+    m->lane_tail = g;
+    atomic_store_explicit(
+        &m->nlane, atomic_load_explicit(&m->nlane, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+    gh__unlock(&m->lane_lock);
+}
+
+/* Take up to max goroutines from the head of m's lane; return the first,
+ * linked to the others by g->next (NULL-terminated). */
+static gh__g_t *lane_take(gh__m_t *m, uint32_t max)
+{
+    gh__g_t *first, *last;
+    uint32_t n;
+
+    gh__lock(&m->lane_lock);
+    n = atomic_load_explicit(&m->nlane, memory_order_relaxed);
+    if (n > max)
+        n = max;
+    if (!(first = last = m->lane)) {
+        gh__unlock(&m->lane_lock);
+        return NULL;
+    }
+    for (uint32_t i = 1; i < n; i++)
+        last = last->next;
+    if (!(m->lane = last->next))
+        m->lane_tail = NULL;
+    last->next = NULL;
+    atomic_store_explicit(
+        &m->nlane, atomic_load_explicit(&m->nlane, memory_order_relaxed) - n,
+        memory_order_relaxed);
+    gh__unlock(&m->lane_lock);
+    return first;
+}
+
+/* An idle thief takes half of a victim's lane: one to run, the rest into
+ * its own (empty) ring. */
+static gh__g_t *lane_steal(gh__m_t *thief, gh__m_t *victim)
+{
+    uint32_t n = atomic_load_explicit(&victim->nlane, memory_order_relaxed);
+    gh__g_t *g, *rest;
+
+    if (!n)
+        return NULL;
+    n -= n / 2;
+    if (!(g = lane_take(victim, n < GH__RUNQ_SIZE ? n : GH__RUNQ_SIZE)))
+        return NULL;
+    for (rest = g->next; rest;) {
+        gh__g_t *next = rest->next;
+        runq_put(thief, rest);
+        rest = next;
+    }
+    return g;
+}
+
+/* The owner's next goroutine from its queue: runnext, except every
+ * RUNNEXT_YIELD-th time when the ring goes first, so that two goroutines
+ * handing work to each other cannot starve the rest of the queue. */
+static inline gh__g_t *queue_get(gh__m_t *m)
 {
     gh__g_t *g;
 
@@ -334,6 +404,23 @@ static gh__g_t *local_get(gh__m_t *m)
     if ((g = runq_get(m)))
         return g;
     return take_runnext(m);
+}
+
+static __attribute__((noinline)) gh__g_t *lane_get(gh__m_t *m)
+{
+    gh__g_t *g = lane_take(m, 1);
+
+    return g ? g : queue_get(m);
+}
+
+/* The owner's next goroutine: what its timers readied first, then its
+ * queue. */
+static gh__g_t *local_get(gh__m_t *m)
+{
+    if (__builtin_expect(
+            atomic_load_explicit(&m->nlane, memory_order_relaxed) != 0, 0))
+        return lane_get(m);
+    return queue_get(m);
 }
 
 /* Take a victim's runnext, after giving its owner a moment to run it
@@ -622,6 +709,12 @@ static void ready_on(gh__m_t *m, gh__g_t *g, bool next)
 {
     atomic_store_explicit(&g->state, GH_G_RUNNABLE, memory_order_relaxed);
     if (m) {
+        if (m->firing) {
+            lane_put(m, g);
+            if (nworkers > 1)
+                wakep();
+            return;
+        }
         if (nworkers == 1) {
             runq_put(m, g); /* the ring is cheaper, nobody steals */
             return;         /* and the only worker is awake */
@@ -865,20 +958,44 @@ static void idle_trim(gh__m_t *m)
     ev_timer_start(m->loop, t);
 }
 
+/* Fire m's due timers; what they ready goes first in line. */
+static void run_timers(gh__m_t *m)
+{
+    m->firing = true;
+    gh__timers_run(m);
+    m->firing = false;
+}
+
 static void poll_nowait(gh__m_t *m)
 {
     m->last_poll = gh_now();
     ev_run(m->loop, EVRUN_NOWAIT);
-    gh__timers_run(m);
+    run_timers(m);
 }
 
-/* The periodic poll of a busy worker: every POLL_EVERY switches, but a
+/* The periodic poll of a busy worker: every poll_every switches, but a
  * system call only once POLL_INTERVAL has passed since the last one, so
- * that short goroutines switching fast do not pay epoll_wait every time. */
+ * that short goroutines switching fast do not pay epoll_wait every time.
+ * Slow switches (fresh stacks faulting in, long goroutines) shrink
+ * poll_every so that the clock is read about every POLL_INTERVAL; fast
+ * ones double it back up to POLL_EVERY.  The switch path only tests
+ * tick % POLL_EVERY: a shorter count moves tick forward instead. */
 static void poll_if_due(gh__m_t *m)
 {
-    int64_t since = gh_now() - m->last_poll;
-    int64_t queued =
+    int64_t now = gh_now(), since = now - m->last_poll;
+    int64_t gap = now - m->last_check;
+    int64_t queued;
+
+    m->last_check = now;
+    if (gap > POLL_INTERVAL) /* as many switches as fit the interval */
+        m->poll_every =
+            (uint32_t)((int64_t)m->poll_every * POLL_INTERVAL / gap + 1);
+    else if (gap < POLL_INTERVAL / 4 && m->poll_every < POLL_EVERY)
+        m->poll_every *= 2;
+    if (m->poll_every < POLL_EVERY) /* the next multiple of POLL_EVERY */
+        m->tick = m->tick / POLL_EVERY * POLL_EVERY + POLL_EVERY -
+                  m->poll_every;
+    queued =
         (int64_t)(atomic_load_explicit(&m->rq_tail, memory_order_relaxed) -
                   atomic_load_explicit(&m->rq_head, memory_order_relaxed)) +
         atomic_load_explicit(&m->io_backlog, memory_order_relaxed);
@@ -889,7 +1006,7 @@ static void poll_if_due(gh__m_t *m)
      * again only makes libev report their sockets (level-triggered) once
      * more before they had a chance to read them. */
     if (queued > POLL_BACKLOG && since < POLL_MAX_DELAY) {
-        gh__timers_run(m);
+        run_timers(m);
         return;
     }
     poll_nowait(m);
@@ -907,7 +1024,7 @@ static gh__g_t *steal_work(gh__m_t *m)
         for (int i = 0; i < nworkers; i++) {
             gh__m_t *v = ms[(start + (uint32_t)i) % (uint32_t)nworkers];
             gh__g_t *g;
-            if (v != m && (g = runq_steal(m, v)))
+            if (v != m && ((g = lane_steal(m, v)) || (g = runq_steal(m, v))))
                 return g;
         }
         gh__g_t *g = global_get(m);
@@ -995,7 +1112,7 @@ static gh__g_t *find_runnable(gh__m_t *m)
         gh__timers_arm(m);
         ev_run(m->loop, EVRUN_ONCE);
         m->last_poll = gh_now();
-        gh__timers_run(m);
+        run_timers(m);
         idle_remove(m);
         /* A worker woken by wakep() is spinning: it may steal. */
     }
@@ -1105,7 +1222,9 @@ static gh__m_t *m_new(int id, int *err)
     m->id = id;
     m->rand = (uint32_t)id * 2654435761u + 1;
     m->tick = 1;
+    m->poll_every = POLL_EVERY;
     m->last_poll = gh_now(); /* a park before the first poll reads it */
+    m->last_check = m->last_poll;
     pthread_mutex_init(&m->inbox_mu, NULL);
     m->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     if (!m->loop)
@@ -1232,8 +1351,9 @@ static uint32_t runq_len(gh__m_t *m)
     uint32_t t = atomic_load_explicit(&m->rq_tail, memory_order_acquire);
     uint32_t n = t - h > GH__RUNQ_SIZE ? GH__RUNQ_SIZE : t - h;
 
-    return n + (atomic_load_explicit(&m->runnext, memory_order_relaxed) !=
-                NULL);
+    return n +
+           (atomic_load_explicit(&m->runnext, memory_order_relaxed) != NULL) +
+           atomic_load_explicit(&m->nlane, memory_order_relaxed);
 }
 
 int gh_rt_worker_stats(gh_rt_worker_stats_t *out, int max)
