@@ -256,20 +256,33 @@ static bool runq_spill(gh__m_t *m, gh__g_t *g, uint32_t h, uint32_t t)
     return true;
 }
 
-static void runq_put(gh__m_t *m, gh__g_t *g)
+/* Push at the tail of m's ring (owner only); a full ring spills. */
+static inline bool runq_push(gh__m_t *m, gh__g_t *g)
 {
-    for (;;) {
-        uint32_t h = atomic_load_explicit(&m->rq_head, memory_order_acquire);
-        uint32_t t = atomic_load_explicit(&m->rq_tail, memory_order_relaxed);
-        if (t - h < GH__RUNQ_SIZE) {
-            atomic_store_explicit(&m->rq[t % GH__RUNQ_SIZE], g,
-                                  memory_order_relaxed);
-            atomic_store_explicit(&m->rq_tail, t + 1, memory_order_release);
-            return;
-        }
-        if (runq_spill(m, g, h, t))
-            return;
+    uint32_t h = atomic_load_explicit(&m->rq_head, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&m->rq_tail, memory_order_relaxed);
+
+    if (t - h < GH__RUNQ_SIZE) {
+        atomic_store_explicit(&m->rq[t % GH__RUNQ_SIZE], g,
+                              memory_order_relaxed);
+        atomic_store_explicit(&m->rq_tail, t + 1, memory_order_release);
+        return true;
     }
+    return runq_spill(m, g, h, t);
+}
+
+static __attribute__((noinline)) void runq_put_retry(gh__m_t *m, gh__g_t *g)
+{
+    while (!runq_push(m, g))
+        ;
+}
+
+/* The ring push is a dozen instructions: keep the rare spill, and the
+ * registers its loop needs saved, out of it. */
+static inline void runq_put(gh__m_t *m, gh__g_t *g)
+{
+    if (!runq_push(m, g))
+        runq_put_retry(m, g);
 }
 
 static gh__g_t *runq_get(gh__m_t *m)
