@@ -213,6 +213,7 @@ struct gh__m {
     gh__lock_t lane_lock;
     gh__g_t *lane, *lane_tail;   /* FIFO linked by g->next */
     _Atomic uint32_t nlane;      /* written under lane_lock; anyone reads */
+    uint32_t lane_picks;         /* owner: picks while the lane had some */
     bool firing;                 /* owner: its timers are running */
     /* Descriptors this iteration of the loop reported ready, whose waits
      * are finished in the kernel's order (netpoll.c; owner only). */

@@ -254,6 +254,70 @@ START_TEST(sched_woken_sleeper_runs_before_a_long_queue)
 }
 END_TEST
 
+/* Timer wake-ups go first, but not always: goroutines that sleep 20 us
+ * and then compute 5 us, 2000 of them, keep the worker's timer lane full,
+ * and the goroutines in the run queue must still get their turns: the
+ * loopers' own first runs (when the lane always went first, some 250 of
+ * them never started), then a goroutine readied into the queue later. */
+#define LOOPERS 2000
+static atomic_int loopers_stop, loopers_started;
+static atomic_int probe_ran;
+static int64_t probe_readied, probe_waited;
+
+static void looper(void *arg)
+{
+    atomic_fetch_add(&loopers_started, 1);
+    while (!atomic_load(&loopers_stop)) {
+        int64_t until;
+
+        gh_sleep(20 * GH_MICROSECOND);
+        until = gh_now() + 5 * GH_MICROSECOND;
+        while (gh_now() < until)
+            ;
+    }
+    atomic_fetch_add(&done, 1);
+}
+
+static void probe(void *arg)
+{
+    probe_waited = gh_now() - probe_readied;
+    atomic_store(&probe_ran, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+static void probe_starter(void *arg)
+{
+    int64_t until;
+
+    for (int i = 0; i < LOOPERS; i++)
+        ck_assert_int_gt(gh_go(looper, NULL), 0);
+    until = gh_now() + 5 * GH_SECOND;
+    while (atomic_load(&loopers_started) < LOOPERS && gh_now() < until)
+        gh_sleep(GH_MILLISECOND);
+    ck_assert_msg(atomic_load(&loopers_started) == LOOPERS,
+                  "%d of %d goroutines started in 5 s: the run queue starved",
+                  atomic_load(&loopers_started), LOOPERS);
+    gh_sleep(10 * GH_MILLISECOND); /* they all loop through the lane now */
+    probe_readied = gh_now();
+    until = probe_readied + 2 * GH_SECOND;
+    ck_assert_int_gt(gh_go(probe, NULL), 0);
+    while (!atomic_load(&probe_ran) && gh_now() < until)
+        gh_sleep(GH_MILLISECOND);
+    atomic_store(&loopers_stop, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_timer_wakeups_do_not_starve_the_run_queue)
+{
+    gh_test_set_workers(1);
+    ck_assert_int_gt(gh_go(probe_starter, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, LOOPERS + 2, 20 * GH_SECOND);
+    ck_assert_msg(probe_waited < gh_test_slack(5 * GH_MILLISECOND),
+                  "a queued goroutine waited %.1f ms behind timer wake-ups",
+                  gh_test_ms(probe_waited));
+}
+END_TEST
+
 /* A burst of timer wake-ups is shared with an idle worker.  The spawner
  * holds its worker for 30 ms, so the other worker runs all 20 sleepers,
  * and its timers wake them at once, at 10 ms, each to compute for 5 ms.
@@ -757,6 +821,7 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, sched_yielding_loop_does_not_starve_timers);
     tcase_add_test(tc, sched_woken_sleeper_runs_before_a_long_queue);
     tcase_add_test(tc, sched_burst_of_timer_wakeups_is_shared_with_an_idle_worker);
+    tcase_add_test(tc, sched_timer_wakeups_do_not_starve_the_run_queue);
     tcase_add_test(tc,
                    sched_goroutine_readied_by_a_busy_one_runs_on_another_worker);
     suite_add_tcase(s, tc);

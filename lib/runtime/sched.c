@@ -15,9 +15,9 @@
  * ring spills half of itself to the global queue (a mutex-guarded ring of
  * pointers), which also receives goroutines readied by threads that are not
  * workers.  Goroutines that a worker's timers ready (a sleep or a deadline
- * is up) go to its "lane" instead, a short locked list that the owner runs
- * before the ring and idle workers steal from: a wake-up must not wait
- * behind a long queue.
+ * is up) go to its "lane" instead, a locked list that the owner runs before
+ * the ring (but for one pick in 16) and idle workers steal from: a wake-up
+ * must not wait behind a long queue.
  *
  * Idle workers and wake-ups.  A worker that finds nothing to run (local,
  * global, its own poll, stealing) puts itself on the idle list, checks every
@@ -71,6 +71,7 @@
 #define SPIN_BEFORE_IDLE (20 * GH_MICROSECOND)
 #define ID_BATCH 64
 #define RUNNEXT_YIELD 16
+#define LANE_SHARE 16
 /* How long a thief leaves a busy worker's runnext alone (pause loops). */
 #define RUNNEXT_GRACE 200
 
@@ -419,15 +420,20 @@ static inline gh__g_t *queue_get(gh__m_t *m)
     return take_runnext(m);
 }
 
+/* The lane goes first, except every LANE_SHARE-th time: timers that keep
+ * it full (many goroutines sleeping briefly in a loop) must not starve the
+ * queue. */
 static __attribute__((noinline)) gh__g_t *lane_get(gh__m_t *m)
 {
-    gh__g_t *g = lane_take(m, 1);
+    gh__g_t *g;
 
+    if (++m->lane_picks % LANE_SHARE == 0 && (g = queue_get(m)))
+        return g;
+    g = lane_take(m, 1);
     return g ? g : queue_get(m);
 }
 
-/* The owner's next goroutine: what its timers readied first, then its
- * queue. */
+/* The owner's next goroutine: what its timers readied, then its queue. */
 static gh__g_t *local_get(gh__m_t *m)
 {
     if (__builtin_expect(
