@@ -9,9 +9,10 @@
  * that a goroutine that resumed on another worker can stop the timer it
  * started (and a thread outside the runtime can start one): stopping waits
  * while the timer's fn runs (tfiring), so that the record can die as soon
- * as gh__timer_stop returns.  Due timers fire when the worker polls (every 64
- * switches at most every 50 us while busy, and whenever it runs out of
- * work).  Before the worker blocks in its event loop it arms a timerfd to
+ * as gh__timer_stop returns.  Due timers fire when the worker polls (about
+ * every 250 us while busy: see poll_if_due in sched.c; and whenever it runs
+ * out of work), and what they ready goes to the worker's lane, ahead of its
+ * run queue.  Before the worker blocks in its event loop it arms a timerfd to
  * the earliest deadline with nanosecond precision: libev's own timers wake
  * epoll_wait on whole milliseconds, which made a 1 ms sleep last up to 2 ms.
  */
