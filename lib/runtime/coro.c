@@ -80,7 +80,7 @@ static void warm_grew(void);
 
 static size_t page_size;
 static long guard_budget;
-static int cache_max;
+int gh__stack_cache_max;
 
 /* The global pools of default-size stacks and the current slab. */
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -118,7 +118,8 @@ void gh__stack_init(void)
     page_size = (size_t)sysconf(_SC_PAGESIZE);
     dflt = map_budget();
     guard_budget = gh__env_long("GH_GUARD_STACKS", dflt, 0, 1L << 30);
-    cache_max = (int)gh__env_long("GH_STACK_CACHE", 1024, 0, 1 << 20);
+    gh__stack_cache_max =
+        (int)gh__env_long("GH_STACK_CACHE", 1024, 0, 1 << 20);
     gh__stack_default = round_page(gh__stack_default);
 }
 
@@ -306,7 +307,7 @@ static void cache_refill(gh__m_t *m)
     }
 }
 
-gh__g_t *gh__g_alloc(gh__m_t *m, size_t stack_size)
+gh__g_t *gh__g_alloc_slow(gh__m_t *m, size_t stack_size)
 {
     gh__g_t *g;
 
@@ -408,7 +409,7 @@ static void unmap_custom(gh__g_t *g)
     munmap((char *)g->stack_lo - page_size, len);
 }
 
-void gh__g_release(gh__m_t *m, gh__g_t *g)
+void gh__g_release_slow(gh__m_t *m, gh__g_t *g)
 {
     atomic_store_explicit(&g->state, GH_G_DEAD, memory_order_relaxed);
     if (g->flags & GH__G_CUSTOM) {
@@ -417,9 +418,9 @@ void gh__g_release(gh__m_t *m, gh__g_t *g)
     }
     if (m) {
         /* A full cache gives half of itself back in one go. */
-        if (m->ncache >= cache_max)
-            gh__stack_spill(m, cache_max / 2);
-        if (m->ncache < cache_max) {
+        if (m->ncache >= gh__stack_cache_max)
+            gh__stack_spill(m, gh__stack_cache_max / 2);
+        if (m->ncache < gh__stack_cache_max) {
             g->next = m->cache;
             m->cache = g;
             m->ncache++;
