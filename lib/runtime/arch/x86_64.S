@@ -14,6 +14,17 @@
  *   +0 mxcsr (4 bytes)  +4 x87 cw (2 bytes)  +8 r15 r14 r13 r12 rbx rbp
  *   +56 return address
  */
+/* Pop the frame described above, up to its return address. */
+        .macro  POP_FRAME
+        addq    $8, %rsp
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %rbx
+        popq    %rbp
+        .endm
+
         .text
         .globl  gh__ctx_switch
         .hidden gh__ctx_switch
@@ -65,13 +76,7 @@ gh__ctx_jump:
          * fldcw of an unchanged value about 1.5 together). */
         ldmxcsr (%rsp)
         fldcw   4(%rsp)
-        addq    $8, %rsp
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %rbx
-        popq    %rbp
+        POP_FRAME
         /* Not ret: the return-address predictor expects the call into
          * gh__ctx_jump from g_exit, and is wrong every time (the target
          * is usually gh__ctx_trampoline, a new goroutine).  An indirect
@@ -82,13 +87,7 @@ gh__ctx_jump:
         popq    %rcx
         jmpq    *%rcx
 .Lrestore:                              /* gh__ctx_switch ends here */
-        addq    $8, %rsp
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %rbx
-        popq    %rbp
+        POP_FRAME
         ret
         .cfi_endproc
         .size   gh__ctx_jump, .-gh__ctx_jump
