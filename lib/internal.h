@@ -206,7 +206,8 @@ struct gh__m {
     _Atomic uint64_t switches;   /* goroutines started or resumed here;
                                   * owner writes, anyone reads */
     int64_t last_poll;           /* gh_now() of the last ev_run (owner) */
-    int64_t last_check;          /* gh_now() of the last poll_if_due */
+    int64_t last_check;          /* gh_now() of the last poll_if_due or
+                                  * poll (owner) */
     /* Goroutines the worker's timers readied: they run before the ring,
      * so that a wake-up is not late behind a long queue.  The owner adds
      * and takes, idle workers steal; all under lane_lock. */

@@ -987,7 +987,7 @@ static void run_timers(gh__m_t *m)
 
 static void poll_nowait(gh__m_t *m)
 {
-    m->last_poll = gh_now();
+    m->last_poll = m->last_check = gh_now();
     ev_run(m->loop, EVRUN_NOWAIT);
     run_timers(m);
 }
@@ -997,8 +997,9 @@ static void poll_nowait(gh__m_t *m)
  * that short goroutines switching fast do not pay epoll_wait every time.
  * Slow switches (fresh stacks faulting in, long goroutines) shrink
  * poll_every so that the clock is read about every POLL_INTERVAL; fast
- * ones double it back up to POLL_EVERY.  The switch path only tests
- * tick % POLL_EVERY: a shorter count moves tick forward instead. */
+ * ones double it back up to POLL_EVERY (a poll restarts the measure, so
+ * time spent idle does not count as slow switches).  The switch path only
+ * tests tick % POLL_EVERY: a shorter count moves tick forward instead. */
 static void poll_if_due(gh__m_t *m)
 {
     int64_t now = gh_now(), since = now - m->last_poll;
@@ -1130,7 +1131,7 @@ static gh__g_t *find_runnable(gh__m_t *m)
         idle_trim(m);
         gh__timers_arm(m);
         ev_run(m->loop, EVRUN_ONCE);
-        m->last_poll = gh_now();
+        m->last_poll = m->last_check = gh_now();
         run_timers(m);
         idle_remove(m);
         /* A worker woken by wakep() is spinning: it may steal. */
