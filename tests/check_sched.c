@@ -318,6 +318,140 @@ START_TEST(sched_timer_wakeups_do_not_starve_the_run_queue)
 }
 END_TEST
 
+/* On the only worker too, a goroutine that a channel wakes runs next, ahead
+ * of the queue (Go's runnext): the sender has just written its value and
+ * its wait record, which are still in the cache.  The driver parks the
+ * receiver, queues 100 goroutines, sends and ends; the receiver runs first,
+ * or second when that pick is the one in 16 where the queue goes first.
+ * Queued at the tail, it ran 101st. */
+#define AHEAD 100
+static atomic_int picks;
+static int woken_pick = -1;
+
+static void picked(void *arg)
+{
+    atomic_fetch_add(&picks, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+static void woken_receiver(void *arg)
+{
+    int v;
+
+    gh_chan_recv(arg, &v);
+    woken_pick = atomic_fetch_add(&picks, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+static void runnext_driver(void *arg)
+{
+    gh_chan_t *ch = arg;
+    gh_rt_stats_t st;
+    int64_t until = gh_now() + 5 * GH_SECOND;
+    int v = 1;
+
+    ck_assert_int_gt(gh_go(woken_receiver, ch), 0);
+    do { /* let it run and park in its receive */
+        gh_yield();
+        gh_rt_stats(&st);
+    } while (st.waiting < 1 && gh_now() < until);
+    for (int i = 0; i < AHEAD; i++)
+        ck_assert_int_gt(gh_go(picked, NULL), 0);
+    gh_chan_send(ch, &v); /* readies the receiver; nothing has run yet */
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_goroutine_woken_by_a_channel_runs_next_on_one_worker)
+{
+    gh_chan_t *ch;
+
+    gh_test_set_workers(1);
+    ck_assert_ptr_nonnull(ch = gh_chan_new(sizeof(int), 0));
+    ck_assert_int_gt(gh_go(runnext_driver, ch), 0);
+    GH_TEST_WAIT_COUNT(&done, AHEAD + 2, 10 * GH_SECOND);
+    ck_assert_msg(woken_pick >= 0 && woken_pick <= 1,
+                  "the woken receiver ran %d-th of %d", woken_pick + 1,
+                  AHEAD + 1);
+    gh_chan_free(ch);
+}
+END_TEST
+
+/* But two goroutines that keep waking each other (a ping-pong, each the
+ * other's runnext) must not starve the queue: a goroutine queued behind
+ * them runs at once, not when they stop. */
+static atomic_int pingpong_stop, queued_probe_ran;
+static int64_t queued_probe_at, queued_probe_waited;
+
+static void pong_loop(void *arg)
+{
+    gh_chan_t **chs = arg;
+    int v;
+
+    for (;;) {
+        gh_chan_recv(chs[0], &v);
+        if (v < 0)
+            break;
+        gh_chan_send(chs[1], &v);
+    }
+    atomic_fetch_add(&done, 1);
+}
+
+static void ping_loop(void *arg)
+{
+    gh_chan_t **chs = arg;
+    int v = 1;
+
+    while (!atomic_load(&pingpong_stop)) {
+        gh_chan_send(chs[0], &v);
+        gh_chan_recv(chs[1], &v);
+    }
+    v = -1;
+    gh_chan_send(chs[0], &v);
+    atomic_fetch_add(&done, 1);
+}
+
+static void queued_probe(void *arg)
+{
+    queued_probe_waited = gh_now() - queued_probe_at;
+    atomic_store(&queued_probe_ran, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+static void pingpong_driver(void *arg)
+{
+    int64_t until;
+
+    ck_assert_int_gt(gh_go(pong_loop, arg), 0);
+    ck_assert_int_gt(gh_go(ping_loop, arg), 0);
+    gh_sleep(10 * GH_MILLISECOND); /* the pair is at it */
+    queued_probe_at = gh_now();
+    ck_assert_int_gt(gh_go(queued_probe, NULL), 0);
+    until = queued_probe_at + 2 * GH_SECOND;
+    while (!atomic_load(&queued_probe_ran) && gh_now() < until)
+        gh_sleep(GH_MILLISECOND);
+    atomic_store(&pingpong_stop, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_ping_pong_pair_does_not_starve_the_queue_on_one_worker)
+{
+    gh_chan_t *chs[2];
+
+    gh_test_set_workers(1);
+    ck_assert_ptr_nonnull(chs[0] = gh_chan_new(sizeof(int), 0));
+    ck_assert_ptr_nonnull(chs[1] = gh_chan_new(sizeof(int), 0));
+    ck_assert_int_gt(gh_go(pingpong_driver, chs), 0);
+    GH_TEST_WAIT_COUNT(&done, 4, 10 * GH_SECOND);
+    ck_assert_msg(atomic_load(&queued_probe_ran),
+                  "a queued goroutine never ran beside a ping-pong pair");
+    ck_assert_msg(queued_probe_waited < gh_test_slack(50 * GH_MILLISECOND),
+                  "a queued goroutine waited %.1f ms beside a ping-pong pair",
+                  gh_test_ms(queued_probe_waited));
+    gh_chan_free(chs[0]);
+    gh_chan_free(chs[1]);
+}
+END_TEST
+
 /* A burst of timer wake-ups is shared with an idle worker.  The spawner
  * holds its worker for 30 ms, so the other worker runs all 20 sleepers,
  * and its timers wake them at once, at 10 ms, each to compute for 5 ms.
@@ -822,6 +956,10 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, sched_woken_sleeper_runs_before_a_long_queue);
     tcase_add_test(tc, sched_burst_of_timer_wakeups_is_shared_with_an_idle_worker);
     tcase_add_test(tc, sched_timer_wakeups_do_not_starve_the_run_queue);
+    tcase_add_test(tc,
+                   sched_goroutine_woken_by_a_channel_runs_next_on_one_worker);
+    tcase_add_test(tc,
+                   sched_ping_pong_pair_does_not_starve_the_queue_on_one_worker);
     tcase_add_test(tc,
                    sched_goroutine_readied_by_a_busy_one_runs_on_another_worker);
     suite_add_tcase(s, tc);

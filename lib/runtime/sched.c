@@ -14,10 +14,14 @@
  * at the tail; the owner and thieves take from the head with a CAS.  A full
  * ring spills half of itself to the global queue (a mutex-guarded ring of
  * pointers), which also receives goroutines readied by threads that are not
- * workers.  Goroutines that a worker's timers ready (a sleep or a deadline
- * is up) go to its "lane" instead, a locked list that the owner runs before
- * the ring (but for one pick in 16) and idle workers steal from: a wake-up
- * must not wait behind a long queue.
+ * workers.  A goroutine that a channel or sync operation wakes goes to the
+ * waker's "runnext" slot instead, and runs as soon as the waker switches
+ * out (its stack still warm from the hand-over), but for one pick in 16,
+ * when the ring goes first; it displaces the previous one to the ring.
+ * Goroutines that a worker's timers ready (a sleep or a deadline is up) go
+ * to its "lane", a locked list that the owner runs before the ring (but
+ * for one pick in 16) and idle workers steal from: a wake-up must not wait
+ * behind a long queue.
  *
  * Idle workers and wake-ups.  A worker that finds nothing to run (local,
  * global, its own poll, stealing) puts itself on the idle list, checks every
@@ -326,8 +330,8 @@ static gh__g_t *take_runnext(gh__m_t *m)
     return NULL;
 }
 
-/* The only worker: nobody steals, and ready_on() never fills runnext, so
- * the head moves without a CAS (a locked instruction on every switch). */
+/* The only worker: nobody steals, so the head moves without a CAS (a
+ * locked instruction on every switch). */
 static gh__g_t *runq_get_alone(gh__m_t *m)
 {
     uint32_t h = atomic_load_explicit(&m->rq_head, memory_order_relaxed);
@@ -338,6 +342,18 @@ static gh__g_t *runq_get_alone(gh__m_t *m)
     g = atomic_load_explicit(&m->rq[h % GH__RUNQ_SIZE], memory_order_relaxed);
     atomic_store_explicit(&m->rq_head, h + 1, memory_order_relaxed);
     return g;
+}
+
+/* The only worker's runnext: put g there (or take what is there, g NULL)
+ * and return what it held; plain stores, as only the owner touches it
+ * (others merely peek). */
+static gh__g_t *runnext_swap_alone(gh__m_t *m, gh__g_t *g)
+{
+    gh__g_t *old = atomic_load_explicit(&m->runnext, memory_order_relaxed);
+
+    if (old || g)
+        atomic_store_explicit(&m->runnext, g, memory_order_relaxed);
+    return old;
 }
 
 /* ---- the timer lane ---- */
@@ -411,8 +427,13 @@ static inline gh__g_t *queue_get(gh__m_t *m)
 {
     gh__g_t *g;
 
-    if (nworkers == 1)
-        return runq_get_alone(m);
+    if (nworkers == 1) {
+        if (!atomic_load_explicit(&m->runnext, memory_order_relaxed))
+            return runq_get_alone(m);
+        if (m->tick % RUNNEXT_YIELD == 0 && (g = runq_get_alone(m)))
+            return g;
+        return runnext_swap_alone(m, NULL);
+    }
     if (m->tick % RUNNEXT_YIELD != 0 && (g = take_runnext(m)))
         return g;
     if ((g = runq_get(m)))
@@ -734,9 +755,12 @@ static void ready_on(gh__m_t *m, gh__g_t *g, bool next)
                 wakep();
             return;
         }
-        if (nworkers == 1) {
-            runq_put(m, g); /* the ring is cheaper, nobody steals */
-            return;         /* and the only worker is awake */
+        if (nworkers == 1) { /* awake, and nobody steals */
+            if (next)
+                g = runnext_swap_alone(m, g);
+            if (g)
+                runq_put(m, g);
+            return;
         }
         if (next)
             g = atomic_exchange_explicit(&m->runnext, g,
