@@ -4,18 +4,22 @@
  *
  * Layout of one stack mapping, low to high addresses:
  *
- *     [guard page, if guarded][ ... stack grows down ... | g | colour | c ]
- *      ^ mapping base          ^ stack_lo                  ^ g           ^ top
+ *     [guard page, if guarded][ ... stack grows down ... | g | c ]
+ *      ^ mapping base          ^ stack_lo                  ^ g    ^ top
  *
  * The goroutine record sits near the very top of its stack, so a new
  * goroutine touches one page that holds both the record and its first
  * frames; deeper pages are faulted in by the kernel on demand.  Below the
  * top, 64 bytes (c) are reserved for the canary of the next stack up in a
- * slab, and the record is pushed down by a "colour" of 0-15 cache lines
- * derived from the stack's address: stacks are 64 KiB apart, so without it
- * every record would fall in the same cache set.  Mappings are reservations
- * (MAP_NORESERVE, no huge pages): a million 64 KiB stacks reserve 64 GiB of
- * address space but cost only what they touch.
+ * slab.  Every record sits at the same distance from its stack's top, so
+ * goroutines created one after another have their records and frames a
+ * constant stride apart, which the CPU's prefetcher follows when they run
+ * in that order (a ring or a pipeline built in a loop: a token passed
+ * around 10,000 goroutines took 600 ns a hop when records were shifted by
+ * a hashed "colour" of 0-15 cache lines, 90 ns without; in a shuffled
+ * order both take the same).  Mappings are reservations (MAP_NORESERVE, no
+ * huge pages): a million 64 KiB stacks reserve 64 GiB of address space but
+ * cost only what they touch.
  *
  * Invariants:
  *  - Guarded stacks use two kernel mappings each.  They are handed out while
@@ -67,7 +71,6 @@
 
 #define G_SLOT ((sizeof(gh__g_t) + 63) & ~(size_t)63)
 #define TOP_RESERVE 64 /* the canary of the next stack up in a slab */
-#define COLOURS 16
 #define SLAB_STACKS 64
 #define CANARY_WORDS 8
 
@@ -141,19 +144,11 @@ static bool canary_intact(const gh__g_t *g)
     return acc == 0;
 }
 
-static size_t colour(const char *lo)
-{
-    uint32_t h = (uint32_t)((uintptr_t)lo >> 12) * 0x9E3779B1u;
-
-    return (h >> 28) % COLOURS;
-}
-
 /* Fill in the fields that describe the stack (they are lost when the
  * record's page is trimmed). */
 static gh__g_t *g_at(char *lo, size_t usable, unsigned flags)
 {
-    gh__g_t *g = (gh__g_t *)(lo + usable - TOP_RESERVE - G_SLOT -
-                             colour(lo) * 64);
+    gh__g_t *g = (gh__g_t *)(lo + usable - TOP_RESERVE - G_SLOT);
 
     g->stack_lo = lo;
     g->stack_size = usable;
