@@ -376,6 +376,56 @@ START_TEST(sched_goroutine_woken_by_a_channel_runs_next_on_one_worker)
 }
 END_TEST
 
+/* Goroutines woken one after another run in the order they were woken: the
+ * first takes the runnext slot, the others queue behind it (were the last
+ * to take the slot, as in Go, a value passed down a pipeline would wait
+ * while its source runs again).  Three receivers are woken in the order
+ * 2, 0, 1; the one woken last runs last. */
+static gh_chan_t *order_chs[3];
+static int order_pick[3] = {-1, -1, -1};
+
+static void order_receiver(void *arg)
+{
+    int i = (int)(intptr_t)arg, v;
+
+    gh_chan_recv(order_chs[i], &v);
+    order_pick[i] = atomic_fetch_add(&picks, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+static void order_driver(void *arg)
+{
+    static const int wake[3] = {2, 0, 1};
+    gh_rt_stats_t st;
+    int64_t until = gh_now() + 5 * GH_SECOND;
+    int v = 1;
+
+    for (intptr_t i = 0; i < 3; i++)
+        ck_assert_int_gt(gh_go(order_receiver, (void *)i), 0);
+    do { /* let them run and park in their receives */
+        gh_yield();
+        gh_rt_stats(&st);
+    } while (st.waiting < 3 && gh_now() < until);
+    for (int i = 0; i < 3; i++)
+        gh_chan_send(order_chs[wake[i]], &v);
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_goroutines_woken_in_turn_run_in_that_order_on_one_worker)
+{
+    gh_test_set_workers(1);
+    for (int i = 0; i < 3; i++)
+        ck_assert_ptr_nonnull(order_chs[i] = gh_chan_new(sizeof(int), 0));
+    ck_assert_int_gt(gh_go(order_driver, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 4, 10 * GH_SECOND);
+    ck_assert_msg(order_pick[1] == 2 && order_pick[0] < order_pick[1],
+                  "woken in the order 2, 0, 1, they ran as %d, %d, %d",
+                  order_pick[2], order_pick[0], order_pick[1]);
+    for (int i = 0; i < 3; i++)
+        gh_chan_free(order_chs[i]);
+}
+END_TEST
+
 /* But two goroutines that keep waking each other (a ping-pong, each the
  * other's runnext) must not starve the queue: a goroutine queued behind
  * them runs at once, not when they stop. */
@@ -958,6 +1008,8 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, sched_timer_wakeups_do_not_starve_the_run_queue);
     tcase_add_test(tc,
                    sched_goroutine_woken_by_a_channel_runs_next_on_one_worker);
+    tcase_add_test(
+        tc, sched_goroutines_woken_in_turn_run_in_that_order_on_one_worker);
     tcase_add_test(tc,
                    sched_ping_pong_pair_does_not_starve_the_queue_on_one_worker);
     tcase_add_test(tc,
