@@ -429,8 +429,7 @@ END_TEST
 /* But two goroutines that keep waking each other (a ping-pong, each the
  * other's runnext) must not starve the queue: a goroutine queued behind
  * them runs at once, not when they stop. */
-static atomic_int pingpong_stop, queued_probe_ran;
-static int64_t queued_probe_at, queued_probe_waited;
+static atomic_int pingpong_stop;
 
 static void pong_loop(void *arg)
 {
@@ -460,13 +459,6 @@ static void ping_loop(void *arg)
     atomic_fetch_add(&done, 1);
 }
 
-static void queued_probe(void *arg)
-{
-    queued_probe_waited = gh_now() - queued_probe_at;
-    atomic_store(&queued_probe_ran, 1);
-    atomic_fetch_add(&done, 1);
-}
-
 static void pingpong_driver(void *arg)
 {
     int64_t until;
@@ -474,10 +466,10 @@ static void pingpong_driver(void *arg)
     ck_assert_int_gt(gh_go(pong_loop, arg), 0);
     ck_assert_int_gt(gh_go(ping_loop, arg), 0);
     gh_sleep(10 * GH_MILLISECOND); /* the pair is at it */
-    queued_probe_at = gh_now();
-    ck_assert_int_gt(gh_go(queued_probe, NULL), 0);
-    until = queued_probe_at + 2 * GH_SECOND;
-    while (!atomic_load(&queued_probe_ran) && gh_now() < until)
+    probe_readied = gh_now();
+    ck_assert_int_gt(gh_go(probe, NULL), 0); /* the probe of the test above */
+    until = probe_readied + 2 * GH_SECOND;
+    while (!atomic_load(&probe_ran) && gh_now() < until)
         gh_sleep(GH_MILLISECOND);
     atomic_store(&pingpong_stop, 1);
     atomic_fetch_add(&done, 1);
@@ -492,11 +484,11 @@ START_TEST(sched_ping_pong_pair_does_not_starve_the_queue_on_one_worker)
     ck_assert_ptr_nonnull(chs[1] = gh_chan_new(sizeof(int), 0));
     ck_assert_int_gt(gh_go(pingpong_driver, chs), 0);
     GH_TEST_WAIT_COUNT(&done, 4, 10 * GH_SECOND);
-    ck_assert_msg(atomic_load(&queued_probe_ran),
+    ck_assert_msg(atomic_load(&probe_ran),
                   "a queued goroutine never ran beside a ping-pong pair");
-    ck_assert_msg(queued_probe_waited < gh_test_slack(50 * GH_MILLISECOND),
+    ck_assert_msg(probe_waited < gh_test_slack(50 * GH_MILLISECOND),
                   "a queued goroutine waited %.1f ms beside a ping-pong pair",
-                  gh_test_ms(queued_probe_waited));
+                  gh_test_ms(probe_waited));
     gh_chan_free(chs[0]);
     gh_chan_free(chs[1]);
 }
