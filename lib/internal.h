@@ -197,9 +197,10 @@ struct gh__m {
     _Atomic uint32_t rq_head;
     _Atomic uint32_t rq_tail;
     gh__g_t *_Atomic rq[GH__RUNQ_SIZE];
-    /* The goroutine this worker readied last: it runs next, so a
-     * ping-pong stays on one worker and in its cache.  Owner sets and
-     * takes it; an idle thief takes it only after a short grace. */
+    /* The first goroutine this worker readied since it last took this:
+     * it runs next, so a ping-pong stays on one worker and in its cache
+     * (later ones join the ring).  Owner sets and takes it; an idle thief
+     * takes it only after a short grace. */
     gh__g_t *_Atomic runnext;
     uint32_t tick;               /* schedule count; drives fair polling */
     uint32_t poll_every;         /* switches between two clock reads */

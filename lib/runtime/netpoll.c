@@ -78,10 +78,11 @@ static pfd_t *pfd_get(int fd, bool create)
  * readiness) would be served last.  io_cb only records the report; once
  * the iteration's callbacks have run, gh__netpoll_invoke() finishes the
  * waits oldest first, and their goroutines join the tail of the worker's
- * queue in that order (gh__ready_queued: not runnext, which would put the
- * last one first; none of them continues what ran).  Anything else that finishes or disarms a recorded
- * wait in the meantime (gh_close() and gh__fdwatch_stop() requests, a
- * deadline) takes it off the list first, so each wait ends once.
+ * queue in that order (gh__ready_queued: not runnext, which would put one
+ * of them ahead of what was queued before; none of them continues what
+ * ran).  Anything else that finishes or disarms a recorded wait in the
+ * meantime (gh_close() and gh__fdwatch_stop() requests, a deadline) takes
+ * it off the list first, so each wait ends once.
  */
 static void fired_push(iowait_t *w, int result)
 {

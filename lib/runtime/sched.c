@@ -1050,7 +1050,8 @@ static void poll_if_due(gh__m_t *m)
         m->poll_every =
             (uint32_t)((int64_t)m->poll_every * POLL_INTERVAL / gap + 1);
     else if (gap < POLL_INTERVAL / 4 && m->poll_every < POLL_EVERY)
-        m->poll_every *= 2;
+        m->poll_every = m->poll_every * 2 < POLL_EVERY ? m->poll_every * 2
+                                                       : POLL_EVERY;
     if (m->poll_every < POLL_EVERY) /* the next multiple of POLL_EVERY */
         m->tick = m->tick / POLL_EVERY * POLL_EVERY + POLL_EVERY -
                   m->poll_every;
