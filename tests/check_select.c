@@ -253,8 +253,85 @@ END_TEST
 START_TEST(select_rejects_bad_ops)
 {
     gh_case_t cs[] = {{.ch = NULL, .op = 7}};
+    gh_chan_t *a = gh_chan_new(sizeof(int), 1);
+    int v = 3, got = 0;
 
     ck_assert_int_eq(gh_select(cs, 1, GH_NOWAIT), GH_EINVAL);
+    /* Checked before anything happens: a ready case stays untouched. */
+    gh_chan_send(a, &v);
+    gh_case_t cs2[] = {GH_RECV(a, &got), {.ch = a, .op = 7}};
+    ck_assert_int_eq(gh_select(cs2, 2, GH_FOREVER), GH_EINVAL);
+    ck_assert_uint_eq(gh_chan_len(a), 1);
+    ck_assert_int_eq(got, 0);
+    gh_chan_free(a);
+}
+END_TEST
+
+/*
+ * A select woken through one channel leaves its record on the others until
+ * it runs again.  On one worker its waker runs on meanwhile, and a select of
+ * the waker's sees that record: it may look like a receiver, but must never
+ * be taken for one.  Rounds, so that the random choice between the stale
+ * case and a really ready one goes both ways.
+ */
+#define STALE_ROUNDS 20
+
+struct stale {
+    gh_chan_t *c1, *c2, *c3;
+    atomic_long parked, woken;
+    int a_case, a_got;
+    int with_ready, alone, y; /* the waker's selects */
+    atomic_long done;
+};
+
+static void stale_waiter(void *p)
+{
+    struct stale *st = p;
+    gh_case_t cs[] = {GH_RECV(st->c1, &st->a_got), GH_RECV(st->c2, &st->a_got)};
+
+    atomic_fetch_add(&st->parked, 1);
+    st->a_case = gh_select(cs, 2, GH_FOREVER);
+    atomic_fetch_add(&st->woken, 1);
+}
+
+static void stale_waker(void *p)
+{
+    struct stale *st = p;
+    int v = 42, x = 7, one = 1;
+
+    gh_go(stale_waiter, st);
+    ck_assert(gh_test_wait_count(&st->parked, 1, GH_SECOND));
+    gh_sleep(2 * T_MS); /* it parks right after counting */
+    gh_chan_send(st->c1, &v);  /* readies it; we run on */
+    gh_chan_send(st->c3, &one); /* buffered: really ready */
+    gh_case_t cs[] = {GH_SEND(st->c2, &x), GH_RECV(st->c3, &st->y)};
+    st->with_ready = gh_select(cs, 2, GH_NOWAIT);
+    st->alone = gh_select(cs, 1, GH_NOWAIT);
+    atomic_store(&st->done, 1);
+}
+
+START_TEST(select_never_takes_a_decided_waiter_for_a_peer)
+{
+    gh_test_set_workers(1);
+    for (int round = 0; round < STALE_ROUNDS; round++) {
+        struct stale st = {.c1 = gh_chan_new(sizeof(int), 0),
+                           .c2 = gh_chan_new(sizeof(int), 0),
+                           .c3 = gh_chan_new(sizeof(int), 1)};
+        int got;
+
+        gh_go(stale_waker, &st);
+        ck_assert(gh_test_wait_count(&st.done, 1, 5 * GH_SECOND));
+        ck_assert(gh_test_wait_count(&st.woken, 1, 5 * GH_SECOND));
+        ck_assert_int_eq(st.a_case, 0);
+        ck_assert_int_eq(st.a_got, 42);
+        ck_assert_int_eq(st.with_ready, 1);
+        ck_assert_int_eq(st.y, 1);
+        ck_assert_int_eq(st.alone, GH_EAGAIN);
+        ck_assert_int_eq(gh_chan_try_recv(st.c2, &got), GH_EAGAIN);
+        gh_chan_free(st.c1);
+        gh_chan_free(st.c2);
+        gh_chan_free(st.c3);
+    }
 }
 END_TEST
 
@@ -480,6 +557,7 @@ static Suite *select_suite(void)
     tcase_add_test(tc, select_receive_on_closed_channel_reports_not_ok);
     tcase_add_test(tc, select_send_case_on_closed_channel_panics);
     tcase_add_test(tc, select_rejects_bad_ops);
+    tcase_add_test(tc, select_never_takes_a_decided_waiter_for_a_peer);
     tcase_add_test(tc, select_over_many_channels_finds_the_ready_one);
     tcase_add_test(tc, select_waits_over_many_cases_on_stack_or_heap);
     tcase_add_test(tc, select_many_selectors_and_senders_lose_nothing);

@@ -66,6 +66,23 @@ _Static_assert(offsetof(struct gh_chan, timer) == 64, "gh_chan's first line");
 
 /* ---- wait queues ---- */
 
+/* The queue's first record (relaxed: under the lock, or a peek). */
+static inline gh__chwait_t *q_head(const gh__waitq_t *q)
+{
+    return atomic_load_explicit(&q->head, memory_order_relaxed);
+}
+
+static inline void q_set_head(gh__waitq_t *q, gh__chwait_t *w)
+{
+    atomic_store_explicit(&q->head, w, memory_order_relaxed);
+}
+
+/* ch->closed, under the lock or as a peek. */
+static inline bool is_closed(const gh_chan_t *ch)
+{
+    return atomic_load_explicit(&ch->closed, memory_order_relaxed);
+}
+
 static void waitq_push(gh__waitq_t *q, gh__chwait_t *w)
 {
     w->next = NULL;
@@ -73,7 +90,7 @@ static void waitq_push(gh__waitq_t *q, gh__chwait_t *w)
     if (q->tail)
         q->tail->next = w;
     else
-        q->head = w;
+        q_set_head(q, w);
     q->tail = w;
     w->queued = true;
 }
@@ -85,7 +102,7 @@ static void waitq_unlink(gh__waitq_t *q, gh__chwait_t *w)
     if (w->prev)
         w->prev->next = w->next;
     else
-        q->head = w->next;
+        q_set_head(q, w->next);
     if (w->next)
         w->next->prev = w->prev;
     else
@@ -98,7 +115,7 @@ static gh__chwait_t *waitq_claim(gh__waitq_t *q)
 {
     gh__chwait_t *w;
 
-    while ((w = q->head)) {
+    while ((w = q_head(q))) {
         uint32_t undecided = 0;
         waitq_unlink(q, w);
         if (w->sel->solo) {
@@ -121,7 +138,7 @@ static bool waitq_live(gh__waitq_t *q)
 {
     gh__chwait_t *w;
 
-    while ((w = q->head)) {
+    while ((w = q_head(q))) {
         if (atomic_load_explicit(&w->sel->done, memory_order_acquire) == 0)
             return true;
         waitq_unlink(q, w);
@@ -423,11 +440,11 @@ static void bits_sync(gh_chan_t *ch)
     uint32_t w = atomic_load_explicit(&ch->waiters, memory_order_relaxed);
     uint32_t keep = w;
 
-    if ((w & GH__CH_RECVW) && !ch->recvq.head) {
+    if ((w & GH__CH_RECVW) && !q_head(&ch->recvq)) {
         atomic_fetch_and_explicit(&ch->r->head, ~H_RECVW, memory_order_release);
         keep &= ~GH__CH_RECVW;
     }
-    if ((w & GH__CH_SENDW) && !ch->sendq.head) {
+    if ((w & GH__CH_SENDW) && !q_head(&ch->sendq)) {
         atomic_fetch_and_explicit(&ch->r->tail, ~T_SENDW, memory_order_release);
         keep &= ~GH__CH_SENDW;
     }
@@ -544,7 +561,7 @@ int gh__chan_send_locked(gh_chan_t *ch, const void *elem,
 {
     gh__chwait_t *w;
 
-    if (ch->closed)
+    if (is_closed(ch))
         return GH_ECLOSED;
     if (ch->cap)
         gh__chan_settle(ch, wakes);
@@ -581,7 +598,7 @@ static int recv_unbuffered_locked(gh_chan_t *ch, void *elem,
         chain(wakes, w);
         return 0;
     }
-    return ch->closed ? recv_closed(ch, elem) : GH_EAGAIN;
+    return is_closed(ch) ? recv_closed(ch, elem) : GH_EAGAIN;
 }
 
 int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
@@ -595,19 +612,29 @@ int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
     }
     /* Empty.  Closed: close waited for every reserved slot to be
      * published, and nobody can reserve one after it. */
-    return ch->closed ? recv_closed(ch, elem) : GH_EAGAIN;
+    return is_closed(ch) ? recv_closed(ch, elem) : GH_EAGAIN;
+}
+
+bool gh__chan_peek_value(const gh_chan_t *ch)
+{
+    return ring_peek_value(ch);
+}
+
+bool gh__chan_peek_room(const gh_chan_t *ch)
+{
+    return ring_peek_room(ch);
 }
 
 bool gh__chan_send_ready(gh_chan_t *ch)
 {
-    if (ch->closed || waitq_live(&ch->recvq))
+    if (is_closed(ch) || waitq_live(&ch->recvq))
         return true;
     return ch->cap && !waitq_live(&ch->sendq) && ring_peek_room(ch);
 }
 
 bool gh__chan_recv_ready(gh_chan_t *ch)
 {
-    if (ch->closed || waitq_live(&ch->sendq))
+    if (is_closed(ch) || waitq_live(&ch->sendq))
         return true;
     return ch->cap && ring_peek_value(ch);
 }
@@ -751,7 +778,7 @@ static int send_unbuffered(gh_chan_t *ch, const void *elem)
     gh__g_t *g;
 
     gh__lock(&ch->mu);
-    if (ch->closed) {
+    if (is_closed(ch)) {
         gh__unlock(&ch->mu);
         gh_panic("send on closed channel");
     }
@@ -775,7 +802,7 @@ static int recv_unbuffered(gh_chan_t *ch, void *elem)
 
     gh__lock(&ch->mu);
     if (!(w = waitq_claim(&ch->sendq))) {
-        if (ch->closed) {
+        if (is_closed(ch)) {
             gh__unlock(&ch->mu);
             return recv_closed(ch, elem);
         }
@@ -893,11 +920,11 @@ bool gh__chan_close(gh_chan_t *ch)
     gh__chwait_t *list = NULL;
 
     gh__lock(&ch->mu);
-    if (ch->closed) {
+    if (is_closed(ch)) {
         gh__unlock(&ch->mu);
         return false;
     }
-    ch->closed = true;
+    atomic_store_explicit(&ch->closed, true, memory_order_relaxed);
     if (ch->cap) {
         /* No send after this; one filling a slot now completes first.
          * Then the ring's values go to receivers that wait. */

@@ -46,7 +46,10 @@ typedef struct gh__chwait {
 } gh__chwait_t;
 
 typedef struct gh__waitq {
-    gh__chwait_t *head, *tail; /* FIFO; ch->mu */
+    /* FIFO; ch->mu.  The head is atomic only so that select's first look,
+     * without the lock, may see whether anyone waits (gh__chan_peek_*). */
+    _Atomic(gh__chwait_t *) head;
+    gh__chwait_t *tail;
 } gh__waitq_t;
 
 /*
@@ -70,7 +73,7 @@ typedef struct gh__chring {
 
 struct gh_chan {
     gh__lock_t mu;               /* guards closed and the queues */
-    bool closed;
+    _Atomic bool closed;         /* written under mu, peeked without */
     uint32_t esize;              /* element size, constant */
     uint32_t cap;                /* ring slots, constant */
     gh__waitq_t recvq;           /* blocked receivers */
@@ -117,6 +120,31 @@ static inline void gh__chan_wake(gh__chwait_t *list, const gh__sel_t *skip)
     if (list)
         gh__chan_wake_list(list, skip);
 }
+/* Without the lock: a value / a free slot in a buffered channel's ring? */
+bool gh__chan_peek_value(const gh_chan_t *ch);
+bool gh__chan_peek_room(const gh_chan_t *ch);
+
+/* Without the lock: would a receive / send proceed now?  A guess, stale
+ * either way under races, for select's first look (select.c); the locked
+ * operation decides. */
+static inline bool gh__chan_peek_recv(const gh_chan_t *ch)
+{
+    if (atomic_load_explicit(&ch->closed, memory_order_relaxed) ||
+        atomic_load_explicit(&ch->sendq.head, memory_order_relaxed))
+        return true;
+    return ch->cap && gh__chan_peek_value(ch);
+}
+
+static inline bool gh__chan_peek_send(const gh_chan_t *ch)
+{
+    if (atomic_load_explicit(&ch->closed, memory_order_relaxed) ||
+        atomic_load_explicit(&ch->recvq.head, memory_order_relaxed))
+        return true;
+    return ch->cap &&
+           !atomic_load_explicit(&ch->sendq.head, memory_order_relaxed) &&
+           gh__chan_peek_room(ch);
+}
+
 /* gh_after()'s timer, from gh_chan_free (ticker.c). */
 void gh__after_free(void *timer);
 
