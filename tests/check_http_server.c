@@ -228,6 +228,30 @@ static int h_misuse(void *u, gh_req_t *req, gh_resp_t *resp)
     return 0;
 }
 
+/* The header rules: names are tokens, the framing headers and Date are the
+ * server's, names compare without case, set replaces and add appends. */
+static int h_headers(void *u, gh_req_t *req, gh_resp_t *resp)
+{
+    bool refused;
+
+    atomic_store(&h_rc[0], gh_resp_header_set(resp, "date", "x"));
+    atomic_store(&h_rc[1], gh_resp_header_add(resp, "TRANSFER-encoding", "x"));
+    atomic_store(&h_rc[2], gh_resp_header_set(resp, "Bad Name", "x"));
+    refused = gh_resp_header_set(resp, "", "x") == GH_EINVAL &&
+              gh_resp_header_set(resp, "X(1)", "x") == GH_EINVAL &&
+              gh_resp_header_set(resp, "X-Lf", "a\nb") == GH_EINVAL;
+    atomic_store(&h_rc[3], refused ? 0 : -1);
+    gh_resp_header_add(resp, "X-Multi", "1");
+    gh_resp_header_add(resp, "x-multi", "2");
+    gh_resp_header_add(resp, "X-Multiple", "keep"); /* a longer name */
+    atomic_store(&h_rc[4], gh_resp_header_set(resp, "X-MULTI", "3"));
+    gh_resp_header_set(resp, "X-Gone", "1");
+    atomic_store(&h_rc[5], gh_resp_header_del(resp, "x-gone"));
+    atomic_store(&h_rc[6], gh_resp_header_set(resp, "server", "mine"));
+    atomic_store(&h_done, 1);
+    return gh_resp_send(resp, "ok", 2);
+}
+
 /* Misuse of a streamed response after gh_resp_end(). */
 static int h_misuse_stream(void *u, gh_req_t *req, gh_resp_t *resp)
 {
@@ -309,6 +333,7 @@ static gh_router_t *make_router(void)
         {"GET", "/server", h_server_of},
         {"GET", "/sleepctx", h_sleepctx},
         {"GET", "/misuse", h_misuse},
+        {"GET", "/headers", h_headers},
         {"GET", "/misuse-stream", h_misuse_stream},
         {"GET", "/stream", h_stream},
         {"GET", "/overlen", h_overlen},
@@ -1638,6 +1663,52 @@ START_TEST(response_api_misuse_is_refused)
 }
 END_TEST
 
+/* How many fields of r are called name (any case). */
+static int field_count(const hc_resp_t *r, const char *name)
+{
+    int n = 0;
+
+    for (int i = 0; i < r->nfields; i++)
+        n += strcasecmp(r->names[i], name) == 0;
+    return n;
+}
+
+START_TEST(response_headers_follow_the_rules)
+{
+    hc_conn_t c;
+    hc_resp_t r;
+
+    srv_start(NULL);
+    cli(&c);
+    roundtrip(&c, GET("/headers"), &r);
+    ck_assert(atomic_load(&h_done));
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "ok");
+    ck_assert_int_eq(atomic_load(&h_rc[0]), GH_EINVAL); /* Date */
+    ck_assert_int_eq(atomic_load(&h_rc[1]), GH_EINVAL); /* Transfer-Encoding */
+    ck_assert_int_eq(atomic_load(&h_rc[2]), GH_EINVAL); /* not a token */
+    ck_assert_int_eq(atomic_load(&h_rc[3]), 0);         /* the same, and LF */
+    ck_assert_int_eq(atomic_load(&h_rc[4]), 0);
+    ck_assert_int_eq(atomic_load(&h_rc[5]), 0);
+    ck_assert_int_eq(atomic_load(&h_rc[6]), 0);
+    ck_assert_int_eq(field_count(&r, "Date"), 1);
+    ck_assert_int_eq(field_count(&r, "Transfer-Encoding"), 0);
+    ck_assert_str_eq(hc_field(&r, "Content-Length"), "2");
+    /* set replaced both values added before it, whatever their case */
+    ck_assert_int_eq(field_count(&r, "X-Multi"), 1);
+    ck_assert_str_eq(hc_field(&r, "X-Multi"), "3");
+    ck_assert_str_eq(hc_field(&r, "X-Multiple"), "keep");
+    ck_assert_int_eq(field_count(&r, "X-Gone"), 0);
+    /* the handler's Server replaces the configured one */
+    ck_assert_int_eq(field_count(&r, "Server"), 1);
+    ck_assert_str_eq(hc_field(&r, "Server"), "mine");
+    ck_assert_int_eq(field_count(&r, "Bad Name"), 0);
+    hc_resp_free(&r);
+    hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
 /* The bucket a latency falls in, from the public bounds. */
 static int bucket_of(int64_t ns)
 {
@@ -2717,6 +2788,7 @@ static Suite *http_server_suite(void)
 
     tc = tcase(s, "responses", 10);
     tcase_add_test(tc, response_api_misuse_is_refused);
+    tcase_add_test(tc, response_headers_follow_the_rules);
     tcase_add_test(tc, head_gets_length_but_no_body);
     tcase_add_test(tc, stats_histogram_counts_every_response_by_latency);
     tcase_add_test(tc, streamed_response_is_chunked_or_close_delimited);

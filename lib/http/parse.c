@@ -103,8 +103,7 @@ enum { K_OTHER, K_HOST, K_CONTENT_LENGTH, K_TRANSFER_ENCODING, K_EXPECT };
 
 /* ---- characters ---- */
 
-/* tchar (RFC 9110 5.6.2): the bytes of a token, such as a field name. */
-static const uint8_t tchar[256] = {
+const uint8_t gh__http_tchar[256] = {
     ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['!'] = 1,
     ['#'] = 1,         ['$'] = 1,         ['%'] = 1,         ['&'] = 1,
     ['\''] = 1,        ['*'] = 1,         ['+'] = 1,         ['-'] = 1,
@@ -114,7 +113,7 @@ static const uint8_t tchar[256] = {
 
 static inline bool is_tchar(unsigned char c)
 {
-    return tchar[c];
+    return gh__http_tchar[c];
 }
 
 static inline bool is_ows(unsigned char c)
@@ -126,19 +125,6 @@ static inline bool is_ows(unsigned char c)
 static inline bool is_field_char(unsigned char c)
 {
     return (c >= 0x20 && c != 0x7f) || c == '\t';
-}
-
-static inline unsigned char lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? c | 0x20 : c;
-}
-
-static bool eq_ci(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-            return false;
-    return true;
 }
 
 /* ---- small helpers ---- */
@@ -230,14 +216,15 @@ static uint8_t classify(const char *s, uint32_t n)
 {
     switch (n) {
     case 4:
-        return eq_ci(s, "host", 4) ? K_HOST : K_OTHER;
+        return gh__http_eq_ci(s, "host", 4) ? K_HOST : K_OTHER;
     case 6:
-        return eq_ci(s, "expect", 6) ? K_EXPECT : K_OTHER;
+        return gh__http_eq_ci(s, "expect", 6) ? K_EXPECT : K_OTHER;
     case 14:
-        return eq_ci(s, "content-length", 14) ? K_CONTENT_LENGTH : K_OTHER;
+        return gh__http_eq_ci(s, "content-length", 14) ? K_CONTENT_LENGTH
+                                                       : K_OTHER;
     case 17:
-        return eq_ci(s, "transfer-encoding", 17) ? K_TRANSFER_ENCODING
-                                                 : K_OTHER;
+        return gh__http_eq_ci(s, "transfer-encoding", 17) ? K_TRANSFER_ENCODING
+                                                          : K_OTHER;
     default:
         return K_OTHER;
     }
@@ -310,7 +297,7 @@ static void transfer_encoding(gh__http_parser_t *p, const char *s, uint32_t n)
             e--;
         if (p->_te_codings < UINT8_MAX)
             p->_te_codings++;
-        if (e - b == 7 && eq_ci(s + b, "chunked", 7))
+        if (e - b == 7 && gh__http_eq_ci(s + b, "chunked", 7))
             p->_seen |= SEEN_TE_CHUNKED_LAST;
         else
             p->_seen &= (uint8_t)~SEEN_TE_CHUNKED_LAST;
@@ -342,7 +329,7 @@ static int on_header_value_complete(llhttp_t *ll)
         transfer_encoding(p, s, f->value.len);
         break;
     case K_EXPECT:
-        if (f->value.len == 12 && eq_ci(s, "100-continue", 12))
+        if (f->value.len == 12 && gh__http_eq_ci(s, "100-continue", 12))
             p->_seen |= SEEN_EXPECT_CONTINUE;
         break;
     }
@@ -839,7 +826,7 @@ void gh__http_parser_drop(gh__http_parser_t *p, uint32_t from, uint32_t to)
 bool gh__http_span_eq(const char *buf, gh__http_span_t s, const char *name,
                       size_t len)
 {
-    return s.len == len && eq_ci(buf + s.off, name, len);
+    return s.len == len && gh__http_eq_ci(buf + s.off, name, len);
 }
 
 int gh__http_field_find(const gh__http_field_t *fields, uint32_t n,

@@ -239,6 +239,25 @@ int gh__http_field_find(const gh__http_field_t *fields, uint32_t n,
                         uint32_t from);
 
 /** The value of the hex digit c, or -1. */
+/* tchar (RFC 9110 5.6.2): the bytes of a token, such as a field name (1),
+ * indexed by byte. */
+extern const uint8_t gh__http_tchar[256];
+
+/* ASCII case-insensitive equality of n bytes (header names, tokens). */
+static inline bool gh__http_eq_ci(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if ((unsigned)(x - 'A') < 26u)
+            x |= 0x20;
+        if ((unsigned)(y - 'A') < 26u)
+            y |= 0x20;
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
 static inline int gh__http_hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')

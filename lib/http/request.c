@@ -117,6 +117,8 @@ static ssize_t pct_decode(char *d, const char *s, size_t n, bool plus)
 /* The path of an origin-form or absolute-form target (RFC 9112 3.2). */
 static const char *path_start(const char *t)
 {
+    if (*t == '/')
+        return t; /* origin-form, as nearly every request */
     if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
         const char *p = strchr(t + 7 + (t[4] == 's' || t[4] == 'S'), '/');
         return p ? p : "/";

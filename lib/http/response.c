@@ -161,25 +161,19 @@ static bool batch_put(gh__session_t *ss, const void *p, size_t n)
 
 /* ---- the head ---- */
 
-static bool is_tchar(unsigned char c)
+/* The length of field name n, or 0 if it is empty or not a token. */
+static size_t name_len(const char *n)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+    size_t i = 0;
+
+    while (gh__http_tchar[(unsigned char)n[i]])
+        i++;
+    return n[i] ? 0 : i;
 }
 
-static bool valid_name(const char *n)
+static bool valid_value(const char *v, size_t len)
 {
-    if (!*n)
-        return false;
-    for (; *n; n++)
-        if (!is_tchar((unsigned char)*n))
-            return false;
-    return true;
-}
-
-static bool valid_value(const char *v)
-{
-    return !strpbrk(v, "\r\n");
+    return !memchr(v, '\r', len) && !memchr(v, '\n', len);
 }
 
 static size_t fmt_u64(char *out, uint64_t v)
@@ -202,10 +196,16 @@ static size_t put(char *p, const char *s, size_t n)
     return n;
 }
 
-static const gh__hdr_t *find_hdr(const gh_resp_t *r, const char *name)
+static bool hdr_is(const gh__hdr_t *h, const char *name, size_t nlen)
+{
+    return h->name && h->nlen == nlen && gh__http_eq_ci(h->name, name, nlen);
+}
+
+static const gh__hdr_t *find_hdr(const gh_resp_t *r, const char *name,
+                                 size_t nlen)
 {
     for (uint32_t i = 0; i < r->nhdrs; i++)
-        if (r->hdrs[i].name && strcasecmp(r->hdrs[i].name, name) == 0)
+        if (hdr_is(&r->hdrs[i], name, nlen))
             return &r->hdrs[i];
     return NULL;
 }
@@ -253,7 +253,7 @@ static size_t write_request_id(gh_resp_t *r, char *p)
     const char *id = r->ss->req ? r->ss->req->id : NULL;
     size_t o = 0;
 
-    if (!id || find_hdr(r, cfg->rid_header))
+    if (!id || find_hdr(r, cfg->rid_header, cfg->rid_len))
         return 0;
     o += put(p + o, cfg->rid_header, cfg->rid_len);
     o += put(p + o, ": ", 2);
@@ -272,7 +272,7 @@ static size_t write_head(gh_resp_t *r, char *p)
     else
         o = gh__http_status_line(r->status, p, HDR_FIXED);
     o += put(p + o, gh__http_date(), GH__DATE_LEN);
-    if (sv && !find_hdr(r, "Server")) {
+    if (sv && !find_hdr(r, "Server", 6)) {
         o += put(p + o, "Server: ", 8);
         o += put(p + o, sv, strlen(sv));
         o += put(p + o, "\r\n", 2);
@@ -358,11 +358,27 @@ bool gh_resp_head_sent(const gh_resp_t *resp)
     return resp->state != GH__RESP_NEW;
 }
 
-static bool reserved(const char *name)
+/* What a header name means to the response. */
+enum name_kind { N_OTHER, N_CONTENT_LENGTH, N_RESERVED };
+
+static const struct {
+    const char *name;
+    size_t len;
+    enum name_kind kind;
+} known_names[] = {
+    {"Date", 4, N_RESERVED},
+    {"Connection", 10, N_RESERVED},
+    {"Content-Length", 14, N_CONTENT_LENGTH},
+    {"Transfer-Encoding", 17, N_RESERVED},
+};
+
+static enum name_kind name_kind(const char *name, size_t nlen)
 {
-    return strcasecmp(name, "Connection") == 0 ||
-           strcasecmp(name, "Date") == 0 ||
-           strcasecmp(name, "Transfer-Encoding") == 0;
+    for (size_t i = 0; i < sizeof(known_names) / sizeof(known_names[0]); i++)
+        if (nlen == known_names[i].len &&
+            gh__http_eq_ci(name, known_names[i].name, nlen))
+            return known_names[i].kind;
+    return N_OTHER;
 }
 
 /* Content-Length set by the handler: the body's length. */
@@ -383,22 +399,27 @@ static int set_length(gh_resp_t *resp, const char *value)
     return 0;
 }
 
+static void hdr_del(gh_resp_t *resp, const char *name, size_t nlen)
+{
+    if (name_kind(name, nlen) == N_CONTENT_LENGTH)
+        resp->has_length = false;
+    for (uint32_t i = 0; i < resp->nhdrs; i++)
+        if (hdr_is(&resp->hdrs[i], name, nlen))
+            resp->hdrs[i].name = NULL;
+}
+
 int gh_resp_header_del(gh_resp_t *resp, const char *name)
 {
     if (resp->state != GH__RESP_NEW)
         return GH_ESENT;
-    if (strcasecmp(name, "Content-Length") == 0)
-        resp->has_length = false;
-    for (uint32_t i = 0; i < resp->nhdrs; i++)
-        if (resp->hdrs[i].name && strcasecmp(resp->hdrs[i].name, name) == 0)
-            resp->hdrs[i].name = NULL;
+    hdr_del(resp, name, strlen(name));
     return 0;
 }
 
-static int hdr_append(gh_resp_t *resp, const char *name, const char *value)
+static int hdr_append(gh_resp_t *resp, const char *name, size_t nlen,
+                      const char *value, size_t vlen)
 {
     gh_req_t *req = resp->ss->req;
-    size_t nlen = strlen(name), vlen = strlen(value);
     gh__hdr_t *h;
     char *s;
 
@@ -421,37 +442,51 @@ static int hdr_append(gh_resp_t *resp, const char *name, const char *value)
     return 0;
 }
 
-static int header_check(gh_resp_t *resp, const char *name, const char *value)
+/* What header_check() learnt of a header the handler sets. */
+struct hdr_arg {
+    size_t nlen, vlen;
+    enum name_kind kind;
+};
+
+/* May the handler set this header now?  0 (and *a filled in) or GH_E*. */
+static int header_check(gh_resp_t *resp, const char *name, const char *value,
+                        struct hdr_arg *a)
 {
     if (resp->state != GH__RESP_NEW)
         return GH_ESENT;
-    if (!name || !value || !valid_name(name) || !valid_value(value) ||
-        reserved(name) || strlen(name) + strlen(value) > 65536)
+    if (!name || !value || !(a->nlen = name_len(name)))
+        return GH_EINVAL;
+    a->vlen = strlen(value);
+    a->kind = name_kind(name, a->nlen);
+    if (a->kind == N_RESERVED || a->nlen + a->vlen > 65536 ||
+        !valid_value(value, a->vlen))
         return GH_EINVAL;
     return 0;
 }
 
 int gh_resp_header_add(gh_resp_t *resp, const char *name, const char *value)
 {
-    int rc = header_check(resp, name, value);
+    struct hdr_arg a;
+    int rc = header_check(resp, name, value, &a);
 
     if (rc < 0)
         return rc;
-    if (strcasecmp(name, "Content-Length") == 0)
+    if (a.kind == N_CONTENT_LENGTH)
         return set_length(resp, value); /* one length: add is set */
-    return hdr_append(resp, name, value);
+    return hdr_append(resp, name, a.nlen, value, a.vlen);
 }
 
 int gh_resp_header_set(gh_resp_t *resp, const char *name, const char *value)
 {
-    int rc = header_check(resp, name, value);
+    struct hdr_arg a;
+    int rc = header_check(resp, name, value, &a);
 
     if (rc < 0)
         return rc;
-    if (strcasecmp(name, "Content-Length") == 0)
+    if (a.kind == N_CONTENT_LENGTH)
         return set_length(resp, value);
-    gh_resp_header_del(resp, name);
-    return hdr_append(resp, name, value);
+    hdr_del(resp, name, a.nlen);
+    return hdr_append(resp, name, a.nlen, value, a.vlen);
 }
 
 int gh_resp_send(gh_resp_t *resp, const void *body, size_t len)
