@@ -26,6 +26,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 
@@ -1500,6 +1501,18 @@ END_TEST
 #define CONC_REQS 150
 
 static atomic_int conc_bad;
+static char conc_why[256]; /* the first bad answer, for the message */
+
+static void conc_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (atomic_fetch_add(&conc_bad, 1) != 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(conc_why, sizeof(conc_why), fmt, ap);
+    va_end(ap);
+}
 
 static void *conc_client(void *arg)
 {
@@ -1508,7 +1521,7 @@ static void *conc_client(void *arg)
     hc_conn_t c;
     hc_resp_t r;
     char req[256];
-    int id = (int)(intptr_t)arg;
+    int id = (int)(intptr_t)arg, rc = 0;
 
     hc_connect(&c, &srv_ss, srv_sslen);
     for (int i = 0; i < CONC_REQS; i++) {
@@ -1516,8 +1529,9 @@ static void *conc_client(void *arg)
         snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n",
                  p, i % 2 ? "Accept-Encoding: gzip\r\n" : "");
         if (hc_send_raw(&c, req, strlen(req)) < 0 ||
-            hc_response(&c, &r, false, DL(5000))) {
-            atomic_fetch_add(&conc_bad, 1);
+            (rc = hc_response(&c, &r, false, DL(5000))) != 0) {
+            conc_fail("client %d, request %d (%s): no response (%d)", id, i,
+                      p, rc);
             break;
         }
         if (r.status != 200 || (strcmp(r.body, "version A\n") != 0 &&
@@ -1525,7 +1539,8 @@ static void *conc_client(void *arg)
                                 strcmp(r.body, "GZ-A") != 0 &&
                                 strcmp(r.body, "GZ-B") != 0 &&
                                 strcmp(r.body, HELLO) != 0))
-            atomic_fetch_add(&conc_bad, 1);
+            conc_fail("client %d, request %d (%s): %d '%.40s'", id, i, p,
+                      r.status, r.body);
         hc_resp_free(&r);
     }
     hc_close(&c);
@@ -1562,7 +1577,8 @@ START_TEST(cache_is_shared_by_concurrent_clients)
     }
     for (int i = 0; i < CONC_CLIENTS; i++)
         pthread_join(t[i], NULL);
-    ck_assert_int_eq(atomic_load(&conc_bad), 0);
+    ck_assert_msg(atomic_load(&conc_bad) == 0, "%d bad answers; the first: %s",
+                  atomic_load(&conc_bad), conc_why);
     stop();
 }
 END_TEST
