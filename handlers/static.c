@@ -100,8 +100,10 @@
  * longer than SETTLE_NS.
  *
  * Errors opening the file: absent, not a regular file or directory, or
- * refused by the checks above: 404; permission denied: 403; anything else
- * is returned to the server, which answers 500 and logs it.
+ * refused by the checks above: 404; permission denied: 403; replaced
+ * again and again while it was being opened (static_fs.c looks again each
+ * time, so a deploy's rename never makes a file go missing): 503; anything
+ * else is returned to the server, which answers 500 and logs it.
  */
 #include "config.h"
 
@@ -583,6 +585,8 @@ static int error_status(int rc)
         return 404;
     case GH_EACCES: case GH_EPERM:
         return 403;
+    case GH_EBUSY:
+        return 503;
     default:
         return rc; /* the server answers 500 and logs it */
     }

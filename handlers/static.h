@@ -137,10 +137,12 @@ typedef struct gh__static_root {
  * file or a directory.  Returns the descriptor (>= 0, close-on-exec) with
  * its fstat in *st, or GH_ENOENT for anything that is not to be served
  * (absent, not a regular file or directory, a symlink where none is
- * allowed, one leading out of the root), or another negative GH_E*
- * (GH_EACCES, ...).  Blocking; with cached, it never waits for the disk
- * and may run on a worker, but returns GH_EAGAIN whenever it cannot be
- * sure of the answer: then ask again without.
+ * allowed, one leading out of the root), GH_EBUSY when rel named another
+ * file at open time than at look time, time after time (it is looked at
+ * again each time), or another negative GH_E* (GH_EACCES, ...).
+ * Blocking; with cached, it never waits for the disk and may run on a
+ * worker, but returns GH_EAGAIN whenever it cannot be sure of the answer:
+ * then ask again without.
  */
 int gh__static_open(const gh__static_root_t *root, const char *rel,
                     struct stat *st, bool cached);

@@ -91,7 +91,13 @@ static bool join_real(const gh__static_root_t *root, const char *rel,
     return true;
 }
 
-/* Is the file opened as *st really the one at rel inside the root? */
+/* open_once()'s answer when rel named another file by the time it was
+ * opened than when it was looked at: a deploy renamed a new version over
+ * it, say.  Not an error: look again. */
+#define SWAPPED INT_MIN
+
+/* Is the file opened as *st really the one at rel inside the root?  0,
+ * GH_ENOENT, SWAPPED or another GH_E*. */
 static int check_inside(const gh__static_root_t *root, const char *rel,
                         const struct stat *st)
 {
@@ -113,7 +119,7 @@ static int check_inside(const gh__static_root_t *root, const char *rel,
     if (stat(got, &st2) < 0)
         return GH_ENOENT;
     if (st2.st_dev != st->st_dev || st2.st_ino != st->st_ino)
-        return GH_ENOENT; /* swapped under us */
+        return SWAPPED;
     return 0;
 }
 
@@ -207,17 +213,15 @@ static int open_cached(const gh__static_root_t *root, const char *p,
 #endif
 }
 
-int gh__static_open(const gh__static_root_t *root, const char *rel,
-                    struct stat *st, bool cached)
+/* One look and one open: gh__static_open()'s result, or SWAPPED. */
+static int open_once(const gh__static_root_t *root, const char *rel,
+                     const char *p, struct stat *st)
 {
     int nofollow = root->symlinks ? 0 : O_NOFOLLOW, fd = -2, rc;
     int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
     bool checked = root->symlinks && root->outside;
-    const char *p = *rel ? rel : ".";
     struct stat pre;
 
-    if (cached)
-        return open_cached(root, p, st);
     if (fstatat(root->fd, p, &pre, root->symlinks ? 0 : AT_SYMLINK_NOFOLLOW))
         return errno == ENOTDIR || errno == ELOOP ? GH_ENOENT : -errno;
     if (!servable(&pre))
@@ -239,8 +243,9 @@ int gh__static_open(const gh__static_root_t *root, const char *rel,
         rc = -errno;
         goto fail;
     }
-    rc = GH_ENOENT;
-    if (!servable(st) || st->st_dev != pre.st_dev || st->st_ino != pre.st_ino)
+    rc = st->st_dev != pre.st_dev || st->st_ino != pre.st_ino ? SWAPPED
+                                                              : GH_ENOENT;
+    if (rc == SWAPPED || !servable(st))
         goto fail;
     if (!checked && (rc = check_inside(root, rel, st)) < 0)
         goto fail;
@@ -248,6 +253,23 @@ int gh__static_open(const gh__static_root_t *root, const char *rel,
 fail:
     close(fd);
     return rc;
+}
+
+/* How many times a file that keeps being replaced is looked at again
+ * before the request gives up with GH_EBUSY (503). */
+#define SWAP_TRIES 8
+
+int gh__static_open(const gh__static_root_t *root, const char *rel,
+                    struct stat *st, bool cached)
+{
+    const char *p = *rel ? rel : ".";
+    int fd = SWAPPED;
+
+    if (cached)
+        return open_cached(root, p, st);
+    for (int i = 0; i < SWAP_TRIES && fd == SWAPPED; i++)
+        fd = open_once(root, rel, p, st);
+    return fd == SWAPPED ? GH_EBUSY : fd;
 }
 
 int gh__static_exists(const gh__static_root_t *root, const char *rel,

@@ -1683,6 +1683,77 @@ END_TEST
 
 /* ------------------------------------------------------------------ */
 
+/*
+ * A deploy renames new versions over a file while requests open it: the
+ * open looks again and gets one version or the other, never "missing"
+ * (it did once in about 80 runs of the test above).  A thread swaps two
+ * versions in by rename as fast as it can while this one opens the file.
+ */
+struct swapper {
+    atomic_bool stop;
+    long swaps;
+};
+
+static void *swap_versions(void *arg)
+{
+    struct swapper *sw = arg;
+    char tmp[PATH_MAX + 64], to[PATH_MAX + 64], v[2][PATH_MAX + 64];
+
+    snprintf(tmp, sizeof(tmp), "%s/root/swap.tmp", base);
+    snprintf(to, sizeof(to), "%s/root/swap.txt", base);
+    snprintf(v[0], sizeof(v[0]), "%s/swap-a", base);
+    snprintf(v[1], sizeof(v[1]), "%s/swap-b", base);
+    while (!atomic_load(&sw->stop)) {
+        if (link(v[sw->swaps % 2], tmp) != 0 || rename(tmp, to) != 0)
+            break;
+        sw->swaps++;
+    }
+    return NULL;
+}
+
+START_TEST(open_looks_again_when_a_deploy_replaces_the_file)
+{
+    gh__static_root_t r = {.fd = open(root, O_DIRECTORY | O_CLOEXEC)};
+    struct swapper sw = {.swaps = 0};
+    long opened = 0, missing = 0, busy = 0, other = 0;
+    int64_t until;
+    pthread_t t;
+    struct stat st;
+
+    PUT("swap-a", "version A\n");
+    PUT("swap-b", "version B\n");
+    PUT("root/swap.txt", "version A\n");
+    ck_assert_int_ge(r.fd, 0);
+    ck_assert_ptr_nonnull(r.real = realpath(root, NULL));
+    r.real_len = strlen(r.real);
+    ck_assert_int_eq(pthread_create(&t, NULL, swap_versions, &sw), 0);
+    until = gh_now() + 300 * GH_MILLISECOND;
+    while (gh_now() < until) {
+        int fd = gh__static_open(&r, "swap.txt", &st, false);
+        if (fd >= 0) {
+            opened++;
+            close(fd);
+        } else if (fd == GH_ENOENT) {
+            missing++;
+        } else if (fd == GH_EBUSY) {
+            busy++; /* replaced eight times while opening: possible here */
+        } else {
+            other++;
+        }
+    }
+    atomic_store(&sw.stop, true);
+    pthread_join(t, NULL);
+    ck_assert_msg(missing == 0 && other == 0,
+                  "%ld opened, %ld missing, %ld busy, %ld other errors; "
+                  "%ld swaps",
+                  opened, missing, busy, other, sw.swaps);
+    ck_assert_int_gt(opened, 100);
+    ck_assert_int_gt(sw.swaps, 100);
+    free(r.real);
+    close(r.fd);
+}
+END_TEST
+
 static Suite *handler_static_suite(void)
 {
     Suite *s = suite_create("handler_static");
@@ -1718,6 +1789,7 @@ static Suite *handler_static_suite(void)
     tcase_add_test(paths, directory_without_slash_redirects);
     tcase_add_test(paths, directory_serves_index_or_403);
     tcase_add_test(paths, listing_escapes_and_sorts);
+    tcase_add_test(paths, open_looks_again_when_a_deploy_replaces_the_file);
     suite_add_tcase(s, paths);
 
     tcase_add_test(cond, if_none_match_gives_304);
