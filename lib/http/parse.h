@@ -238,7 +238,6 @@ int gh__http_field_find(const gh__http_field_t *fields, uint32_t n,
                         const char *buf, const char *name, size_t len,
                         uint32_t from);
 
-/** The value of the hex digit c, or -1. */
 /* tchar (RFC 9110 5.6.2): the bytes of a token, such as a field name (1),
  * indexed by byte. */
 extern const uint8_t gh__http_tchar[256];
@@ -258,6 +257,7 @@ static inline bool gh__http_eq_ci(const char *a, const char *b, size_t n)
     return true;
 }
 
+/** The value of the hex digit c, or -1. */
 static inline int gh__http_hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')
