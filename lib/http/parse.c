@@ -737,14 +737,10 @@ void gh__http_limits_init(gh__http_limits_t *l)
     l->max_body = GH__HTTP_MAX_BODY;
 }
 
-/* Start a request at offset off. */
-static void reset(gh__http_parser_t *p, uint32_t off)
+/* The per-request state beside the head and llhttp's, for a request that
+ * starts at off. */
+static void reset_state(gh__http_parser_t *p, uint32_t off)
 {
-    gh__http_field_t *fields = p->head.fields;
-
-    memset(&p->head, 0, sizeof p->head);
-    p->head.fields = fields;
-    llhttp_reset(&p->_ll);
     p->_base = p->_off = off;
     p->_reqline_end = 0;
     p->_version = (gh__http_span_t){0, 0};
@@ -761,6 +757,17 @@ static void reset(gh__http_parser_t *p, uint32_t off)
     p->_body = 0;
 }
 
+/* Start a request at offset off. */
+static void reset(gh__http_parser_t *p, uint32_t off)
+{
+    gh__http_field_t *fields = p->head.fields;
+
+    memset(&p->head, 0, sizeof p->head);
+    p->head.fields = fields;
+    llhttp_reset(&p->_ll);
+    reset_state(p, off);
+}
+
 void gh__http_parser_init(gh__http_parser_t *p, const gh__http_limits_t *limits,
                           gh__http_field_t *fields, uint32_t nfields)
 {
@@ -773,7 +780,7 @@ void gh__http_parser_init(gh__http_parser_t *p, const gh__http_limits_t *limits,
     p->head.fields = fields;
     llhttp_init(&p->_ll, HTTP_REQUEST, &settings);
     p->_ll.data = p;
-    reset(p, 0);
+    reset_state(p, 0); /* the head and llhttp are fresh already */
 }
 
 void gh__http_parser_next(gh__http_parser_t *p)
