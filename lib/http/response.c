@@ -399,10 +399,9 @@ static int set_length(gh_resp_t *resp, const char *value)
     return 0;
 }
 
+/* Drop the headers called name (Content-Length is not among them). */
 static void hdr_del(gh_resp_t *resp, const char *name, size_t nlen)
 {
-    if (name_kind(name, nlen) == N_CONTENT_LENGTH)
-        resp->has_length = false;
     for (uint32_t i = 0; i < resp->nhdrs; i++)
         if (hdr_is(&resp->hdrs[i], name, nlen))
             resp->hdrs[i].name = NULL;
@@ -410,9 +409,15 @@ static void hdr_del(gh_resp_t *resp, const char *name, size_t nlen)
 
 int gh_resp_header_del(gh_resp_t *resp, const char *name)
 {
+    size_t nlen;
+
     if (resp->state != GH__RESP_NEW)
         return GH_ESENT;
-    hdr_del(resp, name, strlen(name));
+    nlen = strlen(name);
+    if (name_kind(name, nlen) == N_CONTENT_LENGTH)
+        resp->has_length = false;
+    else
+        hdr_del(resp, name, nlen);
     return 0;
 }
 

@@ -66,21 +66,9 @@ _Static_assert(offsetof(struct gh_chan, timer) == 64, "gh_chan's first line");
 
 /* ---- wait queues ---- */
 
-/* The queue's first record (relaxed: under the lock, or a peek). */
-static inline gh__chwait_t *q_head(const gh__waitq_t *q)
-{
-    return atomic_load_explicit(&q->head, memory_order_relaxed);
-}
-
 static inline void q_set_head(gh__waitq_t *q, gh__chwait_t *w)
 {
     atomic_store_explicit(&q->head, w, memory_order_relaxed);
-}
-
-/* ch->closed, under the lock or as a peek. */
-static inline bool is_closed(const gh_chan_t *ch)
-{
-    return atomic_load_explicit(&ch->closed, memory_order_relaxed);
 }
 
 static void waitq_push(gh__waitq_t *q, gh__chwait_t *w)
@@ -115,7 +103,7 @@ static gh__chwait_t *waitq_claim(gh__waitq_t *q)
 {
     gh__chwait_t *w;
 
-    while ((w = q_head(q))) {
+    while ((w = gh__q_head(q))) {
         uint32_t undecided = 0;
         waitq_unlink(q, w);
         if (w->sel->solo) {
@@ -138,7 +126,7 @@ static bool waitq_live(gh__waitq_t *q)
 {
     gh__chwait_t *w;
 
-    while ((w = q_head(q))) {
+    while ((w = gh__q_head(q))) {
         if (atomic_load_explicit(&w->sel->done, memory_order_acquire) == 0)
             return true;
         waitq_unlink(q, w);
@@ -407,7 +395,7 @@ static void ring_wait_published(gh_chan_t *ch)
 }
 
 /* A value to take without waiting?  (Racy unless RECVW is set.) */
-static bool ring_peek_value(const gh_chan_t *ch)
+bool gh__chan_peek_value(const gh_chan_t *ch)
 {
     uint64_t st = atomic_load_explicit(&ch->r->head, memory_order_relaxed) >>
                   H_SHIFT;
@@ -417,7 +405,7 @@ static bool ring_peek_value(const gh_chan_t *ch)
 }
 
 /* A slot to fill without waiting?  (Racy unless SENDW is set.) */
-static bool ring_peek_room(const gh_chan_t *ch)
+bool gh__chan_peek_room(const gh_chan_t *ch)
 {
     uint64_t st = atomic_load_explicit(&ch->r->tail, memory_order_relaxed) >>
                   T_SHIFT;
@@ -440,11 +428,11 @@ static void bits_sync(gh_chan_t *ch)
     uint32_t w = atomic_load_explicit(&ch->waiters, memory_order_relaxed);
     uint32_t keep = w;
 
-    if ((w & GH__CH_RECVW) && !q_head(&ch->recvq)) {
+    if ((w & GH__CH_RECVW) && !gh__q_head(&ch->recvq)) {
         atomic_fetch_and_explicit(&ch->r->head, ~H_RECVW, memory_order_release);
         keep &= ~GH__CH_RECVW;
     }
-    if ((w & GH__CH_SENDW) && !q_head(&ch->sendq)) {
+    if ((w & GH__CH_SENDW) && !gh__q_head(&ch->sendq)) {
         atomic_fetch_and_explicit(&ch->r->tail, ~T_SENDW, memory_order_release);
         keep &= ~GH__CH_SENDW;
     }
@@ -561,7 +549,7 @@ int gh__chan_send_locked(gh_chan_t *ch, const void *elem,
 {
     gh__chwait_t *w;
 
-    if (is_closed(ch))
+    if (gh__chan_closed(ch))
         return GH_ECLOSED;
     if (ch->cap)
         gh__chan_settle(ch, wakes);
@@ -598,7 +586,7 @@ static int recv_unbuffered_locked(gh_chan_t *ch, void *elem,
         chain(wakes, w);
         return 0;
     }
-    return is_closed(ch) ? recv_closed(ch, elem) : GH_EAGAIN;
+    return gh__chan_closed(ch) ? recv_closed(ch, elem) : GH_EAGAIN;
 }
 
 int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
@@ -612,31 +600,21 @@ int gh__chan_recv_locked(gh_chan_t *ch, void *elem, gh__chwait_t **wakes)
     }
     /* Empty.  Closed: close waited for every reserved slot to be
      * published, and nobody can reserve one after it. */
-    return is_closed(ch) ? recv_closed(ch, elem) : GH_EAGAIN;
-}
-
-bool gh__chan_peek_value(const gh_chan_t *ch)
-{
-    return ring_peek_value(ch);
-}
-
-bool gh__chan_peek_room(const gh_chan_t *ch)
-{
-    return ring_peek_room(ch);
+    return gh__chan_closed(ch) ? recv_closed(ch, elem) : GH_EAGAIN;
 }
 
 bool gh__chan_send_ready(gh_chan_t *ch)
 {
-    if (is_closed(ch) || waitq_live(&ch->recvq))
+    if (gh__chan_closed(ch) || waitq_live(&ch->recvq))
         return true;
-    return ch->cap && !waitq_live(&ch->sendq) && ring_peek_room(ch);
+    return ch->cap && !waitq_live(&ch->sendq) && gh__chan_peek_room(ch);
 }
 
 bool gh__chan_recv_ready(gh_chan_t *ch)
 {
-    if (is_closed(ch) || waitq_live(&ch->sendq))
+    if (gh__chan_closed(ch) || waitq_live(&ch->sendq))
         return true;
-    return ch->cap && ring_peek_value(ch);
+    return ch->cap && gh__chan_peek_value(ch);
 }
 
 /* ---- creating and freeing ---- */
@@ -778,7 +756,7 @@ static int send_unbuffered(gh_chan_t *ch, const void *elem)
     gh__g_t *g;
 
     gh__lock(&ch->mu);
-    if (is_closed(ch)) {
+    if (gh__chan_closed(ch)) {
         gh__unlock(&ch->mu);
         gh_panic("send on closed channel");
     }
@@ -802,7 +780,7 @@ static int recv_unbuffered(gh_chan_t *ch, void *elem)
 
     gh__lock(&ch->mu);
     if (!(w = waitq_claim(&ch->sendq))) {
-        if (is_closed(ch)) {
+        if (gh__chan_closed(ch)) {
             gh__unlock(&ch->mu);
             return recv_closed(ch, elem);
         }
@@ -920,7 +898,7 @@ bool gh__chan_close(gh_chan_t *ch)
     gh__chwait_t *list = NULL;
 
     gh__lock(&ch->mu);
-    if (is_closed(ch)) {
+    if (gh__chan_closed(ch)) {
         gh__unlock(&ch->mu);
         return false;
     }

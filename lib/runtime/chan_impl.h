@@ -120,6 +120,18 @@ static inline void gh__chan_wake(gh__chwait_t *list, const gh__sel_t *skip)
     if (list)
         gh__chan_wake_list(list, skip);
 }
+/* A queue's first record, and ch->closed: relaxed loads, under the lock
+ * or as a peek without it. */
+static inline gh__chwait_t *gh__q_head(const gh__waitq_t *q)
+{
+    return atomic_load_explicit(&q->head, memory_order_relaxed);
+}
+
+static inline bool gh__chan_closed(const gh_chan_t *ch)
+{
+    return atomic_load_explicit(&ch->closed, memory_order_relaxed);
+}
+
 /* Without the lock: a value / a free slot in a buffered channel's ring? */
 bool gh__chan_peek_value(const gh_chan_t *ch);
 bool gh__chan_peek_room(const gh_chan_t *ch);
@@ -129,20 +141,16 @@ bool gh__chan_peek_room(const gh_chan_t *ch);
  * operation decides. */
 static inline bool gh__chan_peek_recv(const gh_chan_t *ch)
 {
-    if (atomic_load_explicit(&ch->closed, memory_order_relaxed) ||
-        atomic_load_explicit(&ch->sendq.head, memory_order_relaxed))
+    if (gh__chan_closed(ch) || gh__q_head(&ch->sendq))
         return true;
     return ch->cap && gh__chan_peek_value(ch);
 }
 
 static inline bool gh__chan_peek_send(const gh_chan_t *ch)
 {
-    if (atomic_load_explicit(&ch->closed, memory_order_relaxed) ||
-        atomic_load_explicit(&ch->recvq.head, memory_order_relaxed))
+    if (gh__chan_closed(ch) || gh__q_head(&ch->recvq))
         return true;
-    return ch->cap &&
-           !atomic_load_explicit(&ch->sendq.head, memory_order_relaxed) &&
-           gh__chan_peek_room(ch);
+    return ch->cap && !gh__q_head(&ch->sendq) && gh__chan_peek_room(ch);
 }
 
 /* gh_after()'s timer, from gh_chan_free (ticker.c). */

@@ -186,6 +186,20 @@ static long pick_ready(gh_case_t *cs, size_t n)
     return pick;
 }
 
+/* Perform ready case c (locked); returns 0, GH_ECLOSED, or GH_EAGAIN when
+ * a lock-free operation on a buffered channel got there first. */
+static int perform(gh_case_t *c, gh__chwait_t **wakes)
+{
+    int rc;
+
+    if (c->op == GH_CASE_RECV) {
+        rc = gh__chan_recv_locked(c->ch, c->val, wakes);
+        c->ok = rc == 0;
+        return rc == GH_EAGAIN ? rc : 0;
+    }
+    return gh__chan_send_locked(c->ch, c->val, wakes);
+}
+
 #define PEEK_INVALID (-2)
 
 /* Pass 0 (no lock): a uniformly random case that looks ready, -1 if none
@@ -213,8 +227,6 @@ static long peek_ready(const gh_case_t *cs, size_t n)
     return pick;
 }
 
-static int perform(gh_case_t *c, gh__chwait_t **wakes);
-
 /* Pass 0: perform case c, which looked ready, under its channel's lock
  * alone; GH_EAGAIN if it is not ready after all. */
 static int perform_alone(gh_case_t *c)
@@ -227,20 +239,6 @@ static int perform_alone(gh_case_t *c)
     gh__unlock(&c->ch->mu);
     gh__chan_wake(wakes, NULL);
     return rc;
-}
-
-/* Perform ready case c (locked); returns 0, GH_ECLOSED, or GH_EAGAIN when
- * a lock-free operation on a buffered channel got there first. */
-static int perform(gh_case_t *c, gh__chwait_t **wakes)
-{
-    int rc;
-
-    if (c->op == GH_CASE_RECV) {
-        rc = gh__chan_recv_locked(c->ch, c->val, wakes);
-        c->ok = rc == 0;
-        return rc == GH_EAGAIN ? rc : 0;
-    }
-    return gh__chan_send_locked(c->ch, c->val, wakes);
 }
 
 static void sel_timeout(gh__m_t *m, gh__timer_t *t)
