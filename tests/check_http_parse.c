@@ -549,6 +549,16 @@ START_TEST(http_parse_endless_empty_lines_before_a_request_are_refused)
     for (int i = 0; i < 50; i++)
         str_add(&b, S("\r\n"));
     free(expect_lim(b.s, b.len, &lim, 400, "empty lines"));
+    /* The same with a request after them, whole or with its head still
+     * coming: refused whether the bytes come at once or a few at a time. */
+    str_add(&b, S("GET / HTTP/1.1\r\nHost: h\r\n"));
+    free(expect_lim(b.s, b.len, &lim, 400, "empty lines, then a head"));
+    str_add(&b, S("\r\n"));
+    free(expect_lim(b.s, b.len, &lim, 400, "empty lines, then a request"));
+    str_free(&b);
+    /* A few are ignored, as RFC 9112 2.2 asks. */
+    str_add(&b, S("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+    free(expect_lim(b.s, b.len, &lim, 0, "two empty lines, then a request"));
     str_free(&b);
 }
 END_TEST

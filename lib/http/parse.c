@@ -39,7 +39,8 @@
  *     again, so no llhttp leniency can matter) and Expect.
  *
  * Limits.  The request-target is bounded in on_url as it grows (414); the
- * request line as a whole by max_target + GH__HTTP_REQLINE_SLACK; the
+ * request line as a whole (with any empty lines before it) by max_target +
+ * GH__HTTP_REQLINE_SLACK, as it grows and when the head is complete; the
  * header section (from the byte after the request line's CRLF through the
  * empty line's CRLF) after each call and when the head completes (431):
  * since it is measured on offsets, the verdict does not depend on how the
@@ -423,6 +424,17 @@ static int head_framing(gh__http_parser_t *p)
     return 0;
 }
 
+/* The request line, with any empty lines before it, is over its bound
+ * (len: the bytes given, while the line is not complete).  Checked on
+ * every call, complete or not, so the verdict does not depend on whether
+ * the line arrived whole. */
+static bool reqline_too_long(const gh__http_parser_t *p, uint32_t len)
+{
+    uint32_t end = p->_reqline_end != 0 ? p->_reqline_end : len;
+
+    return end - p->_base > p->_lim.max_target + GH__HTTP_REQLINE_SLACK;
+}
+
 /* The head ends at offset end: the checks that need all of it. */
 static int finish_head(gh__http_parser_t *p, const char *buf, uint32_t end)
 {
@@ -430,6 +442,8 @@ static int finish_head(gh__http_parser_t *p, const char *buf, uint32_t end)
     int st;
 
     h->end = end;
+    if (reqline_too_long(p, end))
+        return fail(p, 400);
     if (p->_reqline_end != 0 && end > p->_reqline_end &&
         end - p->_reqline_end > p->_lim.max_header_bytes)
         return fail(p, 431);
@@ -486,13 +500,11 @@ static int llhttp_failed(gh__http_parser_t *p, const char *buf,
 /* All of the input was used and the head is not complete yet. */
 static int head_partial(gh__http_parser_t *p, uint32_t len)
 {
-    if (p->_reqline_end == 0) {
-        if (len - p->_base > p->_lim.max_target + GH__HTTP_REQLINE_SLACK)
-            return fail(p, 400);
-    } else if (len > p->_reqline_end &&
-               len - p->_reqline_end > p->_lim.max_header_bytes) {
+    if (reqline_too_long(p, len))
+        return fail(p, 400);
+    if (p->_reqline_end != 0 && len > p->_reqline_end &&
+        len - p->_reqline_end > p->_lim.max_header_bytes)
         return fail(p, 431);
-    }
     return GH__HTTP_AGAIN;
 }
 
