@@ -7,8 +7,9 @@
  * Covered: keep-alive and pipelining, HTTP/1.0 framing, chunked uploads
  * and trailers, Expect: 100-continue, every limit and malformed-request
  * answer, the slowloris / slow-body / non-reading-client timeouts,
- * cancellation of a request's context on disconnect, panics, graceful
- * shutdown, EMFILE back-off, response API misuse, HEAD, idle connections
+ * cancellation of a request's context on disconnect, panics, random
+ * mutations of valid requests (hostile clients), graceful shutdown, EMFILE
+ * back-off, response API misuse, HEAD, idle connections
  * without goroutines, the idle timeout, streaming, the router,
  * Unix-domain listeners, options replaced while running
  * (gh_server_update), listeners added and closed while running, the
@@ -1374,6 +1375,214 @@ START_TEST(handler_panic_mid_stream_cuts_the_connection)
     ck_assert_int_eq(r.status, 200);
     hc_resp_free(&r);
     hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Hostile clients: valid requests mutated at random                   */
+/* ------------------------------------------------------------------ */
+
+/* What the mutations start from: every route kind, every framing. */
+static const char *const hostile_seeds[] = {
+    GET("/hello"),
+    "GET /users/42?x=1&y=%41 HTTP/1.1\r\nHost: t\r\nAccept: */*\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+    "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "3;x=1\r\nabc\r\n0\r\nX-Sum: 3\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+    "Content-Length: 3\r\n\r\nxyz",
+    GET("/stream"),
+    GET("/panic"),
+    "POST /strings/a%20b?q=%41 HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+    "\r\nok",
+    "GET /files/a/../b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    "GET /n/7 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n",
+};
+
+/* What mutations insert: the bytes the parser's rules are about. */
+static const char *const hostile_tokens[] = {
+    "\r\n",
+    "\n",
+    "\r",
+    " ",
+    "\t",
+    ":",
+    "%",
+    "%00",
+    "%2f",
+    "0\r\n\r\n",
+    "Content-Length: 3\r\n",
+    "Content-Length: 99999999999999999999\r\n",
+    "Transfer-Encoding: chunked\r\n",
+    "Host: u\r\n",
+    "Expect: 100-continue\r\n",
+    "Connection: close\r\n",
+    "ffffffff\r\n",
+    "HTTP/1.1",
+    "\r\n\r\n",
+    GET("/hello"),
+};
+
+/* A growable byte string. */
+typedef struct hbytes {
+    char *s;
+    size_t len, cap;
+} hbytes_t;
+
+static void hbytes_insert(hbytes_t *b, size_t at, const char *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2;
+        ck_assert_ptr_nonnull(b->s = realloc(b->s, b->cap));
+    }
+    memmove(b->s + at + n, b->s + at, b->len - at);
+    memmove(b->s + at, p, n); /* p may point into b->s before at */
+    b->len += n;
+}
+
+static uint64_t hostile_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* One to three seeds back to back, then one to four mutations. */
+static void hostile_input(hbytes_t *b, uint64_t *x)
+{
+    const size_t nseeds = sizeof hostile_seeds / sizeof hostile_seeds[0];
+    const size_t ntok = sizeof hostile_tokens / sizeof hostile_tokens[0];
+    int n = 1 + (int)(hostile_rand(x) % 3);
+
+    b->len = 0;
+    for (int i = 0; i < n; i++) {
+        const char *sd = hostile_seeds[hostile_rand(x) % nseeds];
+        hbytes_insert(b, b->len, sd, strlen(sd));
+    }
+    n = 1 + (int)(hostile_rand(x) % 4);
+    for (int i = 0; i < n && b->len > 0; i++) {
+        size_t at = hostile_rand(x) % b->len;
+        size_t span = 1 + hostile_rand(x) % 8;
+        const char *t;
+
+        if (span > b->len - at)
+            span = b->len - at;
+        switch (hostile_rand(x) % 5) {
+        case 0: /* a byte changed */
+            b->s[at] = (char)hostile_rand(x);
+            break;
+        case 1: /* a token inserted */
+            t = hostile_tokens[hostile_rand(x) % ntok];
+            hbytes_insert(b, at, t, strlen(t));
+            break;
+        case 2: /* bytes removed */
+            memmove(b->s + at, b->s + at + span, b->len - at - span);
+            b->len -= span;
+            break;
+        case 3: /* bytes repeated */
+            hbytes_insert(b, at, b->s + at, span);
+            break;
+        default: /* the rest cut off */
+            b->len = at;
+            break;
+        }
+    }
+}
+
+/* Send b in pieces of 1 to 64 bytes, then end our side. */
+static void hostile_send(hc_conn_t *c, const hbytes_t *b, uint64_t *x)
+{
+    for (size_t off = 0; off < b->len;) {
+        size_t n = 1 + hostile_rand(x) % 64;
+        if (n > b->len - off)
+            n = b->len - off;
+        if (hc_send_raw(c, b->s + off, n) != 0)
+            break; /* the server closed: what it sent is still read */
+        off += n;
+    }
+    shutdown(c->fd, SHUT_WR);
+}
+
+static bool hostile_status_ok(int st)
+{
+    static const int known[] = {100, 200, 400, 404, 405, 413,
+                                414, 431, 500, 501, 505};
+
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (st == known[i])
+            return true;
+    return false;
+}
+
+/*
+ * Every answer to whatever a client sends is a well-formed response with a
+ * status the server documents, never cut short; nothing follows a
+ * "Connection: close"; the server closes once our side ended; and once all
+ * is over no connection or goroutine is left.  The inputs are random but
+ * repeatable: GH_TEST_SEED picks them (the failure message names the seed
+ * and the input), GH_TEST_HOSTILE_N how many connections (default 1500).
+ */
+START_TEST(mutated_requests_get_well_formed_answers_and_leak_nothing)
+{
+    const char *seed_env = getenv("GH_TEST_SEED");
+    const char *n_env = getenv("GH_TEST_HOSTILE_N");
+    uint64_t seed =
+        seed_env ? strtoull(seed_env, NULL, 0) : 0x9e3779b97f4a7c15u;
+    long n = n_env ? strtol(n_env, NULL, 10) : 1500;
+    uint64_t x = seed | 1;
+    hbytes_t in = {0};
+    char path[64];
+    int64_t g0;
+    int saved;
+
+    srv_start(NULL);
+    g0 = stats().goroutines;
+    saved = capture_stderr(path); /* the panics' reports */
+    for (long i = 0; i < n; i++) {
+        hc_conn_t c;
+        bool closing = false;
+        int rc;
+
+        hostile_input(&in, &x);
+        cli(&c);
+        hostile_send(&c, &in, &x);
+        for (;;) {
+            hc_resp_t r;
+            const char *conn;
+
+            rc = hc_response(&c, &r, false, DL(3000));
+            if (rc == 0) {
+                conn = hc_field(&r, "Connection");
+                ck_assert_msg(!closing && hostile_status_ok(r.status),
+                              "seed %#llx, input %ld: status %d%s; input:\n"
+                              "%.*s",
+                              (unsigned long long)seed, i, r.status,
+                              closing ? " after Connection: close" : "",
+                              (int)in.len, in.s);
+                closing = conn && strcasecmp(conn, "close") == 0;
+            }
+            hc_resp_free(&r);
+            if (rc != 0)
+                break;
+        }
+        ck_assert_msg(rc == GH_ECONNRESET || rc == -ECONNRESET,
+                      "seed %#llx, input %ld: the answers ended with %s; "
+                      "input:\n%.*s",
+                      (unsigned long long)seed, i, hc_err(rc), (int)in.len,
+                      in.s);
+        hc_close(&c);
+    }
+    restore_stderr(saved, path);
+    ck_assert_msg(GH_TEST_WAIT_UNTIL(stats().conns_open == 0, 3 * GH_SECOND),
+                  "%llu connections left open",
+                  (unsigned long long)stats().conns_open);
+    ck_assert_msg(GH_TEST_WAIT_UNTIL(stats().goroutines <= g0, 3 * GH_SECOND),
+                  "%lld goroutines, %lld before", (long long)stats().goroutines,
+                  (long long)g0);
+    free(in.s);
     ck_assert_int_eq(srv_stop(), 0);
 }
 END_TEST
@@ -2784,6 +2993,10 @@ static Suite *http_server_suite(void)
     tcase_add_test(tc, client_disconnect_cancels_request_context);
     tcase_add_test(tc, handler_panic_gives_500_and_server_keeps_serving);
     tcase_add_test(tc, handler_panic_mid_stream_cuts_the_connection);
+
+    tc = tcase(s, "hostile clients", 60);
+    tcase_add_test(tc,
+                   mutated_requests_get_well_formed_answers_and_leak_nothing);
 
     tc = tcase(s, "shutdown", 10);
     tcase_add_test(tc, shutdown_finishes_inflight_and_closes_idle);
