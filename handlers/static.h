@@ -79,10 +79,13 @@ void gh__static_mime_fini(gh__static_mime_t *m);
 #define GH__STATIC_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 #define GH__STATIC_ETAG_MAX 72 /* 4 x 16 hex digits, 3 '-', 2 '"', NUL */
 
-/* Format t as an IMF-fixdate into out[GH__STATIC_DATE_LEN + 1]. */
+/* Format t as an IMF-fixdate into out[GH__STATIC_DATE_LEN + 1]; a time
+ * before year 0000 or after 9999 as the first or the last second of that
+ * range. */
 void gh__static_fmt_date(time_t t, char *out);
 
-/* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime).  0 or -1. */
+/* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime) of the years
+ * 1900 to 9999.  0 or -1. */
 int gh__static_parse_date(const char *s, time_t *out);
 
 /* The strong entity tag of a file: "\"ino-size-mtime_ns-ctime_ns\"",

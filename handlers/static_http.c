@@ -32,22 +32,30 @@ static char *put_num(char *p, int n, int width)
     return p + width;
 }
 
+/* The times an IMF-fixdate can write: years 0000 to 9999. */
+#define DATE_MIN INT64_C(-62167219200) /* 0000-01-01 00:00:00 */
+#define DATE_MAX INT64_C(253402300799) /* 9999-12-31 23:59:59 */
+
 void gh__static_fmt_date(time_t t, char *out)
 {
+    int64_t v = (int64_t)t;
     struct tm tm;
     char *p = out;
 
+    /* A file's mtime may lie outside them (filesystems with wide
+     * timestamps): it is written as the nearest one. */
+    t = (time_t)(v < DATE_MIN ? DATE_MIN : v > DATE_MAX ? DATE_MAX : v);
     gmtime_r(&t, &tm);
-    memcpy(p, days[tm.tm_wday % 7], 3);
+    memcpy(p, days[tm.tm_wday], 3);
     p += 3;
     *p++ = ',';
     *p++ = ' ';
     p = put_num(p, tm.tm_mday, 2);
     *p++ = ' ';
-    memcpy(p, months[tm.tm_mon % 12], 3);
+    memcpy(p, months[tm.tm_mon], 3);
     p += 3;
     *p++ = ' ';
-    p = put_num(p, (tm.tm_year + 1900) % 10000, 4);
+    p = put_num(p, tm.tm_year + 1900, 4);
     *p++ = ' ';
     p = put_num(p, tm.tm_hour, 2);
     *p++ = ':';
@@ -81,7 +89,9 @@ static int make_time(int y, const char *mon, int d, int h, int mi, int s,
     tm.tm_min = mi;
     tm.tm_sec = s;
     *out = timegm(&tm);
-    return 0;
+    /* A leap second at the end of 9999 would be a date no IMF-fixdate
+     * can write back. */
+    return (int64_t)*out > DATE_MAX ? -1 : 0;
 }
 
 /*
