@@ -12,7 +12,7 @@ top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 status=0
 
-for target in conf proxy forwarded http router; do
+for target in conf proxy forwarded http router static; do
     exe=$top_builddir/tests/fuzz/fuzz_$target
     corpus=$top_srcdir/tests/fuzz/corpus/$target
     if [ ! -x "$exe" ]; then
