@@ -54,10 +54,11 @@
  * dotfiles off, a segment starting with '.' are all 404, checked before
  * the disk is touched; static_fs.c then makes sure no symbolic link leads
  * out of the root.  A directory named without its trailing '/' is
- * redirected (301, query kept).  The file is looked up on the worker when
- * the kernel has every name and inode it takes cached, else through
- * gh_blocking() (static_fs.c), and the body goes out with sendfile(2), or
- * from memory (the open-file cache, below).
+ * redirected (301, query kept), unless the Location would name another
+ * host to a browser ("//host", "/\\host": 404).  The file is looked up
+ * on the worker when the kernel has every name and inode it takes cached,
+ * else through gh_blocking() (static_fs.c), and the body goes out with
+ * sendfile(2), or from memory (the open-file cache, below).
  *
  * Caching and ranges (RFC 9110).  A strong ETag made of the inode, size,
  * modification and change times, and Last-Modified.  If-Match and
@@ -598,8 +599,9 @@ static int redirect(gh_req_t *req, gh_resp_t *resp)
     size_t n = strlen(raw) + (q ? strlen(q) + 1 : 0) + 2;
     char *loc;
 
-    /* "//host/" would be a protocol-relative URL: another site. */
-    if (raw[0] != '/' || raw[1] == '/')
+    /* "//host/" would be a protocol-relative URL: another site; and
+     * browsers read "/\\host/" as "//host/". */
+    if (raw[0] != '/' || raw[1] == '/' || raw[1] == '\\')
         return 404;
     if (!(loc = gh_req_alloc(req, n)))
         return GH_ENOMEM;

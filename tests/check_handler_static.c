@@ -120,6 +120,7 @@ static void make_docroot(void)
     PUT("root/app.js.br", APP_BR);
     make_data_files();
     mk("root/sub");
+    mk("root/\\evil.example"); /* "/\\host" is "//host" to a browser */
     PUT("root/sub/index.html", "<p>sub index</p>\n");
     mk("root/empty");
     mk("root/list");
@@ -595,6 +596,13 @@ START_TEST(directory_without_slash_redirects)
     hc_resp_free(&r);
     ck_assert_int_eq(http(&r, "GET", "/list/dir%20one", NULL), 301);
     assert_field(&r, "Location", "/list/dir%20one/");
+    hc_resp_free(&r);
+    /* Never a Location that a browser reads as another host; an
+     * encoded backslash stays encoded, which no browser reads so. */
+    expect("//sub", NULL, 404);
+    expect("/\\evil.example", NULL, 404);
+    ck_assert_int_eq(http(&r, "GET", "/%5cevil.example", NULL), 301);
+    assert_field(&r, "Location", "/%5cevil.example/");
     hc_resp_free(&r);
     stop();
 }
