@@ -525,6 +525,57 @@ START_TEST(dot_dot_never_escapes_the_root)
 }
 END_TEST
 
+/*
+ * Paths built at random from the pieces traversals are made of: whatever
+ * the mix, the answer is never a file outside the root, a dotfile or a
+ * server error.  GH_TEST_SEED repeats a failing run; the failure names
+ * the path.
+ */
+START_TEST(random_paths_never_leave_the_root)
+{
+    static const char *const pieces[] = {
+        "..",      ".",          "%2e%2e",     "%2E.",      ".%2e",
+        "",        "%2f",        "%2F",        "%5c",       "\\",
+        "%00",     "%252e%252e", "outd",       "out",       "in",
+        "abs",     "sub",        "list",       "hello.txt", "secret.txt",
+        ".secret", ".hidden",    "outdir",     "root",      "fifo",
+        "empty",   "index.html", "outside.txt"};
+    static const char *const seps[] = {"/", "/", "/", "//", "%2f", "/./"};
+    static const char *const leaked[] = {"outside\n", "secret\n", "dot\n",
+                                         "hidden\n"};
+    const char *seed_env = getenv("GH_TEST_SEED");
+    uint64_t x = seed_env ? strtoull(seed_env, NULL, 0) : 0x2545f4914f6cdd1du;
+    char path[512];
+
+    start("");
+    for (int i = 0; i < 2000; i++) {
+        int n = 1 + (int)((x = x * 6364136223846793005u + 1) >> 33) % 6;
+        size_t len = 0;
+        hc_resp_t r;
+        int st;
+
+        for (int j = 0; j < n; j++) {
+            x = x * 6364136223846793005u + 1;
+            len += (size_t)snprintf(
+                path + len, sizeof(path) - len, "%s%s",
+                seps[(x >> 40) % (sizeof seps / sizeof seps[0])],
+                pieces[(x >> 20) % (sizeof pieces / sizeof pieces[0])]);
+        }
+        st = http(&r, "GET", path, NULL);
+        ck_assert_msg(st == 200 || st == 301 || st == 400 || st == 403 ||
+                          st == 404,
+                      "GET %s: %d", path, st);
+        for (size_t k = 0; st == 200 && k < sizeof leaked / sizeof leaked[0];
+             k++)
+            ck_assert_msg(strcmp(r.body, leaked[k]) != 0,
+                          "GET %s: served what is outside or hidden: %s", path,
+                          r.body);
+        hc_resp_free(&r);
+    }
+    stop();
+}
+END_TEST
+
 /* %2F is no separator: a file name cannot hold a '/', so it is 404. */
 START_TEST(encoded_slash_is_not_a_separator)
 {
@@ -1790,6 +1841,7 @@ static Suite *handler_static_suite(void)
     tcase_add_test(paths, missing_and_special_files_are_404);
     tcase_add_test(paths, dotfiles_are_404_unless_enabled);
     tcase_add_test(paths, dot_dot_never_escapes_the_root);
+    tcase_add_test(paths, random_paths_never_leave_the_root);
     tcase_add_test(paths, encoded_slash_is_not_a_separator);
     tcase_add_test(paths, symlinks_inside_follow_outside_404);
     tcase_add_test(paths, symlinks_off_refuses_every_link);
