@@ -7,7 +7,8 @@
  *
  * The keys and certificates are made in the test (OpenSSL's API, in a
  * mkdtemp directory); the client is a blocking OpenSSL client on the main
- * thread, which is not a worker.
+ * thread, which is not a worker.  Hostile clients too: ClientHellos
+ * mutated at random must each be closed at once, leaving nothing behind.
  */
 #include "check_gh.h"
 
@@ -542,6 +543,101 @@ START_TEST(tls_handshakes_over_the_limit_are_closed)
 }
 END_TEST
 
+/* ---- hostile clients ---- */
+
+/* The first flight of a client (its ClientHello record), as bytes. */
+static size_t client_hello(unsigned char *out, size_t cap)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = SSL_new(ctx);
+    BIO *rd = BIO_new(BIO_s_mem()), *wr = BIO_new(BIO_s_mem());
+    char *p;
+    long n;
+
+    SSL_set_bio(ssl, rd, wr); /* the SSL owns both */
+    SSL_set_tlsext_host_name(ssl, "a.test");
+    SSL_set_alpn_protos(ssl, (const unsigned char *)"\x08http/1.1", 9);
+    ck_assert_int_eq(SSL_connect(ssl), -1); /* it waits for the server */
+    n = BIO_get_mem_data(wr, &p);
+    ck_assert_int_gt(n, 5);
+    ck_assert_int_le(n, (long)cap);
+    memcpy(out, p, (size_t)n);
+    ERR_clear_error();
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    return (size_t)n;
+}
+
+/* Read until the server closes; false if it has not within the socket's
+ * receive timeout (tcp_connect: 10 s). */
+static bool closed_by_server(int fd)
+{
+    char buf[4096];
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        ;
+    return n == 0 || errno == ECONNRESET;
+}
+
+/*
+ * ClientHellos with a few bytes changed, cut short or with garbage after
+ * them, then the client's end: each connection is closed by the server
+ * well before its handshake timeout, none is left open afterwards, and
+ * the listener still completes a real handshake.
+ */
+START_TEST(tls_mutated_client_hellos_are_closed_and_leak_nothing)
+{
+    gh_tls_t *t = tls_for("a", 0);
+    unsigned char hello[4096], in[4200];
+    size_t hlen = client_hello(hello, sizeof(hello));
+    uint64_t x = 0x853c49e6748fea9bu;
+    char cn[64] = "", body[256] = "";
+    gh_server_stats_t st;
+
+    srv_start(t);
+    gh_tls_free(t);
+    for (int i = 0; i < 300; i++) {
+        size_t len = hlen;
+        int64_t t0;
+        int fd;
+
+        memcpy(in, hello, hlen);
+        for (int k = 1 + (int)((x = x * 6364136223846793005u + 1) >> 62); k > 0;
+             k--) {
+            x = x * 6364136223846793005u + 1;
+            switch ((x >> 60) & 3) {
+            case 0: /* a byte changed, anywhere */
+            case 1:
+                in[(x >> 16) % len] = (unsigned char)(x >> 8);
+                break;
+            case 2: /* cut short */
+                len = 1 + (x >> 16) % len;
+                break;
+            default: /* garbage after it */
+                for (int j = 0; j < 64 && len < sizeof(in); j++)
+                    in[len++] = (unsigned char)(x >> (j % 56));
+                break;
+            }
+        }
+        fd = tcp_connect();
+        t0 = gh_now();
+        ck_assert_int_eq(write(fd, in, len), (ssize_t)len);
+        shutdown(fd, SHUT_WR);
+        ck_assert_msg(closed_by_server(fd), "input %d: not closed", i);
+        ck_assert_msg(gh_now() - t0 < GH_SECOND,
+                      "input %d: closed only after %lld ms", i,
+                      (long long)((gh_now() - t0) / GH_MILLISECOND));
+        close(fd);
+    }
+    ck_assert(GH_TEST_WAIT_UNTIL(
+        (gh_server_stats(srv, &st), st.conns_open == 0), 3 * GH_SECOND));
+    ck_assert(tls_get("a.test", cn, sizeof(cn), body, sizeof(body)));
+    ck_assert_str_eq(cn, "a.test");
+    srv_stop();
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -558,6 +654,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, tls_ticket_keys_rotate);
     tcase_add_test(tc, tls_close_notify_cancels_request_context);
     tcase_add_test(tc, tls_handshakes_over_the_limit_are_closed);
+    tcase_add_test(tc, tls_mutated_client_hellos_are_closed_and_leak_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
