@@ -638,6 +638,55 @@ START_TEST(tls_mutated_client_hellos_are_closed_and_leak_nothing)
 }
 END_TEST
 
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_first[256];
+static atomic_int log_n;
+
+static void log_sink(void *u, int level, const char *msg, size_t len)
+{
+    if (!strstr(msg, "tls: handshake with"))
+        return;
+    pthread_mutex_lock(&log_mu);
+    if (atomic_fetch_add(&log_n, 1) == 0)
+        snprintf(log_first, sizeof(log_first), "%s", msg);
+    pthread_mutex_unlock(&log_mu);
+}
+
+/* A ClientHello record holding an empty ClientHello: OpenSSL fails the
+ * handshake on it at once. */
+static void send_bad_hello(void)
+{
+    int fd = tcp_connect();
+
+    ck_assert_int_eq(write(fd, "\x16\x03\x01\x00\x04\x01\x00\x00\x00", 9), 9);
+    ck_assert(closed_by_server(fd));
+    close(fd);
+}
+
+/* At info one failed handshake is logged per ten seconds, so a scan
+ * cannot flood the log; at debug every one is. */
+START_TEST(tls_failed_handshakes_are_logged_once_per_interval)
+{
+    gh_tls_t *t = tls_for("a", 0);
+
+    gh_log_set_sink(log_sink, NULL);
+    srv_start(t);
+    for (int i = 0; i < 5; i++)
+        send_bad_hello();
+    ck_assert_int_eq(atomic_load(&log_n), 1);
+    ck_assert_msg(strstr(log_first, "handshake with 127.0.0.1 failed: "), "%s",
+                  log_first);
+    gh_log_set_level(GH_LOG_DEBUG);
+    for (int i = 0; i < 3; i++)
+        send_bad_hello();
+    ck_assert_int_eq(atomic_load(&log_n), 4);
+    gh_log_set_level(GH_LOG_INFO);
+    srv_stop();
+    gh_tls_free(t);
+    gh_log_set_sink(NULL, NULL);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -655,6 +704,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, tls_close_notify_cancels_request_context);
     tcase_add_test(tc, tls_handshakes_over_the_limit_are_closed);
     tcase_add_test(tc, tls_mutated_client_hellos_are_closed_and_leak_nothing);
+    tcase_add_test(tc, tls_failed_handshakes_are_logged_once_per_interval);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -31,6 +31,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -187,22 +188,38 @@ static int hs_start(gh__conn_t *c, gh__tls_conn_t *t)
     return 0;
 }
 
-/* Why a handshake failed, at info level (as nginx does): scanners and
- * old clients fail all the time, but an operator setting up mTLS wants to
- * see "peer did not return a certificate". */
-static void hs_failed(gh__conn_t *c, unsigned long why)
+/* Why a handshake failed, at info level (as nginx does): an operator
+ * setting up mTLS wants to see "peer did not return a certificate".  But
+ * scanners and old clients fail all the time, so at info one failure is
+ * logged per GH__TLS_FAIL_LOG_EVERY with the count of the others; at
+ * debug, every one. */
+static void hs_failed(gh__conn_t *c, gh_tls_t *tls, unsigned long why)
 {
-    char addr[INET6_ADDRSTRLEN] = "a unix: client";
+    char addr[INET6_ADDRSTRLEN] = "a unix: client", more[64] = "";
     const char *reason = why ? ERR_reason_error_string(why) : NULL;
+    int level = gh_log_level();
 
-    if (gh_log_level() < GH_LOG_INFO)
+    if (level < GH_LOG_INFO)
         return;
+    if (level < GH_LOG_DEBUG) {
+        int64_t now = gh_now(), said = atomic_load(&tls->failed_said);
+        uint64_t quiet;
+        if (now - said < GH__TLS_FAIL_LOG_EVERY ||
+            !atomic_compare_exchange_strong(&tls->failed_said, &said, now)) {
+            atomic_fetch_add(&tls->failed_quiet, 1);
+            return;
+        }
+        if ((quiet = atomic_exchange(&tls->failed_quiet, 0)) > 0)
+            snprintf(more, sizeof(more), " (and %llu more since)",
+                     (unsigned long long)quiet);
+    }
     if (c->peer.sa.sa_family == AF_INET)
         inet_ntop(AF_INET, &c->peer.in.sin_addr, addr, sizeof(addr));
     else if (c->peer.sa.sa_family == AF_INET6)
         inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, addr, sizeof(addr));
-    gh_log(GH_LOG_INFO, "tls: handshake with %s failed: %s", addr,
-           reason ? reason : "protocol error");
+    gh_log(level < GH_LOG_DEBUG ? GH_LOG_INFO : GH_LOG_DEBUG,
+           "tls: handshake with %s failed: %s%s", addr,
+           reason ? reason : "protocol error", more);
 }
 
 static int handshake(gh__conn_t *c, gh__tls_conn_t *t)
@@ -222,7 +239,7 @@ static int handshake(gh__conn_t *c, gh__tls_conn_t *t)
         r.err = ssl_err(t->ssl, r.ret);
         if ((rc = ssl_wait(c, r.err, t->hs_deadline)) < 0) {
             if (r.err == SSL_ERROR_SSL)
-                hs_failed(c, why);
+                hs_failed(c, t->tls, why);
             goto out;
         }
     }

@@ -41,6 +41,13 @@ struct gh_tls {
     _Atomic uint32_t handshaking; /* in progress now */
     _Atomic uint64_t refused;  /* closed at max_handshakes */
     _Atomic int64_t refused_said; /* gh_now() when the log last said so */
+    _Atomic int64_t failed_said;  /* gh_now() when a failed handshake was
+                                   * last logged */
+    _Atomic uint64_t failed_quiet; /* failures not logged since */
 };
+
+/* Failed handshakes are logged once per this at the info level (every one
+ * at debug): scanners must not flood the error log. */
+#define GH__TLS_FAIL_LOG_EVERY (10 * GH_SECOND)
 
 #endif /* GH_TLS_IMPL_H */
