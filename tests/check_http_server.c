@@ -1517,31 +1517,21 @@ static bool hostile_status_ok(int st)
     return false;
 }
 
-/*
- * Every answer to whatever a client sends is a well-formed response with a
- * status the server documents, never cut short; nothing follows a
- * "Connection: close"; the server closes once our side ended; and once all
- * is over no connection or goroutine is left.  The inputs are random but
- * repeatable: GH_TEST_SEED picks them (the failure message names the seed
- * and the input), GH_TEST_HOSTILE_N how many connections (default 1500).
- */
-START_TEST(mutated_requests_get_well_formed_answers_and_leak_nothing)
-{
-    const char *seed_env = getenv("GH_TEST_SEED");
-    const char *n_env = getenv("GH_TEST_HOSTILE_N");
-    uint64_t seed =
-        seed_env ? strtoull(seed_env, NULL, 0) : 0x9e3779b97f4a7c15u;
-    long n = n_env ? strtol(n_env, NULL, 10) : 1500;
-    uint64_t x = seed | 1;
-    hbytes_t in = {0};
-    char path[64];
-    int64_t g0;
-    int saved;
+/* One client thread's share of the hostile connections. */
+typedef struct hostile_client {
+    pthread_t t;
+    uint64_t seed;
+    long n;
+    char fail[1024]; /* what went wrong, "" if nothing */
+} hostile_client_t;
 
-    srv_start(NULL);
-    g0 = stats().goroutines;
-    saved = capture_stderr(path); /* the panics' reports */
-    for (long i = 0; i < n; i++) {
+static void *hostile_client(void *arg)
+{
+    hostile_client_t *hc = arg;
+    uint64_t x = hc->seed | 1;
+    hbytes_t in = {0};
+
+    for (long i = 0; i < hc->n && !hc->fail[0]; i++) {
         hc_conn_t c;
         bool closing = false;
         int rc;
@@ -1553,36 +1543,74 @@ START_TEST(mutated_requests_get_well_formed_answers_and_leak_nothing)
             hc_resp_t r;
             const char *conn;
 
-            rc = hc_response(&c, &r, false, DL(3000));
-            if (rc == 0) {
+            if ((rc = hc_response(&c, &r, false, DL(3000))) == 0) {
                 conn = hc_field(&r, "Connection");
-                ck_assert_msg(!closing && hostile_status_ok(r.status),
-                              "seed %#llx, input %ld: status %d%s; input:\n"
-                              "%.*s",
-                              (unsigned long long)seed, i, r.status,
-                              closing ? " after Connection: close" : "",
-                              (int)in.len, in.s);
+                if (closing || !hostile_status_ok(r.status))
+                    snprintf(hc->fail, sizeof(hc->fail),
+                             "seed %#llx, input %ld: status %d%s; input:\n"
+                             "%.*s",
+                             (unsigned long long)hc->seed, i, r.status,
+                             closing ? " after Connection: close" : "",
+                             (int)in.len, in.s);
                 closing = conn && strcasecmp(conn, "close") == 0;
             }
             hc_resp_free(&r);
             if (rc != 0)
                 break;
         }
-        ck_assert_msg(rc == GH_ECONNRESET || rc == -ECONNRESET,
-                      "seed %#llx, input %ld: the answers ended with %s; "
-                      "input:\n%.*s",
-                      (unsigned long long)seed, i, hc_err(rc), (int)in.len,
-                      in.s);
+        if (rc != GH_ECONNRESET && rc != -ECONNRESET && !hc->fail[0])
+            snprintf(hc->fail, sizeof(hc->fail),
+                     "seed %#llx, input %ld: the answers ended with %s; "
+                     "input:\n%.*s",
+                     (unsigned long long)hc->seed, i, hc_err(rc), (int)in.len,
+                     in.s);
         hc_close(&c);
     }
+    free(in.s);
+    return NULL;
+}
+
+/*
+ * Every answer to whatever a client sends is a well-formed response with a
+ * status the server documents, never cut short; nothing follows a
+ * "Connection: close"; the server closes once our side ended; and once all
+ * is over no connection or goroutine is left.  Four client threads at
+ * once, so the hostile connections also meet each other in the server.
+ * The inputs are random but repeatable: GH_TEST_SEED picks them (a failure
+ * names the seed of its thread and prints the input), GH_TEST_HOSTILE_N
+ * how many connections in all (default 1500).
+ */
+START_TEST(mutated_requests_get_well_formed_answers_and_leak_nothing)
+{
+    const char *seed_env = getenv("GH_TEST_SEED");
+    const char *n_env = getenv("GH_TEST_HOSTILE_N");
+    uint64_t seed =
+        seed_env ? strtoull(seed_env, NULL, 0) : 0x9e3779b97f4a7c15u;
+    long n = n_env ? strtol(n_env, NULL, 10) : 1500;
+    hostile_client_t hc[4];
+    char path[64];
+    int64_t g0;
+    int saved;
+
+    srv_start(NULL);
+    g0 = stats().goroutines;
+    saved = capture_stderr(path); /* the panics' reports */
+    for (int t = 0; t < 4; t++) {
+        hc[t] = (hostile_client_t){.seed = seed + (uint64_t)t, .n = n / 4};
+        ck_assert_int_eq(pthread_create(&hc[t].t, NULL, hostile_client, &hc[t]),
+                         0);
+    }
+    for (int t = 0; t < 4; t++)
+        pthread_join(hc[t].t, NULL);
     restore_stderr(saved, path);
+    for (int t = 0; t < 4; t++)
+        ck_assert_msg(!hc[t].fail[0], "%s", hc[t].fail);
     ck_assert_msg(GH_TEST_WAIT_UNTIL(stats().conns_open == 0, 3 * GH_SECOND),
                   "%llu connections left open",
                   (unsigned long long)stats().conns_open);
     ck_assert_msg(GH_TEST_WAIT_UNTIL(stats().goroutines <= g0, 3 * GH_SECOND),
                   "%lld goroutines, %lld before", (long long)stats().goroutines,
                   (long long)g0);
-    free(in.s);
     ck_assert_int_eq(srv_stop(), 0);
 }
 END_TEST
