@@ -195,7 +195,7 @@ static int hs_start(gh__conn_t *c, gh__tls_conn_t *t)
  * debug, every one. */
 static void hs_failed(gh__conn_t *c, gh_tls_t *tls, unsigned long why)
 {
-    char addr[INET6_ADDRSTRLEN] = "a unix: client", more[64] = "";
+    char addr[INET6_ADDRSTRLEN] = "a unix: client", more[80] = "";
     const char *reason = why ? ERR_reason_error_string(why) : NULL;
     int level = gh_log_level();
 
@@ -210,7 +210,8 @@ static void hs_failed(gh__conn_t *c, gh_tls_t *tls, unsigned long why)
             return;
         }
         if ((quiet = atomic_exchange(&tls->failed_quiet, 0)) > 0)
-            snprintf(more, sizeof(more), " (and %llu more since)",
+            snprintf(more, sizeof(more),
+                     " (and %llu more since the last report)",
                      (unsigned long long)quiet);
     }
     if (c->peer.sa.sa_family == AF_INET)
