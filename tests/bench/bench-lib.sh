@@ -3,10 +3,10 @@
 #
 # Sourcing it makes a temporary directory $tmp, removed at exit after every
 # process listed in $pids is stopped by its pid, and gives: say (to stderr
-# and the log), loadavg, find_tools (nginx and wrk, installed with apt-get
-# when we may), pin_cpus, cpu_ticks, wait_ready, stop, start_nginx,
-# wrk_result (wrk's output as result lines) and the table helpers median,
-# values and row.
+# and the log), loadavg, steal_ticks and steal_pct (steal.sh), find_tools
+# (nginx and wrk, installed with apt-get when we may), pin_cpus,
+# cpu_ticks, wait_ready, stop, start_nginx, wrk_result (wrk's output as
+# result lines) and the table helpers median, values and row.
 #
 # The script sets before sourcing: me (its name, for messages), log (the
 # raw log, emptied here), duration, rounds, scpu and ccpu; and it defines
@@ -36,6 +36,8 @@ hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 : >"$log"
 say() { echo "$@" | tee -a "$log" >&2; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'; }
+# shellcheck source=tests/bench/steal.sh
+. "$srcdir/steal.sh"
 
 # --- Tools: nginx and wrk, installed when we may.
 find_prog() {

@@ -65,6 +65,7 @@ me=http.sh
 # shellcheck source=tests/bench/bench-lib.sh
 . "$srcdir/bench-lib.sh"
 load_before=$(loadavg)
+steal_before=$(steal_ticks)
 
 selected() {
     [ -z "$only" ] && return 0
@@ -306,7 +307,8 @@ fi
 {
     cat "$tmp/head"
     echo "load average before: $load_before, after: $(loadavg);" \
-        "idle test: $idle_n connections"
+        "hypervisor steal: $(steal_pct "$steal_before"); idle test:" \
+        "$idle_n connections"
     cat "$tmp/table"
 } >"$results"
 echo

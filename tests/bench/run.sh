@@ -10,9 +10,11 @@
 # target is a speed, whether C/Go meets the target's ratio to Go's figure
 # on the machine the targets were set on ("vs Go": the same goal, fair on
 # a machine that runs Go slower or faster today); a last row checks that
-# no result with 2 workers is over 2x the one with 1.  "make
-# bench" runs this script; it can also be run by hand from the build
-# directory.
+# no result with 2 workers is over 2x the one with 1.  Above the table:
+# the load average and the hypervisor's steal time over the run (on a VM
+# whose CPUs are taken away for a millisecond or two at a time, a tail
+# latency such as sleep10k_p99 shows it).  "make bench" runs this script;
+# it can also be run by hand from the build directory.
 #
 # Environment:
 #   BENCH_BUILDDIR  where the bench_* programs are (default: .), and where the
@@ -85,7 +87,10 @@ fi
 say() { echo "$@" | tee -a "$log" >&2; }
 # The machine's load before and after: a busy machine explains odd numbers.
 loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'; }
+# shellcheck source=tests/bench/steal.sh
+. "$srcdir/steal.sh"
 load_before=$(loadavg)
+steal_before=$(steal_ticks)
 
 # --- Go twins: built offline, nothing written to $HOME or the source tree.
 have_go=0
@@ -347,7 +352,8 @@ missed=0
 
 {
     echo "gohttpd runtime benchmarks ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc 2>/dev/null || echo '?') CPUs, quick=$quick)"
-    echo "load average before: $load_before, after: $(loadavg)"
+    echo "load average before: $load_before, after: $(loadavg);" \
+        "hypervisor steal during the run: $(steal_pct "$steal_before")"
     cat "$tmp/table"
 } >"$results"
 echo

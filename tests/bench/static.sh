@@ -66,6 +66,7 @@ me=static.sh
 # shellcheck source=tests/bench/bench-lib.sh
 . "$srcdir/bench-lib.sh"
 load_before=$(loadavg)
+steal_before=$(steal_ticks)
 
 if [ ! -x "$gohttpd" ]; then
     say "$me: $gohttpd is not built (make server/gohttpd handlers/static.la)"
@@ -203,7 +204,8 @@ target() {
     echo "gohttpd static vs nginx ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc)" \
         "CPUs, ${duration}s x $rounds rounds, server on CPU $scpu, wrk on" \
         "CPU $ccpu)"
-    echo "load average before: $load_before, after: $(loadavg)"
+    echo "load average before: $load_before, after: $(loadavg);" \
+        "hypervisor steal during the run: $(steal_pct "$steal_before")"
     cat "$tmp/table"
 } >"$results"
 echo

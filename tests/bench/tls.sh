@@ -59,6 +59,7 @@ scheme=https
 # shellcheck source=tests/bench/bench-lib.sh
 . "$srcdir/bench-lib.sh"
 load_before=$(loadavg)
+steal_before=$(steal_ticks)
 
 if [ ! -x "$gohttpd" ]; then
     say "$me: $gohttpd is not built (make server/gohttpd handlers/static.la)"
@@ -276,7 +277,8 @@ target() { # LABEL NAME KEY OP GOAL
     echo "gohttpd HTTPS vs nginx ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc)" \
         "CPUs, ${duration}s x $rounds rounds, server on CPU $scpu, clients" \
         "on CPU $ccpu, $nclients s_time clients, $(openssl version | cut -d' ' -f1-2))"
-    echo "load average before: $load_before, after: $(loadavg)"
+    echo "load average before: $load_before, after: $(loadavg);" \
+        "hypervisor steal during the run: $(steal_pct "$steal_before")"
     cat "$tmp/table"
 } >"$results"
 echo
