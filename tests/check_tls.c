@@ -653,19 +653,23 @@ static void log_sink(void *u, int level, const char *msg, size_t len)
     pthread_mutex_unlock(&log_mu);
 }
 
-/* A ClientHello record holding an empty ClientHello: OpenSSL fails the
- * handshake on it at once. */
-static void send_bad_hello(void)
+/* A first flight that OpenSSL refuses at once: n bytes of p. */
+static void send_bad_hello(const char *p, size_t n)
 {
     int fd = tcp_connect();
 
-    ck_assert_int_eq(write(fd, "\x16\x03\x01\x00\x04\x01\x00\x00\x00", 9), 9);
+    ck_assert_int_eq(write(fd, p, n), (ssize_t)n);
     ck_assert(closed_by_server(fd));
     close(fd);
 }
 
-/* At info one failed handshake is logged per ten seconds, so a scan
- * cannot flood the log; at debug every one is. */
+/* A handshake record holding an empty ClientHello, and a record of a TLS
+ * version that does not exist: two reasons. */
+#define EMPTY_HELLO "\x16\x03\x01\x00\x04\x01\x00\x00\x00", 9
+#define BAD_VERSION "\x16\x07\x07\x00\x04\x01\x00\x00\x00", 9
+
+/* At info each reason is logged once per ten seconds, so a scan cannot
+ * flood the log but every kind of failure shows; at debug every one is. */
 START_TEST(tls_failed_handshakes_are_logged_once_per_interval)
 {
     gh_tls_t *t = tls_for("a", 0, 0);
@@ -673,14 +677,17 @@ START_TEST(tls_failed_handshakes_are_logged_once_per_interval)
     gh_log_set_sink(log_sink, NULL);
     srv_start(t);
     for (int i = 0; i < 5; i++)
-        send_bad_hello();
+        send_bad_hello(EMPTY_HELLO);
     ck_assert_int_eq(atomic_load(&log_n), 1);
     ck_assert_msg(strstr(log_first, "handshake with 127.0.0.1 failed: "), "%s",
                   log_first);
+    for (int i = 0; i < 3; i++)
+        send_bad_hello(BAD_VERSION);
+    ck_assert_int_eq(atomic_load(&log_n), 2);
     gh_log_set_level(GH_LOG_DEBUG);
     for (int i = 0; i < 3; i++)
-        send_bad_hello();
-    ck_assert_int_eq(atomic_load(&log_n), 4);
+        send_bad_hello(EMPTY_HELLO);
+    ck_assert_int_eq(atomic_load(&log_n), 5);
     gh_log_set_level(GH_LOG_INFO);
     srv_stop();
     gh_tls_free(t);

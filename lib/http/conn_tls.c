@@ -190,9 +190,9 @@ static int hs_start(gh__conn_t *c, gh__tls_conn_t *t)
 
 /* Why a handshake failed, at info level (as nginx does): an operator
  * setting up mTLS wants to see "peer did not return a certificate".  But
- * scanners and old clients fail all the time, so at info one failure is
- * logged per GH__TLS_FAIL_LOG_EVERY with the count of the others; at
- * debug, every one. */
+ * scanners and old clients fail all the time, so at info each reason is
+ * logged once per GH__TLS_FAIL_LOG_EVERY with the count of the others
+ * (tls_impl.h); at debug, every failure. */
 static void hs_failed(gh__conn_t *c, gh_tls_t *tls, unsigned long why)
 {
     char addr[INET6_ADDRSTRLEN] = "a unix: client", more[80] = "";
@@ -202,14 +202,16 @@ static void hs_failed(gh__conn_t *c, gh_tls_t *tls, unsigned long why)
     if (level < GH_LOG_INFO)
         return;
     if (level < GH_LOG_DEBUG) {
-        int64_t now = gh_now(), said = atomic_load(&tls->failed_said);
+        gh__tls_fail_log_t *f =
+            &tls->failed[ERR_GET_REASON(why) % GH__TLS_FAIL_REASONS];
+        int64_t now = gh_now(), said = atomic_load(&f->said);
         uint64_t quiet;
         if (now - said < GH__TLS_FAIL_LOG_EVERY ||
-            !atomic_compare_exchange_strong(&tls->failed_said, &said, now)) {
-            atomic_fetch_add(&tls->failed_quiet, 1);
+            !atomic_compare_exchange_strong(&f->said, &said, now)) {
+            atomic_fetch_add(&f->quiet, 1);
             return;
         }
-        if ((quiet = atomic_exchange(&tls->failed_quiet, 0)) > 0)
+        if ((quiet = atomic_exchange(&f->quiet, 0)) > 0)
             snprintf(more, sizeof(more),
                      " (and %llu more since the last report)",
                      (unsigned long long)quiet);

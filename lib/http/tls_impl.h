@@ -30,6 +30,19 @@ typedef struct gh__tls_site {
     gh__ocsp_t *ocsp;          /* NULL: no stapling */
 } gh__tls_site_t;
 
+/* Failed handshakes are logged at the info level once per
+ * GH__TLS_FAIL_LOG_EVERY for each reason (OpenSSL's reason code, in one of
+ * GH__TLS_FAIL_REASONS slots), every one at debug: scanners must not flood
+ * the error log, and an operator must still see every kind of failure. */
+#define GH__TLS_FAIL_LOG_EVERY (10 * GH_SECOND)
+#define GH__TLS_FAIL_REASONS 32
+
+/* The failed handshakes of one reason slot. */
+typedef struct gh__tls_fail_log {
+    _Atomic int64_t said;   /* gh_now() when one was last logged */
+    _Atomic uint64_t quiet; /* failures not logged since */
+} gh__tls_fail_log_t;
+
 struct gh_tls {
     _Atomic int refs;          /* the creator, listeners, connections */
     gh__tls_site_t *sites;     /* nsites; sites[0] is the default, whose
@@ -41,13 +54,7 @@ struct gh_tls {
     _Atomic uint32_t handshaking; /* in progress now */
     _Atomic uint64_t refused;  /* closed at max_handshakes */
     _Atomic int64_t refused_said; /* gh_now() when the log last said so */
-    _Atomic int64_t failed_said;  /* gh_now() when a failed handshake was
-                                   * last logged */
-    _Atomic uint64_t failed_quiet; /* failures not logged since */
+    gh__tls_fail_log_t failed[GH__TLS_FAIL_REASONS]; /* by reason */
 };
-
-/* Failed handshakes are logged once per this at the info level (every one
- * at debug): scanners must not flood the error log. */
-#define GH__TLS_FAIL_LOG_EVERY (10 * GH_SECOND)
 
 #endif /* GH_TLS_IMPL_H */
