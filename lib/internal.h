@@ -185,6 +185,7 @@ struct gh__g {
 /* ---- worker threads ---- */
 
 #define GH__RUNQ_SIZE 256
+#define GH__STALL_FRAMES 24
 
 struct gh__m {
     int id;                      /* 0 .. nworkers-1 */
@@ -253,7 +254,21 @@ struct gh__m {
     /* ASan: the thread stack's bounds, learnt on the first switch. */
     const void *g0_stack_lo;
     size_t g0_stack_size;
+    /* The stall watch's request for a backtrace (stall.c): the watcher
+     * asks, the signal handler on this thread answers. */
+    _Atomic int stall_ask;
+    const gh__g_t *stall_g; /* what ran when the signal came */
+    int stall_n;
+    void *stall_pcs[GH__STALL_FRAMES];
 };
+
+/* m->cur: the owner reads it plainly; every write is a relaxed atomic
+ * store (the same instruction), so that the stall watch may read it from
+ * its own thread. */
+static inline void gh__set_cur(gh__m_t *m, gh__g_t *g)
+{
+    __atomic_store_n(&m->cur, g, __ATOMIC_RELAXED);
+}
 
 /* A request one thread posts to a worker's inbox. */
 typedef struct gh__req {
@@ -334,6 +349,24 @@ void gh__m_post(gh__m_t *m, gh__req_t *req);
 /* Block asynchronous signals in a runtime-owned thread (old may be NULL). */
 void gh__block_signals(sigset_t *old);
 
+/* ---- the stall watch (stall.c) ---- */
+/* From the runtime's start, with every signal blocked: install the
+ * backtrace handler and start the watcher over workers ms[0 .. n). */
+void gh__stall_start(gh__m_t **ms, int n);
+/* A worker thread, before it runs goroutines: take the watch's signal. */
+void gh__stall_thread_init(void);
+/* While every worker idles the watcher sleeps until one stops idling:
+ * idle_remove() calls gh__stall_awake(), which wakes it if it sleeps. */
+extern _Atomic bool gh__stall_asleep;
+void gh__stall_wake(void);
+static inline void gh__stall_awake(void)
+{
+    if (atomic_load(&gh__stall_asleep)) /* seq_cst: after nidle's change */
+        gh__stall_wake();
+}
+/* Is every worker idle, blocked in its event loop?  (sched.c) */
+bool gh__workers_all_idle(void);
+
 /* ---- stacks and goroutine records (coro.c) ---- */
 
 extern size_t gh__stack_default;
@@ -402,6 +435,20 @@ void gh__tsan_g_fini(gh__g_t *g);
 /* ---- the table of all stacks (dump.c) ---- */
 void gh__allg_add(gh__g_t *g);
 void gh__allg_del(gh__g_t *g);
+/* Copy the id, name ("" if none) and start function of g, which may be a
+ * stale pointer: false unless g is the record of a live goroutine.  Never
+ * touches g's memory unless g is in the table, which keeps it mapped. */
+bool gh__g_peek(const gh__g_t *g, int64_t *id, char name[GH__NAME_MAX],
+                gh_go_fn *fn, const void **creator);
+/* "350ms", "2.5s", "3 minutes". */
+void gh__fmt_duration(char *buf, size_t len, int64_t ns);
+/* Code address pc as "name+0xoff (file+0xrel)" (panic.c), or with
+ * GH__PC_BRIEF "name+0xoff" ("name" at offset 0; the file's base name and
+ * offset when the name is unknown).  pc is a return address unless
+ * GH__PC_EXACT says it is a function or an interrupted instruction. */
+#define GH__PC_BRIEF 1u
+#define GH__PC_EXACT 2u
+void gh__describe_pc(const void *pc, char *buf, size_t len, unsigned how);
 
 /* ---- time and I/O (timer.c, netpoll.c) ---- */
 int gh__timers_init(gh__m_t *m);

@@ -1,9 +1,10 @@
 /*
  * check_sched.c - the M:N scheduler: work spreads over the workers, yield
  * hands the worker over, goroutines start goroutines, configuration calls
- * validate, an idle runtime sleeps, and the runtime can be looked into
+ * validate, an idle runtime sleeps, the runtime can be looked into
  * (gh_rt_stats, gh_dump, the SIGQUIT dump, gh_rt_worker_stats and the
- * gh_rt_goroutines walk).
+ * gh_rt_goroutines walk), and a goroutine that holds its worker is reported
+ * (the stall watch).
  *
  * Goroutines record what they see; only the test's main thread asserts.
  */
@@ -985,6 +986,203 @@ START_TEST(sched_goroutines_walk_stops_when_the_callback_says_so)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* The stall watch                                                     */
+/* ------------------------------------------------------------------ */
+
+/* What the log received: up to 16 messages, with their levels. */
+static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER;
+static char rec_msg[16][GH_LOG_MAX];
+static int rec_level[16];
+static int rec_n;
+
+static void rec_sink(void *udata, int level, const char *msg, size_t len)
+{
+    (void)udata;
+    pthread_mutex_lock(&rec_mu);
+    if (rec_n < 16) {
+        snprintf(rec_msg[rec_n], sizeof(rec_msg[rec_n]), "%.*s", (int)len, msg);
+        rec_level[rec_n++] = level;
+    }
+    pthread_mutex_unlock(&rec_mu);
+}
+
+/* The index of the first message holding text, or -1. */
+static int rec_find(const char *text)
+{
+    int at = -1;
+
+    pthread_mutex_lock(&rec_mu);
+    for (int i = 0; i < rec_n && at < 0; i++)
+        if (strstr(rec_msg[i], text))
+            at = i;
+    pthread_mutex_unlock(&rec_mu);
+    return at;
+}
+
+static int rec_count(void)
+{
+    pthread_mutex_lock(&rec_mu);
+    int n = rec_n;
+    pthread_mutex_unlock(&rec_mu);
+    return n;
+}
+
+static atomic_int hog_release;
+
+/* Spins without a switch until released (or 20 s pass). */
+__attribute__((noinline)) static void hog_spin(void)
+{
+    int64_t end = gh_now() + 20 * GH_SECOND;
+
+    while (!atomic_load(&hog_release) && gh_now() < end)
+        ;
+    __asm__ volatile("" ::: "memory"); /* not a tail call: keep the frame */
+}
+
+static void holder(void *arg)
+{
+    (void)arg;
+    hog_spin();
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_goroutine_holding_its_worker_is_reported_with_its_stack)
+{
+    gh_go_opts_t o = {.name = "hog"};
+    char want[64];
+    int64_t id;
+    int at;
+
+    gh_log_set_sink(rec_sink, NULL);
+    ck_assert_int_eq(gh_set_stall_limit(100 * GH_MILLISECOND), 0);
+    id = gh_go_with(holder, NULL, &o);
+    ck_assert_int_gt(id, 0);
+    snprintf(want, sizeof(want), "goroutine %lld [hog] has kept it for",
+             (long long)id);
+    ck_assert_msg(GH_TEST_WAIT_UNTIL(rec_find(want) >= 0, 5 * GH_SECOND),
+                  "no report of the goroutine holding its worker");
+    at = rec_find(want);
+    ck_assert_int_eq(rec_level[at], GH_LOG_WARN);
+    ck_assert_msg(strncmp(rec_msg[at], "worker ", 7) == 0, "%s", rec_msg[at]);
+    ck_assert_msg(strstr(rec_msg[at], "started as holder by "), "%s",
+                  rec_msg[at]);
+    /* ThreadSanitizer holds signals back until the thread calls into
+     * something it intercepts, which this loop does only to read the
+     * clock: there the frames may be missing. */
+    if (!GH_TEST_TSAN)
+        ck_assert_msg(strstr(rec_msg[at], "hog_spin+0x"), "%s", rec_msg[at]);
+    ck_assert_int_eq(rec_count(), 1); /* once per stall */
+    atomic_store(&hog_release, 1);
+    snprintf(want, sizeof(want), "goroutine %lld [hog] let go after",
+             (long long)id);
+    ck_assert_msg(GH_TEST_WAIT_UNTIL(rec_find(want) >= 0, 5 * GH_SECOND),
+                  "no notice when the goroutine let go");
+    ck_assert_int_eq(rec_level[rec_find(want)], GH_LOG_NOTICE);
+    GH_TEST_WAIT_COUNT(&done, 1, 5 * GH_SECOND);
+    gh_log_set_sink(NULL, NULL);
+}
+END_TEST
+
+static int block_fds[2];
+static atomic_long block_got;
+
+/* A read(2) on a blocking pipe: the thread blocks, not the goroutine. */
+static void blocked_reader(void *arg)
+{
+    char c = 0;
+    ssize_t n;
+
+    (void)arg;
+    n = read(block_fds[0], &c, 1);
+    atomic_store(&block_got, n == 1 && c == 'x' ? 1 : n < 0 ? -errno : -1000);
+}
+
+START_TEST(
+    sched_goroutine_blocked_in_a_system_call_is_reported_and_the_call_goes_on)
+{
+    char want[64];
+    int64_t id;
+    int at;
+
+    ck_assert_int_eq(pipe2(block_fds, O_CLOEXEC), 0);
+    gh_log_set_sink(rec_sink, NULL);
+    ck_assert_int_eq(gh_set_stall_limit(100 * GH_MILLISECOND), 0);
+    id = gh_go(blocked_reader, NULL);
+    ck_assert_int_gt(id, 0);
+    snprintf(want, sizeof(want), "goroutine %lld has kept it for",
+             (long long)id);
+    ck_assert_msg(GH_TEST_WAIT_UNTIL(rec_find(want) >= 0, 5 * GH_SECOND),
+                  "no report of the goroutine blocked in read(2)");
+    at = rec_find(want);
+    ck_assert_msg(strstr(rec_msg[at], "started as blocked_reader by "), "%s",
+                  rec_msg[at]);
+    if (!GH_TEST_TSAN)
+        ck_assert_msg(strstr(rec_msg[at], "<- blocked_reader+0x"), "%s",
+                      rec_msg[at]);
+    /* The signal that took the frames did not end the read (SA_RESTART). */
+    gh_sleep(50 * GH_MILLISECOND);
+    ck_assert_int_eq(atomic_load(&block_got), 0);
+    ck_assert_int_eq(write(block_fds[1], "x", 1), 1);
+    ck_assert(GH_TEST_WAIT_UNTIL(atomic_load(&block_got) != 0, 5 * GH_SECOND));
+    ck_assert_int_eq(atomic_load(&block_got), 1);
+    gh_log_set_sink(NULL, NULL);
+}
+END_TEST
+
+static void yielding_loop(void *arg)
+{
+    int64_t end = gh_now() + 400 * GH_MILLISECOND;
+
+    (void)arg;
+    while (gh_now() < end) {
+        int64_t t = gh_now() + 200 * GH_MICROSECOND;
+        while (gh_now() < t)
+            ;
+        gh_yield();
+    }
+    atomic_fetch_add(&done, 1);
+}
+
+static void sleeper_400ms(void *arg)
+{
+    (void)arg;
+    gh_sleep(400 * GH_MILLISECOND);
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_yielding_and_parked_goroutines_are_not_reported)
+{
+    gh_log_set_sink(rec_sink, NULL);
+    ck_assert_int_eq(gh_set_stall_limit(50 * GH_MILLISECOND), 0);
+    ck_assert_int_gt(gh_go(yielding_loop, NULL), 0);
+    ck_assert_int_gt(gh_go(sleeper_400ms, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 2, 5 * GH_SECOND);
+    /* Idle workers are not held either. */
+    gh_sleep(200 * GH_MILLISECOND);
+    ck_assert_msg(rec_count() == 0, "reported: %s", rec_msg[0]);
+    /* Off: a goroutine that holds its worker goes unreported. */
+    ck_assert_int_eq(gh_set_stall_limit(0), 0);
+    ck_assert_int_gt(gh_go(holder, NULL), 0);
+    gh_sleep(300 * GH_MILLISECOND);
+    atomic_store(&hog_release, 1);
+    GH_TEST_WAIT_COUNT(&done, 3, 5 * GH_SECOND);
+    ck_assert_msg(rec_count() == 0, "reported: %s", rec_msg[0]);
+    gh_log_set_sink(NULL, NULL);
+}
+END_TEST
+
+START_TEST(sched_set_stall_limit_validates)
+{
+    ck_assert_int_eq(gh_set_stall_limit(-1), GH_EINVAL);
+    ck_assert_int_eq(gh_set_stall_limit(9 * GH_MILLISECOND), GH_EINVAL);
+    ck_assert_int_eq(gh_set_stall_limit(GH_HOUR + 1), GH_EINVAL);
+    ck_assert_int_eq(gh_set_stall_limit(10 * GH_MILLISECOND), 0);
+    ck_assert_int_eq(gh_set_stall_limit(GH_HOUR), 0);
+    ck_assert_int_eq(gh_set_stall_limit(0), 0);
+}
+END_TEST
+
 static Suite *sched_suite(void)
 {
     Suite *s = suite_create("sched");
@@ -1034,6 +1232,17 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, sched_worker_stats_cover_every_worker_and_count_switches);
     tcase_add_test(tc, sched_goroutines_walk_reports_a_parked_named_goroutine);
     tcase_add_test(tc, sched_goroutines_walk_stops_when_the_callback_says_so);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("stall");
+    gh_test_tcase_setup(tc, 30);
+    tcase_add_test(
+        tc, sched_goroutine_holding_its_worker_is_reported_with_its_stack);
+    tcase_add_test(
+        tc,
+        sched_goroutine_blocked_in_a_system_call_is_reported_and_the_call_goes_on);
+    tcase_add_test(tc, sched_yielding_and_parked_goroutines_are_not_reported);
+    tcase_add_test(tc, sched_set_stall_limit_validates);
     suite_add_tcase(s, tc);
 
     return s;

@@ -80,7 +80,7 @@ static const char *wait_name(int wait)
                : "waiting";
 }
 
-static void fmt_duration(char *buf, size_t len, int64_t ns)
+void gh__fmt_duration(char *buf, size_t len, int64_t ns)
 {
     if (ns < 0)
         ns = 0;
@@ -99,6 +99,7 @@ typedef struct g_snap {
     int64_t id;
     int64_t since;          /* gh_now() about when it parked */
     gh_go_fn fn;
+    const void *creator; /* return address in gh_go()'s caller */
     int state, wait;
     char name[GH__NAME_MAX]; /* "" if unnamed */
 } g_snap_t;
@@ -126,6 +127,7 @@ GH__NO_TSAN static bool snap_one(g_snap_t *s, const gh__g_t *g)
     s->since = atomic_load_explicit(&g->since, memory_order_relaxed);
     s->id = g->id;
     s->fn = g->fn;
+    s->creator = g->creator;
     s->name[0] = '\0';
     if (g->flags & GH__G_NAMED)
         memcpy(s->name, g->name, sizeof(s->name));
@@ -146,6 +148,30 @@ static int snapshot(g_snap_t **out, size_t *n)
     pthread_mutex_unlock(&allg_mu);
     *out = snap;
     return snap ? 0 : GH_ENOMEM;
+}
+
+bool gh__g_peek(const gh__g_t *g, int64_t *id, char name[GH__NAME_MAX],
+                gh_go_fn *fn, const void **creator)
+{
+    bool live = false;
+    g_snap_t s;
+
+    /* A linear search, so that g is not dereferenced before it is known
+     * to be mapped: the stall watch's use is rare. */
+    pthread_mutex_lock(&allg_mu);
+    for (size_t i = 0; i < allg_len; i++)
+        if (allg[i] == g) {
+            live = snap_one(&s, g);
+            break;
+        }
+    pthread_mutex_unlock(&allg_mu);
+    if (!live)
+        return false;
+    *id = s.id;
+    memcpy(name, s.name, GH__NAME_MAX);
+    *fn = s.fn;
+    *creator = s.creator;
+    return true;
 }
 
 /* A few start functions resolved lately: most goroutines share a handful,
@@ -225,7 +251,7 @@ static int dump_one(void *udata, const gh_rt_g_info_t *g)
     char what[64], dur[32];
 
     if (g->state == GH_G_WAITING) {
-        fmt_duration(dur, sizeof(dur), g->wait_ns);
+        gh__fmt_duration(dur, sizeof(dur), g->wait_ns);
         snprintf(what, sizeof(what), "%s, %s", g->wait, dur);
     } else
         snprintf(what, sizeof(what), "%s",

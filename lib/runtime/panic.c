@@ -309,9 +309,11 @@ int gh_panicking(void)
 
 /* ---- the report of a panic nobody recovered ---- */
 
-/* Everything below runs under die_mu, which is never released: the first
+/* The report runs under die_mu, which is never released: the first
  * goroutine or thread to die writes its report and ends the process, any
- * other waits for that. */
+ * other waits for that.  The naming of code addresses below (the ELF
+ * cache, gh__describe_pc) also serves the stall watch (stall.c), from its
+ * own thread. */
 static pthread_mutex_t die_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
@@ -355,32 +357,27 @@ __attribute__((format(printf, 1, 2))) static void out_printf(const char *fmt,
     out.len += (size_t)n < room ? (size_t)n : room - 1; /* a long line is cut */
 }
 
-/* The ELF files already opened for names, keyed by link map. */
+/* The ELF files already opened for names, keyed by link map.  An entry
+ * never changes once filled; elf_mu guards the filling (the stall watch
+ * names frames too, from its own thread). */
 #define ELF_CACHE 8
+static pthread_mutex_t elf_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct elf_file {
     const struct link_map *lm;
     const unsigned char *map; /* NULL: not readable as ELF */
     size_t size;
 } elf_files[ELF_CACHE];
 
-static const struct elf_file *elf_open(const struct link_map *lm)
+static void elf_fill(struct elf_file *ef, const struct link_map *lm)
 {
-    struct elf_file *ef = NULL;
     const char *path = lm->l_name[0] ? lm->l_name : "/proc/self/exe";
     struct stat st;
     void *map;
     int fd;
 
-    for (int i = 0; i < ELF_CACHE && !ef; i++)
-        if (elf_files[i].lm == lm || !elf_files[i].lm)
-            ef = &elf_files[i];
-    if (!ef)
-        return NULL;
-    if (ef->lm == lm)
-        return ef->map ? ef : NULL;
     ef->lm = lm;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return NULL;
+        return;
     if (fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(elf_ehdr_t)) {
         map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map != MAP_FAILED) {
@@ -389,7 +386,20 @@ static const struct elf_file *elf_open(const struct link_map *lm)
         }
     }
     close(fd);
-    return ef->map ? ef : NULL;
+}
+
+static const struct elf_file *elf_open(const struct link_map *lm)
+{
+    struct elf_file *ef = NULL;
+
+    pthread_mutex_lock(&elf_mu);
+    for (int i = 0; i < ELF_CACHE && !ef; i++)
+        if (elf_files[i].lm == lm || !elf_files[i].lm)
+            ef = &elf_files[i];
+    if (ef && ef->lm != lm)
+        elf_fill(ef, lm);
+    pthread_mutex_unlock(&elf_mu);
+    return ef && ef->map ? ef : NULL;
 }
 
 /* The section headers of ef, or NULL if they do not fit in the file. */
@@ -457,33 +467,40 @@ static bool elf_lookup(const struct link_map *lm, uintptr_t rel,
     return false;
 }
 
-/* Describe return address pc as "name+0xoff (file+0xrel)": rel is what
- * addr2line -e file takes.  The lookup uses pc - 1, which is still inside
- * the call when the callee (gh_panic, say) does not return. */
-static void describe(const void *pc, char *buf, size_t len)
+/* Describe code address pc as "name+0xoff (file+0xrel)": rel is what
+ * addr2line -e file takes.  A return address is looked up as pc - 1,
+ * which is still inside the call when the callee (gh_panic, say) does not
+ * return; an exact one (GH__PC_EXACT: a function, an interrupted
+ * instruction) as it is. */
+void gh__describe_pc(const void *pc, char *buf, size_t len, unsigned how)
 {
-    uintptr_t a = (uintptr_t)pc, start = 0;
+    uintptr_t a = (uintptr_t)pc, at = a - !(how & GH__PC_EXACT), start = 0;
     struct link_map *lm = NULL;
-    const char *name = NULL;
+    const char *name = NULL, *file;
     Dl_info info;
 
-    if (!dladdr1((void *)(a - 1), &info, (void **)&lm, RTLD_DL_LINKMAP) ||
-        !lm) {
+    if (!dladdr1((void *)at, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm) {
         snprintf(buf, len, "%p", pc);
         return;
     }
     if (info.dli_sname && info.dli_saddr) {
         name = info.dli_sname;
         start = (uintptr_t)info.dli_saddr;
-    } else if (elf_lookup(lm, a - 1 - lm->l_addr, &name, &start)) {
+    } else if (elf_lookup(lm, at - lm->l_addr, &name, &start)) {
         start += lm->l_addr;
     }
-    if (name)
+    file = info.dli_fname;
+    if ((how & GH__PC_BRIEF) && strrchr(file, '/'))
+        file = strrchr(file, '/') + 1;
+    if (name && (how & GH__PC_BRIEF) && a == start)
+        snprintf(buf, len, "%s", name);
+    else if (name && (how & GH__PC_BRIEF))
+        snprintf(buf, len, "%s+0x%zx", name, (size_t)(a - start));
+    else if (name)
         snprintf(buf, len, "%s+0x%zx (%s+0x%zx)", name, (size_t)(a - start),
-                 info.dli_fname, (size_t)(a - lm->l_addr));
+                 file, (size_t)(a - lm->l_addr));
     else
-        snprintf(buf, len, "%s+0x%zx", info.dli_fname,
-                 (size_t)(a - lm->l_addr));
+        snprintf(buf, len, "%s+0x%zx", file, (size_t)(a - lm->l_addr));
 }
 
 /* Oldest first, each later one indented, as Go prints them. */
@@ -525,13 +542,13 @@ __attribute__((noinline)) static void die(gh__g_t *g)
     for (i = 0; i < n && pcs[i] != from; i++)
         ;
     for (i = i < n ? i : 0; i < n; i++) {
-        describe(pcs[i], line, sizeof(line));
+        gh__describe_pc(pcs[i], line, sizeof(line), 0);
         out_printf("\t%s\n", line);
     }
     if (n == 64)
         out_printf("\t...\n");
     if (!g->is_thread && g->creator) {
-        describe(g->creator, line, sizeof(line));
+        gh__describe_pc(g->creator, line, sizeof(line), 0);
         out_printf("created by %s\n", line);
     }
     out_flush();

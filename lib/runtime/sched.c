@@ -596,7 +596,13 @@ static bool idle_remove(gh__m_t *m)
     }
     spinning = m->spinning;
     pthread_mutex_unlock(&idle_mu);
+    gh__stall_awake();
     return spinning;
+}
+
+bool gh__workers_all_idle(void)
+{
+    return atomic_load(&nidle) == nworkers;
 }
 
 static void wakep(void)
@@ -684,7 +690,7 @@ static inline void switch_hook(gh__g_t *from, gh__g_t *to, bool dying)
 static inline __attribute__((always_inline)) void
 switch_to(gh__m_t *m, gh__g_t *from, gh__g_t *to, bool dying)
 {
-    m->cur = to;
+    gh__set_cur(m, to);
     count_switch(m, to);
     atomic_store_explicit(&to->state, GH_G_RUNNING, memory_order_relaxed);
     switch_hook(from, to, dying);
@@ -842,7 +848,7 @@ GH__NORETURN static void g_exit(gh__g_t *g)
     m->post_fn = post_exit;
     m->post_arg = g;
     atomic_store_explicit(&g->state, GH_G_DEAD, memory_order_relaxed);
-    m->cur = to;
+    gh__set_cur(m, to);
     count_switch(m, to);
     atomic_store_explicit(&to->state, GH_G_RUNNING, memory_order_relaxed);
     switch_hook(g, to, true);
@@ -1261,9 +1267,10 @@ static void *worker_main(void *p)
     gh__m_t *m = p;
 
     gh__tls_m = m;
-    m->cur = &m->g0;
+    gh__set_cur(m, &m->g0);
     g0_stack_bounds(m);
     gh__segv_thread_init();
+    gh__stall_thread_init();
 #if GH_SANITIZE_THREAD
     m->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -1347,6 +1354,7 @@ static void rt_init(void)
     for (int i = 0; i < nworkers; i++)
         if (pthread_create(&ms[i]->thread, NULL, worker_main, ms[i]) != 0)
             gh__fatal("cannot start worker thread %d", i);
+    gh__stall_start(ms, nworkers);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     atomic_store_explicit(&started, 1, memory_order_release);
 }

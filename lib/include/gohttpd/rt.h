@@ -27,7 +27,10 @@
  * operations that must wait.  gh_go never switches: the new goroutine runs
  * when a worker picks it.  A CPU-bound loop that runs for more than about a
  * millisecond must call gh_yield() now and then, or it holds its worker (and
- * that worker's timers and sockets) until it finishes.
+ * that worker's timers and sockets) until it finishes; so does a call that
+ * blocks the thread (sleep(3), a blocking read, a library's own network
+ * call) unless it goes through gh_blocking().  The runtime reports such a
+ * goroutine in the log, with its backtrace (gh_set_stall_limit()).
  *
  * Units: durations and deadlines are int64_t nanoseconds; deadlines are
  * absolute CLOCK_MONOTONIC times as returned by gh_now().
@@ -145,6 +148,21 @@ GH_API int gh_set_workers(int n);
  * above 1 GiB) or GH_EBUSY.
  */
 GH_API int gh_set_stack_size(size_t bytes);
+
+/**
+ * gh_set_stall_limit - report a goroutine that keeps its worker for ns
+ * nanoseconds or more without switching: computing without gh_yield(), or
+ * blocked in a call that blocks the thread.  The report is a warning in
+ * the log (gh_log) naming the worker, the goroutine (id, name, the function
+ * that started it) and its backtrace, and a notice when it lets go.  To take
+ * the backtrace the runtime interrupts the goroutine's thread once with
+ * SIGURG (SA_RESTART: most interrupted system calls go on; sleep(3), poll(2)
+ * and the like return early, as for any signal).  The default is 1 s, or
+ * GH_STALL_MS in the environment (milliseconds); 0 turns the report off.
+ * Any time, from any thread.  Returns 0, or GH_EINVAL for ns below 10 ms
+ * (other than 0) or above an hour.
+ */
+GH_API int gh_set_stall_limit(int64_t ns);
 
 /** gh_workers - the number of worker threads (configured, if not started). */
 GH_API int gh_workers(void);
