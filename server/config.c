@@ -448,6 +448,25 @@ static int set_shutdown_timeout(loader_t *l, const gh_conf_directive_t *d)
     return get_duration(l, d, &l->c->shutdown_timeout);
 }
 
+static int set_stall_limit(loader_t *l, const gh_conf_directive_t *d)
+{
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    if (strcmp(gh_conf_arg(d, 0), "off") == 0) {
+        l->c->stall_limit = 0;
+        return 0;
+    }
+    if ((rc = get_duration(l, d, &l->c->stall_limit)))
+        return rc;
+    /* gh_set_stall_limit()'s range, checked here: loading must not
+     * change the running process. */
+    if (l->c->stall_limit < 10 * GH_MILLISECOND || l->c->stall_limit > GH_HOUR)
+        return fail(l, d, "must be off, or between 10ms and 1h");
+    return 0;
+}
+
 static int set_drain_delay(loader_t *l, const gh_conf_directive_t *d)
 {
     int rc = shape(l, d, 1, 1);
@@ -1204,6 +1223,7 @@ static const struct directive {
     {"ready_path", set_ready_path},
     {"health_log", set_health_log},
     {"upgrade_timeout", set_upgrade_timeout},
+    {"stall_limit", set_stall_limit},
     {"max_open_files", set_max_open_files},
     {"listen", set_listen},
     {"route", set_route},
@@ -1261,6 +1281,7 @@ static void defaults(gd_config_t *c)
     c->log_buffer = 1u << 20;
     c->shutdown_timeout = 30 * GH_SECOND;
     c->upgrade_timeout = 60 * GH_SECOND;
+    c->stall_limit = GH_SECOND;
     c->user = "nobody";
     gh_server_opts_init(&c->http);
     c->http.request_id_header = "X-Request-ID";

@@ -405,6 +405,7 @@ int gd_start(gd_daemon_t *d, char *err, size_t errlen)
         return rc;
     if (d->cfg->workers)
         gh_set_workers(d->cfg->workers);
+    gh_set_stall_limit(d->cfg->stall_limit); /* checked at load */
     gd_logs_init(d->cfg->log_buffer);
     if ((rc = open_errlog(d, d->cfg, err, errlen)))
         return rc;
@@ -631,6 +632,7 @@ static void reload(gd_daemon_t *d)
         gh_log(GH_LOG_ERROR, "reload: %s (keeping the old access log)", err);
     if (open_errlog(d, c, err, sizeof(err)) != 0)
         gh_log(GH_LOG_ERROR, "reload: %s (keeping the old error log)", err);
+    gh_set_stall_limit(c->stall_limit);
     d->cfg = c;
     retire(gd_gen_swap(g), old);
     gh_log(GH_LOG_NOTICE, "reloaded: %d listeners, %d routes", c->nlistens,

@@ -70,6 +70,7 @@ typedef struct gd_config {
                                   * has to say it is ready */
     uint64_t max_open_files;     /* RLIMIT_NOFILE wanted; 0: the hard
                                   * limit */
+    int64_t stall_limit;         /* gh_set_stall_limit(); 0: off */
     const char *plugin_dir;      /* NULL: the built-in search path */
     gh_server_opts_t http;       /* limits and timeouts */
     gd_listen_t *listens;

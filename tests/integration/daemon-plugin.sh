@@ -78,4 +78,45 @@ else
     not_ok "tests/plugins/badabi.c builds"
 fi
 
+# A plugin that blocks its worker thread is reported, with its stack.
+if build_plugin blocker; then
+    cat >"$tmp/blocker.conf" <<EOC
+listen 127.0.0.1:0;
+$as_root
+stall_limit 100ms;
+route /block {
+    handler $tmp/blocker.so;
+    block 400ms;
+}
+EOC
+    if start_daemon blocker -c "$tmp/blocker.conf"; then
+        check "a handler that blocks its thread still answers" "200 done" \
+            "$(get /block)"
+        wait_for_grep "let go after" "$tmp/blocker.err"
+        stop_daemon TERM
+        check_grep "the stall is a warning naming the goroutine" \
+            '\[warn\] worker [0-9]*: goroutine [0-9]* .*has kept it for' \
+            "$tmp/blocker.err"
+        check_grep "with the plugin's frames" \
+            'stack: .*nanosleep.* <- block_thread+0x.* <- blocker_serve+0x' \
+            "$tmp/blocker.err"
+        check_grep "and a notice when it lets go" \
+            '\[notice\] worker [0-9]*: goroutine [0-9]* .*let go after about' \
+            "$tmp/blocker.err"
+    else
+        not_ok "the daemon starts with the blocking plugin"
+    fi
+else
+    not_ok "tests/plugins/blocker.c builds"
+fi
+printf 'listen 127.0.0.1:0;\nstall_limit 5ms;\n' >"$tmp/stall.conf"
+"$gohttpd" -t -c "$tmp/stall.conf" >"$tmp/t.stall" 2>&1
+check "-t rejects a stall_limit below 10ms" 1 $?
+check_grep "naming file:line:col" \
+    'stall.conf:2:1: stall_limit: must be off, or between 10ms and 1h' \
+    "$tmp/t.stall"
+printf 'listen 127.0.0.1:0;\nstall_limit off;\n' >"$tmp/stalloff.conf"
+"$gohttpd" -t -c "$tmp/stalloff.conf" >"$tmp/t.stalloff" 2>&1
+check "-t accepts stall_limit off" 0 $?
+
 finish
