@@ -256,6 +256,7 @@ static int take_snapshot(gh_req_t *req, gh__status_snap_t *s)
         return GH_ENOMEM;
     gh_server_stats(gh_req_server(req), &s->srv);
     gh_rt_stats(&s->rt);
+    s->stalls = gh_rt_stalls();
     s->nworkers = gh_rt_worker_stats(s->workers, n);
     s->uptime = gh_now() - s->srv.created;
     s->wall = wall_ns();

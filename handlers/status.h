@@ -46,6 +46,7 @@ static inline void gh__status_json_str(gh__status_buf_t *b, const char *s)
 typedef struct gh__status_snap {
     gh_server_stats_t srv;
     gh_rt_stats_t rt;
+    int64_t stalls;                /* gh_rt_stalls() */
     gh_rt_worker_stats_t *workers; /* nworkers of them; caller's memory */
     int nworkers;
     int64_t uptime; /* ns since the server was created */

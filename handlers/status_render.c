@@ -134,11 +134,12 @@ void gh__status_json(gh__status_buf_t *b, const gh__status_snap_t *s,
                       rt->spawned);
     json_workers(b, s);
     gh__hbuf_printf(b,
-                      ",\"stacks\":{\"mapped\":%" PRId64 ",\"guarded\":%" PRId64
-                      ",\"bytes\":%" PRId64 "},\"blocking_threads\":%" PRId64
-                      ",\"goroutine_list\":%s}\n",
-                      rt->stacks_mapped, rt->stacks_guarded, rt->stack_bytes,
-                      rt->blocking_threads, goroutines ? "true" : "false");
+                    ",\"stacks\":{\"mapped\":%" PRId64 ",\"guarded\":%" PRId64
+                    ",\"bytes\":%" PRId64 "},\"blocking_threads\":%" PRId64
+                    ",\"stalls\":%" PRId64 ",\"goroutine_list\":%s}\n",
+                    rt->stacks_mapped, rt->stacks_guarded, rt->stack_bytes,
+                    rt->blocking_threads, s->stalls,
+                    goroutines ? "true" : "false");
 }
 
 /* ---- Prometheus -------------------------------------------------------- */
@@ -246,6 +247,9 @@ static void prom_runtime(gh__status_buf_t *b, const gh__status_snap_t *s)
     metric(b, "blocking_threads", "gauge",
            "Threads in the pool for blocking calls.",
            (uint64_t)rt->blocking_threads);
+    metric(b, "stalls_total", "counter",
+           "Times a goroutine kept its worker past stall_limit.",
+           (uint64_t)s->stalls);
 }
 
 void gh__status_prometheus(gh__status_buf_t *b, const gh__status_snap_t *s)

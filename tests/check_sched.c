@@ -1056,6 +1056,7 @@ START_TEST(sched_goroutine_holding_its_worker_is_reported_with_its_stack)
 
     gh_log_set_sink(rec_sink, NULL);
     ck_assert_int_eq(gh_set_stall_limit(100 * GH_MILLISECOND), 0);
+    ck_assert_int_eq(gh_rt_stalls(), 0);
     id = gh_go_with(holder, NULL, &o);
     ck_assert_int_gt(id, 0);
     snprintf(want, sizeof(want), "goroutine %lld [hog] has kept it for",
@@ -1073,6 +1074,7 @@ START_TEST(sched_goroutine_holding_its_worker_is_reported_with_its_stack)
     if (!GH_TEST_TSAN)
         ck_assert_msg(strstr(rec_msg[at], "hog_spin+0x"), "%s", rec_msg[at]);
     ck_assert_int_eq(rec_count(), 1); /* once per stall */
+    ck_assert_int_eq(gh_rt_stalls(), 1);
     atomic_store(&hog_release, 1);
     snprintf(want, sizeof(want), "goroutine %lld [hog] let go after",
              (long long)id);

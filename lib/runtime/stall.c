@@ -68,6 +68,7 @@ static struct sigaction prev_urg;
 static gh__m_t **wms;
 static int wn;
 _Atomic bool gh__stall_asleep; /* set under mu */
+static _Atomic int64_t nreported;
 
 /* What the watcher last saw of one worker. */
 typedef struct watch {
@@ -82,6 +83,11 @@ typedef struct watch {
 static bool limit_ok(int64_t ns)
 {
     return ns == 0 || (ns >= LIMIT_MIN && ns <= LIMIT_MAX);
+}
+
+int64_t gh_rt_stalls(void)
+{
+    return atomic_load_explicit(&nreported, memory_order_relaxed);
 }
 
 int gh_set_stall_limit(int64_t ns)
@@ -241,6 +247,7 @@ static void report(gh__m_t *m, watch_t *w, int64_t held)
     else
         snprintf(frames, sizeof(frames), "unknown (no answer to the signal)");
     gh__fmt_duration(dur, sizeof(dur), held);
+    atomic_fetch_add_explicit(&nreported, 1, memory_order_relaxed);
     gh_log(GH_LOG_WARN,
            "worker %d: goroutine %lld%s%s%s has kept it for %s without "
            "switching, and its other goroutines, timers and sockets wait "

@@ -84,7 +84,7 @@ if [ "$have_python" = yes ]; then
     check "it parses as JSON with the expected sections" "True" \
         "$(json_get 'all(k in j for k in ("version", "uptime",
             "connections", "requests", "bytes", "latency", "goroutines",
-            "workers", "stacks", "blocking_threads", "timeouts",
+            "workers", "stacks", "blocking_threads", "stalls", "timeouts",
             "accept_pauses"))')"
     before=$(json_get 'j["requests"]["total"]')
     for i in 1 2 3 4 5; do
@@ -207,6 +207,7 @@ check_grep "goroutines by state" '^gohttpd_goroutines{state="waiting"} ' \
     "$tmp/metrics"
 check_grep "run queue per worker" '^gohttpd_worker_run_queue{worker="0"} ' \
     "$tmp/metrics"
+check_grep "stalls, a counter" '^gohttpd_stalls_total 0$' "$tmp/metrics"
 check "the prefix route's metrics path works too" 200 \
     "$(get /status/metrics | cut -d' ' -f1)"
 

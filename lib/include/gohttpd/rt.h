@@ -164,6 +164,13 @@ GH_API int gh_set_stack_size(size_t bytes);
  */
 GH_API int gh_set_stall_limit(int64_t ns);
 
+/**
+ * gh_rt_stalls - how many times the stall watch has reported a goroutine
+ * that kept its worker (see gh_set_stall_limit()) since the runtime
+ * started.  Any thread.
+ */
+GH_API int64_t gh_rt_stalls(void);
+
 /** gh_workers - the number of worker threads (configured, if not started). */
 GH_API int gh_workers(void);
 
