@@ -98,22 +98,47 @@ static int make_time(int y, const char *mon, int d, int h, int mi, int s,
  * RFC 9110 5.6.7: recipients accept IMF-fixdate and the two obsolete forms.
  * %n after the last field makes sure nothing trails.
  */
+/* The dashes in s, or -1 if it has a plus sign: sscanf's %d would take
+ * either as a sign ("06-Nov--1" as the year -1), where only digits may
+ * stand. */
+static int dashes(const char *s)
+{
+    int n = 0;
+
+    for (; *s; s++) {
+        if (*s == '+')
+            return -1;
+        n += *s == '-';
+    }
+    return n;
+}
+
 int gh__static_parse_date(const char *s, time_t *out)
 {
     char wd[10], mon[4];
-    int y, d, h, mi, sec, n = -1;
+    int y, d, h, mi, sec, n = -1, nd = dashes(s);
 
-    if (sscanf(s, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", wd,
-               &d, mon, &y, &h, &mi, &sec, &n) == 7 && n > 0 && !s[n])
+    /* IMF-fixdate and asctime have no dash, RFC 850 two: its
+     * separators. */
+    if (nd != 0 && nd != 2)
+        return -1;
+    if (nd == 0 &&
+        sscanf(s, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", wd, &d,
+               mon, &y, &h, &mi, &sec, &n) == 7 &&
+        n > 0 && !s[n])
         return make_time(y, mon, d, h, mi, sec, out);
     n = -1;
-    if (sscanf(s, "%9[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", wd, &d,
-               mon, &y, &h, &mi, &sec, &n) == 7 && n > 0 && !s[n])
+    if (nd == 2 &&
+        sscanf(s, "%9[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", wd, &d,
+               mon, &y, &h, &mi, &sec, &n) == 7 &&
+        n > 0 && !s[n])
         return make_time(y < 70 ? 2000 + y : 1900 + y, mon, d, h, mi, sec,
                          out);
     n = -1;
-    if (sscanf(s, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", wd, mon, &d,
-               &h, &mi, &sec, &y, &n) == 7 && n > 0 && !s[n])
+    if (nd == 0 &&
+        sscanf(s, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", wd, mon, &d,
+               &h, &mi, &sec, &y, &n) == 7 &&
+        n > 0 && !s[n])
         return make_time(y, mon, d, h, mi, sec, out);
     return -1;
 }

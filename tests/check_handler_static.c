@@ -800,6 +800,9 @@ START_TEST(if_match_and_if_unmodified_since_give_412)
     expect("/hello.txt", "If-Match: *\r\n", 200);
     expect("/hello.txt", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT"
            "\r\n", 412);
+    /* Not an HTTP-date: ignored (RFC 9110 13.1.4), not read as 1999. */
+    expect("/hello.txt",
+           "If-Unmodified-Since: Sunday, 06-Nov--1 08:49:37 GMT\r\n", 200);
     snprintf(h, sizeof(h), "If-Unmodified-Since: %s\r\n", lm);
     expect("/hello.txt", h, 200);
     stop();
@@ -1118,6 +1121,14 @@ START_TEST(dates_parse_in_all_three_forms)
     ck_assert_int_eq(gh__static_parse_date("Sun, 06 Nov 1994 25:49:37 GMT",
                                            &t), -1);
     ck_assert_int_eq(gh__static_parse_date("", &t), -1);
+    /* Signs where digits belong: sscanf's %d would take them. */
+    ck_assert_int_eq(
+        gh__static_parse_date("Sunday, 06-Nov--1 08:49:37 GMT", &t), -1);
+    ck_assert_int_eq(gh__static_parse_date("Sun, -6 Nov 1994 08:49:37 GMT", &t),
+                     -1);
+    ck_assert_int_eq(gh__static_parse_date("Sun, 06 Nov +994 08:49:37 GMT", &t),
+                     -1);
+    ck_assert_int_eq(gh__static_parse_date("Sun Nov  6 08:-9:37 1994", &t), -1);
     gh__static_fmt_date(784111777, out);
     ck_assert_str_eq(out, "Sun, 06 Nov 1994 08:49:37 GMT");
     gh__static_fmt_date(0, out);
