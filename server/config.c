@@ -125,6 +125,21 @@ static int get_duration(loader_t *l, const gh_conf_directive_t *d,
     return 0;
 }
 
+/* d's one argument as a duration, or 0 when it is word ("0", "off"). */
+static int get_duration_or_zero(loader_t *l, const gh_conf_directive_t *d,
+                                const char *word, int64_t *out)
+{
+    int rc = shape(l, d, 1, 1);
+
+    if (rc)
+        return rc;
+    if (strcmp(gh_conf_arg(d, 0), word) == 0) {
+        *out = 0;
+        return 0;
+    }
+    return get_duration(l, d, out);
+}
+
 static int get_flag(loader_t *l, const gh_conf_directive_t *d, bool *out)
 {
     int rc = shape(l, d, 1, 1);
@@ -450,34 +465,19 @@ static int set_shutdown_timeout(loader_t *l, const gh_conf_directive_t *d)
 
 static int set_stall_limit(loader_t *l, const gh_conf_directive_t *d)
 {
-    int rc = shape(l, d, 1, 1);
+    int64_t *v = &l->c->stall_limit;
+    int rc = get_duration_or_zero(l, d, "off", v);
 
-    if (rc)
-        return rc;
-    if (strcmp(gh_conf_arg(d, 0), "off") == 0) {
-        l->c->stall_limit = 0;
-        return 0;
-    }
-    if ((rc = get_duration(l, d, &l->c->stall_limit)))
-        return rc;
     /* gh_set_stall_limit()'s range, checked here: loading must not
      * change the running process. */
-    if (l->c->stall_limit < 10 * GH_MILLISECOND || l->c->stall_limit > GH_HOUR)
+    if (rc == 0 && *v && (*v < 10 * GH_MILLISECOND || *v > GH_HOUR))
         return fail(l, d, "must be off, or between 10ms and 1h");
-    return 0;
+    return rc;
 }
 
 static int set_drain_delay(loader_t *l, const gh_conf_directive_t *d)
 {
-    int rc = shape(l, d, 1, 1);
-
-    if (rc)
-        return rc;
-    if (strcmp(gh_conf_arg(d, 0), "0") == 0) {
-        l->c->drain_delay = 0;
-        return 0;
-    }
-    return get_duration(l, d, &l->c->drain_delay);
+    return get_duration_or_zero(l, d, "0", &l->c->drain_delay);
 }
 
 static int set_upgrade_timeout(loader_t *l, const gh_conf_directive_t *d)

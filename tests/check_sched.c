@@ -1028,6 +1028,21 @@ static int rec_count(void)
     return n;
 }
 
+/* Reports go to rec_sink from now on, after a stall of 100 ms. */
+static void watch_stalls(void)
+{
+    gh_log_set_sink(rec_sink, NULL);
+    ck_assert_int_eq(gh_set_stall_limit(100 * GH_MILLISECOND), 0);
+}
+
+/* Wait for a message holding want; its index. */
+static int wait_report(const char *want)
+{
+    ck_assert_msg(GH_TEST_WAIT_UNTIL(rec_find(want) >= 0, 5 * GH_SECOND),
+                  "nothing logged holds \"%s\"", want);
+    return rec_find(want);
+}
+
 static atomic_int hog_release;
 
 /* Spins without a switch until released (or 20 s pass). */
@@ -1054,16 +1069,13 @@ START_TEST(sched_goroutine_holding_its_worker_is_reported_with_its_stack)
     int64_t id;
     int at;
 
-    gh_log_set_sink(rec_sink, NULL);
-    ck_assert_int_eq(gh_set_stall_limit(100 * GH_MILLISECOND), 0);
+    watch_stalls();
     ck_assert_int_eq(gh_rt_stalls(), 0);
     id = gh_go_with(holder, NULL, &o);
     ck_assert_int_gt(id, 0);
     snprintf(want, sizeof(want), "goroutine %lld [hog] has kept it for",
              (long long)id);
-    ck_assert_msg(GH_TEST_WAIT_UNTIL(rec_find(want) >= 0, 5 * GH_SECOND),
-                  "no report of the goroutine holding its worker");
-    at = rec_find(want);
+    at = wait_report(want);
     ck_assert_int_eq(rec_level[at], GH_LOG_WARN);
     ck_assert_msg(strncmp(rec_msg[at], "worker ", 7) == 0, "%s", rec_msg[at]);
     ck_assert_msg(strstr(rec_msg[at], "started as holder by "), "%s",
@@ -1078,9 +1090,7 @@ START_TEST(sched_goroutine_holding_its_worker_is_reported_with_its_stack)
     atomic_store(&hog_release, 1);
     snprintf(want, sizeof(want), "goroutine %lld [hog] let go after",
              (long long)id);
-    ck_assert_msg(GH_TEST_WAIT_UNTIL(rec_find(want) >= 0, 5 * GH_SECOND),
-                  "no notice when the goroutine let go");
-    ck_assert_int_eq(rec_level[rec_find(want)], GH_LOG_NOTICE);
+    ck_assert_int_eq(rec_level[wait_report(want)], GH_LOG_NOTICE);
     GH_TEST_WAIT_COUNT(&done, 1, 5 * GH_SECOND);
     gh_log_set_sink(NULL, NULL);
 }
@@ -1108,15 +1118,12 @@ START_TEST(
     int at;
 
     ck_assert_int_eq(pipe2(block_fds, O_CLOEXEC), 0);
-    gh_log_set_sink(rec_sink, NULL);
-    ck_assert_int_eq(gh_set_stall_limit(100 * GH_MILLISECOND), 0);
+    watch_stalls();
     id = gh_go(blocked_reader, NULL);
     ck_assert_int_gt(id, 0);
     snprintf(want, sizeof(want), "goroutine %lld has kept it for",
              (long long)id);
-    ck_assert_msg(GH_TEST_WAIT_UNTIL(rec_find(want) >= 0, 5 * GH_SECOND),
-                  "no report of the goroutine blocked in read(2)");
-    at = rec_find(want);
+    at = wait_report(want);
     ck_assert_msg(strstr(rec_msg[at], "started as blocked_reader by "), "%s",
                   rec_msg[at]);
     if (!GH_TEST_TSAN)
