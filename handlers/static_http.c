@@ -94,10 +94,6 @@ static int make_time(int y, const char *mon, int d, int h, int mi, int s,
     return (int64_t)*out > DATE_MAX ? -1 : 0;
 }
 
-/*
- * RFC 9110 5.6.7: recipients accept IMF-fixdate and the two obsolete forms.
- * %n after the last field makes sure nothing trails.
- */
 /* The dashes in s, or -1 if it has a plus sign: sscanf's %d would take
  * either as a sign ("06-Nov--1" as the year -1), where only digits may
  * stand. */
@@ -113,6 +109,10 @@ static int dashes(const char *s)
     return n;
 }
 
+/*
+ * RFC 9110 5.6.7: recipients accept IMF-fixdate and the two obsolete forms.
+ * %n after the last field makes sure nothing trails.
+ */
 int gh__static_parse_date(const char *s, time_t *out)
 {
     char wd[10], mon[4];

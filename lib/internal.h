@@ -435,9 +435,10 @@ void gh__tsan_g_fini(gh__g_t *g);
 /* ---- the table of all stacks (dump.c) ---- */
 void gh__allg_add(gh__g_t *g);
 void gh__allg_del(gh__g_t *g);
-/* Copy the id, name ("" if none) and start function of g, which may be a
- * stale pointer: false unless g is the record of a live goroutine.  Never
- * touches g's memory unless g is in the table, which keeps it mapped. */
+/* Copy the id, name ("" if none), start function and creator (gh_go()'s
+ * return address) of g, which may be a stale pointer: false unless g is
+ * the record of a live goroutine.  Never touches g's memory unless g is in
+ * the table, which keeps it mapped. */
 bool gh__g_peek(const gh__g_t *g, int64_t *id, char name[GH__NAME_MAX],
                 gh_go_fn *fn, const void **creator);
 /* "350ms", "2.5s", "3 minutes". */
