@@ -217,6 +217,51 @@ START_TEST(sched_yielding_loop_does_not_starve_timers)
 }
 END_TEST
 
+/* A loop that computes 2 ms between yields, alone on its worker: its
+ * yields let the worker look at its timers soon, not only every 64th
+ * (where a 1 ms sleep took 128 ms). */
+static void slow_yielder(void *arg)
+{
+    while (!atomic_load(&spin_stop)) {
+        int64_t until = gh_now() + 2 * GH_MILLISECOND;
+        while (gh_now() < until)
+            ;
+        gh_yield();
+    }
+    atomic_fetch_add(&done, 1);
+}
+
+static int64_t worst_late;
+
+static void repeated_sleeper(void *arg)
+{
+    for (int i = 0; i < 20; i++) {
+        int64_t t0 = gh_now(), late;
+        gh_sleep(GH_MILLISECOND);
+        late = gh_now() - t0 - GH_MILLISECOND;
+        if (late > worst_late)
+            worst_late = late;
+    }
+    atomic_store(&spin_stop, 1);
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(sched_slowly_yielding_loop_lets_timers_fire_at_each_yield)
+{
+    gh_test_set_workers(1);
+    ck_assert_int_gt(gh_go(slow_yielder, NULL), 0);
+    ck_assert_int_gt(gh_go(repeated_sleeper, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 2, 10 * GH_SECOND);
+    /* A yield every 2 ms: a wake-up is late by one interval once the
+     * worker has measured it, by at most 8 before (16 ms); every 64th
+     * yield would be 128 ms. */
+    ck_assert_msg(worst_late < gh_test_slack(50 * GH_MILLISECOND),
+                  "a 1 ms sleep next to a loop yielding every 2 ms was late "
+                  "by %.1f ms",
+                  gh_test_ms(worst_late));
+}
+END_TEST
+
 /* A sleeper whose timer fires runs before a long queue of runnable
  * goroutines, not behind it: 300 goroutines of 100 us each are queued on
  * the only worker, the sleeper's 1 ms is up after about ten of them, and
@@ -1202,6 +1247,8 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, sched_cpu_bound_goroutines_spread_over_all_workers);
     tcase_add_test(tc, sched_yield_lets_another_goroutine_on_the_same_worker_run);
     tcase_add_test(tc, sched_yielding_loop_does_not_starve_timers);
+    tcase_add_test(tc,
+                   sched_slowly_yielding_loop_lets_timers_fire_at_each_yield);
     tcase_add_test(tc, sched_woken_sleeper_runs_before_a_long_queue);
     tcase_add_test(tc, sched_burst_of_timer_wakeups_is_shared_with_an_idle_worker);
     tcase_add_test(tc, sched_timer_wakeups_do_not_starve_the_run_queue);

@@ -73,6 +73,9 @@
  * poll_if_due) and polls once POLL_INTERVAL has passed. */
 #define POLL_EVERY 64
 #define POLL_INTERVAL (250 * GH_MICROSECOND)
+/* A goroutine that yields with nothing else to run reads the clock every
+ * LONE_CHECK yields (a divisor of POLL_EVERY). */
+#define LONE_CHECK 8
 /* A worker with more than POLL_BACKLOG goroutines queued only runs its
  * timers, and polls its sockets at least every POLL_MAX_DELAY. */
 #define POLL_BACKLOG 32
@@ -829,8 +832,16 @@ void gh_yield(void)
     g = m->cur;
     next = next_to_run(m);
     if (next == &m->g0 && m->tick % POLL_EVERY != 0 &&
-        atomic_load_explicit(&gq_len, memory_order_relaxed) == 0)
-        return; /* nothing else wants this worker */
+        atomic_load_explicit(&gq_len, memory_order_relaxed) == 0) {
+        /* Nothing else wants this worker, but its sockets and timers may:
+         * a loop that yields every few milliseconds would look at them
+         * only every POLL_EVERY yields until poll_every adapts.  Every
+         * LONE_CHECK yields, see whether a poll is due. */
+        if (m->tick % LONE_CHECK != 0 ||
+            gh_now() - m->last_check < POLL_INTERVAL)
+            return;
+        m->tick += POLL_EVERY - m->tick % POLL_EVERY; /* g0 polls */
+    }
     atomic_store_explicit(&g->state, GH_G_RUNNABLE, memory_order_relaxed);
     m->post_fn = post_requeue;
     m->post_arg = g;
