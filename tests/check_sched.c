@@ -262,6 +262,23 @@ START_TEST(sched_slowly_yielding_loop_lets_timers_fire_at_each_yield)
 }
 END_TEST
 
+/* Two such loops switch to each other at every yield: the worker does
+ * not know yet that its switches are slow, and must look at its timers
+ * soon all the same, not after 64 switches (a 1 ms sleep took 60 ms). */
+START_TEST(sched_slowly_switching_goroutines_let_timers_fire_soon)
+{
+    gh_test_set_workers(1);
+    ck_assert_int_gt(gh_go(slow_yielder, NULL), 0);
+    ck_assert_int_gt(gh_go(slow_yielder, NULL), 0);
+    ck_assert_int_gt(gh_go(repeated_sleeper, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 3, 10 * GH_SECOND);
+    ck_assert_msg(worst_late < gh_test_slack(50 * GH_MILLISECOND),
+                  "a 1 ms sleep next to two loops yielding every 2 ms was "
+                  "late by %.1f ms",
+                  gh_test_ms(worst_late));
+}
+END_TEST
+
 /* A sleeper whose timer fires runs before a long queue of runnable
  * goroutines, not behind it: 300 goroutines of 100 us each are queued on
  * the only worker, the sleeper's 1 ms is up after about ten of them, and
@@ -1249,6 +1266,7 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, sched_yielding_loop_does_not_starve_timers);
     tcase_add_test(tc,
                    sched_slowly_yielding_loop_lets_timers_fire_at_each_yield);
+    tcase_add_test(tc, sched_slowly_switching_goroutines_let_timers_fire_soon);
     tcase_add_test(tc, sched_woken_sleeper_runs_before_a_long_queue);
     tcase_add_test(tc, sched_burst_of_timer_wakeups_is_shared_with_an_idle_worker);
     tcase_add_test(tc, sched_timer_wakeups_do_not_starve_the_run_queue);

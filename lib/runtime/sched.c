@@ -73,9 +73,11 @@
  * poll_if_due) and polls once POLL_INTERVAL has passed. */
 #define POLL_EVERY 64
 #define POLL_INTERVAL (250 * GH_MICROSECOND)
-/* A goroutine that yields with nothing else to run reads the clock every
- * LONE_CHECK yields (a divisor of POLL_EVERY). */
-#define LONE_CHECK 8
+/* Where switches may be slow and poll_every has not measured them yet, the
+ * clock is read within CHECK_SOON switches rather than POLL_EVERY: by a
+ * goroutine that yields with nothing else to run, every CHECK_SOON yields,
+ * and by a worker that just woke up (a divisor of POLL_EVERY). */
+#define CHECK_SOON 8
 /* A worker with more than POLL_BACKLOG goroutines queued only runs its
  * timers, and polls its sockets at least every POLL_MAX_DELAY. */
 #define POLL_BACKLOG 32
@@ -836,8 +838,8 @@ void gh_yield(void)
         /* Nothing else wants this worker, but its sockets and timers may:
          * a loop that yields every few milliseconds would look at them
          * only every POLL_EVERY yields until poll_every adapts.  Every
-         * LONE_CHECK yields, see whether a poll is due. */
-        if (m->tick % LONE_CHECK != 0 ||
+         * CHECK_SOON yields, see whether a poll is due. */
+        if (m->tick % CHECK_SOON != 0 ||
             gh_now() - m->last_check < POLL_INTERVAL)
             return;
         m->tick += POLL_EVERY - m->tick % POLL_EVERY; /* g0 polls */
@@ -1089,6 +1091,19 @@ static void poll_if_due(gh__m_t *m)
     poll_nowait(m);
 }
 
+/* A worker that idled for a while knows nothing of how fast what it runs
+ * next will switch: two goroutines computing a millisecond between yields
+ * would go 64 ms before the first poll.  Look within CHECK_SOON switches;
+ * fast ones double poll_every back up.  (Not after the brief waits of a
+ * ping-pong between workers: there it slowed a round trip by a third.) */
+static void check_soon(gh__m_t *m)
+{
+    if (m->poll_every > CHECK_SOON) {
+        m->poll_every = CHECK_SOON;
+        m->tick = m->tick / POLL_EVERY * POLL_EVERY + POLL_EVERY - CHECK_SOON;
+    }
+}
+
 void gh__poll_backlog(gh__m_t *m, int delta)
 {
     atomic_fetch_add_explicit(&m->io_backlog, delta, memory_order_relaxed);
@@ -1146,6 +1161,7 @@ static gh__g_t *spin_poll(gh__m_t *m)
 static gh__g_t *find_runnable(gh__m_t *m)
 {
     gh__g_t *g;
+    int64_t now;
 
     if (m->tick % POLL_EVERY == 0) {
         m->tick++;
@@ -1188,7 +1204,10 @@ static gh__g_t *find_runnable(gh__m_t *m)
         idle_trim(m);
         gh__timers_arm(m);
         ev_run(m->loop, EVRUN_ONCE);
-        m->last_poll = m->last_check = gh_now();
+        now = gh_now();
+        if (now - m->last_check > POLL_INTERVAL) /* not a brief wait */
+            check_soon(m);
+        m->last_poll = m->last_check = now;
         run_timers(m);
         idle_remove(m);
         /* A worker woken by wakep() is spinning: it may steal. */
@@ -1299,8 +1318,8 @@ static gh__m_t *m_new(int id, int *err)
         goto fail;
     m->id = id;
     m->rand = (uint32_t)id * 2654435761u + 1;
-    m->tick = 1;
     m->poll_every = POLL_EVERY;
+    check_soon(m);           /* it knows no more than after an idle wait */
     m->last_poll = gh_now(); /* a park before the first poll reads it */
     m->last_check = m->last_poll;
     pthread_mutex_init(&m->inbox_mu, NULL);
