@@ -489,6 +489,18 @@ GH__NORETURN void gh__g_exit_current(void);
 bool gh__chan_close(gh_chan_t *ch);
 
 /* ---- misc ---- */
+/* A log line that a client can cause at will (a refused PROXY header, a
+ * failed TLS handshake) must not flood the log: a gate lets one through
+ * per interval and counts the ones it holds back (log.c). */
+typedef struct gh__log_gate {
+    _Atomic int64_t said;   /* gh_now() when one last passed */
+    _Atomic uint64_t quiet; /* held back since */
+} gh__log_gate_t;
+/* Ready g for an interval of every: the next one passes. */
+void gh__log_gate_init(gh__log_gate_t *g, int64_t every);
+/* true: log it, and *quiet (may be NULL) is how many were held back since
+ * the last one passed; false: it is only counted.  Any thread. */
+bool gh__log_gate_pass(gh__log_gate_t *g, int64_t every, uint64_t *quiet);
 GH__NORETURN void gh__fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 /* Parse "64k", "1m", "4096" into bytes; -1 when malformed. */

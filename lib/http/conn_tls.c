@@ -154,10 +154,8 @@ static void hs_uncount(gh__tls_conn_t *t)
 static void refused(gh_tls_t *tls)
 {
     uint64_t n = atomic_fetch_add(&tls->refused, 1) + 1;
-    int64_t now = gh_now(), said = atomic_load(&tls->refused_said);
 
-    if (now - said >= GH_SECOND &&
-        atomic_compare_exchange_strong(&tls->refused_said, &said, now))
+    if (gh__log_gate_pass(&tls->refused_log, GH_SECOND, NULL))
         gh_log(GH_LOG_WARN, "tls: %u handshakes in progress (max_handshakes):"
                " closing new connections (%llu so far)", tls->max_handshakes,
                (unsigned long long)n);
@@ -202,16 +200,12 @@ static void hs_failed(gh__conn_t *c, gh_tls_t *tls, unsigned long why)
     if (level < GH_LOG_INFO)
         return;
     if (level < GH_LOG_DEBUG) {
-        gh__tls_fail_log_t *f =
-            &tls->failed[ERR_GET_REASON(why) % GH__TLS_FAIL_REASONS];
-        int64_t now = gh_now(), said = atomic_load(&f->said);
         uint64_t quiet;
-        if (now - said < GH__TLS_FAIL_LOG_EVERY ||
-            !atomic_compare_exchange_strong(&f->said, &said, now)) {
-            atomic_fetch_add(&f->quiet, 1);
+        if (!gh__log_gate_pass(
+                &tls->failed[ERR_GET_REASON(why) % GH__TLS_FAIL_REASONS],
+                GH__TLS_FAIL_LOG_EVERY, &quiet))
             return;
-        }
-        if ((quiet = atomic_exchange(&f->quiet, 0)) > 0)
+        if (quiet > 0)
             snprintf(more, sizeof(more),
                      " (and %llu more since the last report)",
                      (unsigned long long)quiet);

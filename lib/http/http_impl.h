@@ -139,6 +139,10 @@ struct gh__server_cfg {
     char strs[];               /* the copies of o's strings */
 };
 
+/* A refused PROXY header is logged once per this, with the count of the
+ * others (serve.c). */
+#define GH__PP_LOG_EVERY (10 * GH_SECOND)
+
 struct gh_server {
     _Atomic(gh__server_cfg_t *) cfg; /* the current options */
     gh_handler_fn handler;
@@ -165,8 +169,7 @@ struct gh_server {
     _Atomic uint64_t latency[GH_LATENCY_BUCKETS]; /* gh__count_response */
     _Atomic uint64_t latency_sum_ns;
     int64_t created;           /* gh_now() at gh_server_new() */
-    _Atomic int64_t pp_logged; /* the last PROXY refusal logged, gh_now() */
-    _Atomic uint64_t pp_quiet; /* refusals not logged since */
+    gh__log_gate_t pp_log;     /* PROXY refusals (serve.c) */
 };
 
 /* ---- the arena (request.c) ---- */

@@ -36,8 +36,8 @@
  * input buffer, so the request bytes that came with it are kept.  A
  * refused connection is closed without an answer (whatever sent it does
  * not speak HTTP to us yet), and the refusals are logged once per
- * PP_LOG_EVERY with the count of those not logged: a port scan must not
- * flood the error log.
+ * GH__PP_LOG_EVERY with the count of those not logged: a port scan must
+ * not flood the error log.
  */
 #include "config.h"
 
@@ -62,8 +62,6 @@
 #define BODY_ROOM 4096   /* room for body reads before a handler runs */
 #define DISCARD_MAX (64 * 1024) /* unread body drained to keep alive */
 #define PANIC_MSG 256
-
-#define PP_LOG_EVERY (10 * GH_SECOND)
 
 enum { RUN_IDLE = 0, RUN_CLOSE = -1 };
 
@@ -228,17 +226,11 @@ static void addr_str(const gh__addr_t *a, char *out, size_t n)
 /* Log a refused connection, or count it for the next line. */
 static void pp_refused(gh__session_t *ss, const char *why)
 {
-    gh_server_t *s = ss->s;
-    int64_t now = gh_now(), last = atomic_load(&s->pp_logged);
     char peer[INET6_ADDRSTRLEN];
     uint64_t quiet;
 
-    if (now - last < PP_LOG_EVERY ||
-        !atomic_compare_exchange_strong(&s->pp_logged, &last, now)) {
-        atomic_fetch_add(&s->pp_quiet, 1);
+    if (!gh__log_gate_pass(&ss->s->pp_log, GH__PP_LOG_EVERY, &quiet))
         return;
-    }
-    quiet = atomic_exchange(&s->pp_quiet, 0);
     addr_str(&ss->c->peer, peer, sizeof(peer));
     gh_log(GH_LOG_WARN, "http: PROXY protocol: closed a connection from "
            "%s: %s (and %llu more since the last report)", peer, why,

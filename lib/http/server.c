@@ -214,7 +214,7 @@ int gh_server_new(gh_server_t **out, const gh_server_opts_t *opts,
         goto fail;
     atomic_init(&s->cfg, cfg);
     s->created = gh_now();
-    atomic_init(&s->pp_logged, s->created - 3600 * GH_SECOND);
+    gh__log_gate_init(&s->pp_log, GH__PP_LOG_EVERY);
     s->handler = handler;
     s->udata = udata;
     *out = s;

@@ -530,9 +530,9 @@ int gh_tls_new(gh_tls_t **out, const gh_tls_opts_t *o, char *err,
         return GH_ENOMEM;
     }
     atomic_init(&t->refs, 1);
-    atomic_init(&t->refused_said, -GH_SECOND);
+    gh__log_gate_init(&t->refused_log, GH_SECOND);
     for (int i = 0; i < GH__TLS_FAIL_REASONS; i++)
-        atomic_init(&t->failed[i].said, -GH__TLS_FAIL_LOG_EVERY);
+        gh__log_gate_init(&t->failed[i], GH__TLS_FAIL_LOG_EVERY);
     t->handshake_timeout = o->handshake_timeout;
     t->max_handshakes = o->max_handshakes;
     for (int i = 0; i < o->ncerts; i++) {

@@ -32,16 +32,10 @@ typedef struct gh__tls_site {
 
 /* Failed handshakes are logged at the info level once per
  * GH__TLS_FAIL_LOG_EVERY for each reason (OpenSSL's reason code, in one of
- * GH__TLS_FAIL_REASONS slots), every one at debug: scanners must not flood
+ * GH__TLS_FAIL_REASONS gates), every one at debug: scanners must not flood
  * the error log, and an operator must still see every kind of failure. */
 #define GH__TLS_FAIL_LOG_EVERY (10 * GH_SECOND)
 #define GH__TLS_FAIL_REASONS 32
-
-/* The failed handshakes of one reason slot. */
-typedef struct gh__tls_fail_log {
-    _Atomic int64_t said;   /* gh_now() when one was last logged */
-    _Atomic uint64_t quiet; /* failures not logged since */
-} gh__tls_fail_log_t;
 
 struct gh_tls {
     _Atomic int refs;          /* the creator, listeners, connections */
@@ -53,8 +47,8 @@ struct gh_tls {
     uint32_t max_handshakes;
     _Atomic uint32_t handshaking; /* in progress now */
     _Atomic uint64_t refused;  /* closed at max_handshakes */
-    _Atomic int64_t refused_said; /* gh_now() when the log last said so */
-    gh__tls_fail_log_t failed[GH__TLS_FAIL_REASONS]; /* by reason */
+    gh__log_gate_t refused_log;                  /* says so once a second */
+    gh__log_gate_t failed[GH__TLS_FAIL_REASONS]; /* by reason */
 };
 
 #endif /* GH_TLS_IMPL_H */

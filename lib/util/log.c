@@ -201,3 +201,25 @@ void gh_log(int level, const char *fmt, ...)
     gh_logv(level, fmt, ap);
     va_end(ap);
 }
+
+void gh__log_gate_init(gh__log_gate_t *g, int64_t every)
+{
+    atomic_init(&g->said, -every); /* gh_now() starts at or above 0 */
+    atomic_init(&g->quiet, 0);
+}
+
+bool gh__log_gate_pass(gh__log_gate_t *g, int64_t every, uint64_t *quiet)
+{
+    int64_t now = gh_now(), said = atomic_load(&g->said);
+    uint64_t n;
+
+    if (now - said < every ||
+        !atomic_compare_exchange_strong(&g->said, &said, now)) {
+        atomic_fetch_add(&g->quiet, 1);
+        return false;
+    }
+    n = atomic_exchange(&g->quiet, 0);
+    if (quiet)
+        *quiet = n;
+    return true;
+}
