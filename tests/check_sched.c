@@ -246,12 +246,20 @@ static void repeated_sleeper(void *arg)
     atomic_fetch_add(&done, 1);
 }
 
-START_TEST(sched_slowly_yielding_loop_lets_timers_fire_at_each_yield)
+/* Run n slow yielders beside the repeated sleeper on one worker, until
+ * the sleeper is done. */
+static void sleep_beside_slow_yielders(int n)
 {
     gh_test_set_workers(1);
-    ck_assert_int_gt(gh_go(slow_yielder, NULL), 0);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_gt(gh_go(slow_yielder, NULL), 0);
     ck_assert_int_gt(gh_go(repeated_sleeper, NULL), 0);
-    GH_TEST_WAIT_COUNT(&done, 2, 10 * GH_SECOND);
+    GH_TEST_WAIT_COUNT(&done, n + 1, 10 * GH_SECOND);
+}
+
+START_TEST(sched_slowly_yielding_loop_lets_timers_fire_at_each_yield)
+{
+    sleep_beside_slow_yielders(1);
     /* A yield every 2 ms: a wake-up is late by one interval once the
      * worker has measured it, by at most 8 before (16 ms); every 64th
      * yield would be 128 ms. */
@@ -267,11 +275,7 @@ END_TEST
  * soon all the same, not after 64 switches (a 1 ms sleep took 60 ms). */
 START_TEST(sched_slowly_switching_goroutines_let_timers_fire_soon)
 {
-    gh_test_set_workers(1);
-    ck_assert_int_gt(gh_go(slow_yielder, NULL), 0);
-    ck_assert_int_gt(gh_go(slow_yielder, NULL), 0);
-    ck_assert_int_gt(gh_go(repeated_sleeper, NULL), 0);
-    GH_TEST_WAIT_COUNT(&done, 3, 10 * GH_SECOND);
+    sleep_beside_slow_yielders(2);
     ck_assert_msg(worst_late < gh_test_slack(50 * GH_MILLISECOND),
                   "a 1 ms sleep next to two loops yielding every 2 ms was "
                   "late by %.1f ms",
