@@ -145,6 +145,15 @@ struct gh__frame;
 struct gh__defer;
 struct gh__panic;
 
+/*
+ * Describes what a goroutine is doing (`serving "GET /x"`) into buf (len
+ * bytes, NUL-terminated).  It is called from the stall watch's signal
+ * handler, on the goroutine's own thread in the middle of whatever it was
+ * doing: it may only read memory and copy bytes (no locks, no malloc, no
+ * stdio), and whatever it reads must be valid whenever it is set.
+ */
+typedef void (*gh__doing_fn)(const void *arg, char *buf, size_t len);
+
 /* The fields a spawn and a switch touch come first and fill one cache line
  * (with the asm switch): a goroutine that runs and ends touches that line,
  * the switch frame below it and its own frames. */
@@ -172,6 +181,10 @@ struct gh__g {
     struct gh__frame *frame;  /* innermost gh_call() frame, NULL: root */
     struct gh__panic *panic;  /* the panic being unwound, innermost */
     const void *creator;      /* return address in gh_go()'s caller */
+    /* What it is doing, for the stall watch's report (gh__doing_set);
+     * NULL from its spawn. */
+    gh__doing_fn doing;
+    const void *doing_arg;
     /* Thread g only: how a non-worker thread parks. */
     bool is_thread;           /* never set on a goroutine's record */
     bool woken;               /* guarded by tmu */
@@ -186,6 +199,7 @@ struct gh__g {
 
 #define GH__RUNQ_SIZE 256
 #define GH__STALL_FRAMES 24
+#define GH__STALL_DOING 192
 
 struct gh__m {
     int id;                      /* 0 .. nworkers-1 */
@@ -260,6 +274,7 @@ struct gh__m {
     const gh__g_t *stall_g; /* what ran when the signal came */
     int stall_n;
     void *stall_pcs[GH__STALL_FRAMES];
+    char stall_doing[GH__STALL_DOING]; /* its doing's description */
 };
 
 /* m->cur: the owner reads it plainly; every write is a relaxed atomic
@@ -313,6 +328,20 @@ static inline gh__g_t *gh__cur_g(void)
     gh__m_t *m = gh__cur_m();
 
     return m && m->cur != &m->g0 ? m->cur : gh__thread_g();
+}
+/* Say what the calling goroutine is doing, for a stall report, until the
+ * next call (fn NULL: nothing worth saying).  The stall watch's handler
+ * runs on this thread, so signal fences order the two stores for it: it
+ * never sees fn with an argument that is not fn's. */
+static inline void gh__doing_set(gh__doing_fn fn, const void *arg)
+{
+    gh__g_t *g = gh__cur_m()->cur;
+
+    g->doing = NULL;
+    atomic_signal_fence(memory_order_seq_cst);
+    g->doing_arg = arg;
+    atomic_signal_fence(memory_order_seq_cst);
+    g->doing = fn;
 }
 /* Start the runtime if it is not running.  Returns 0 or GH_E*. */
 int gh__rt_start(void);

@@ -178,6 +178,16 @@ static int h_panic(void *u, gh_req_t *req, gh_resp_t *resp)
     return 0;
 }
 
+/* Holds its worker for 300 ms without a switch, then answers. */
+static int h_hog(void *u, gh_req_t *req, gh_resp_t *resp)
+{
+    int64_t end = gh_now() + MS(300);
+
+    while (gh_now() < end)
+        ;
+    return gh_resp_send(resp, "done", 4);
+}
+
 static int h_panic_stream(void *u, gh_req_t *req, gh_resp_t *resp)
 {
     gh_resp_write(resp, "partial", 7);
@@ -330,6 +340,7 @@ static gh_router_t *make_router(void)
         {"GET", "/ctxwait", h_ctxwait},
         {"GET", "/panic", h_panic},
         {"GET", "/panic-stream", h_panic_stream},
+        {"GET", "/hog/", h_hog},
         {"GET", "/sleep", h_sleep},
         {"GET", "/server", h_server_of},
         {"GET", "/sleepctx", h_sleepctx},
@@ -1345,6 +1356,44 @@ START_TEST(handler_panic_gives_500_and_server_keeps_serving)
     hc_resp_free(&r);
     hc_close(&c);
     ck_assert_uint_eq(stats().status[5], 1);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
+/* The stall report names the request whose handler holds the worker, and
+ * a long target is cut to keep the line bounded. */
+START_TEST(handler_holding_its_worker_is_reported_with_its_request)
+{
+    char path[64], req[512], *log, *at, *end;
+    hc_conn_t c;
+    hc_resp_t r;
+    int saved;
+
+    srv_start(NULL);
+    ck_assert_int_eq(gh_set_stall_limit(MS(100)), 0);
+    saved = capture_stderr(path);
+    cli(&c);
+    roundtrip(&c, GET("/hog/x?y=1"), &r);
+    ck_assert_int_eq(r.status, 200);
+    hc_resp_free(&r);
+    snprintf(req, sizeof(req), "GET /hog/%0400d HTTP/1.1\r\nHost: t\r\n\r\n",
+             0);
+    roundtrip(&c, req, &r);
+    ck_assert_int_eq(r.status, 200);
+    hc_resp_free(&r);
+    hc_close(&c);
+    gh_sleep(MS(100)); /* each worker moved on: the notices are out */
+    log = restore_stderr(saved, path);
+    ck_assert_int_eq(gh_rt_stalls(), 2);
+    /* ThreadSanitizer holds the signal back: no frames, no request. */
+    if (GH_TEST_TSAN)
+        return;
+    ck_assert_msg(strstr(log, "(serving \"GET /hog/x?y=1\") has kept it for"),
+                  "log: '%s'", log);
+    ck_assert_msg(at = strstr(log, "(serving \"GET /hog/0000"), "log: '%s'",
+                  log);
+    ck_assert_msg(end = strstr(at, "...) has kept it for"), "log: '%s'", log);
+    ck_assert_int_lt(end - at, 192);
     ck_assert_int_eq(srv_stop(), 0);
 }
 END_TEST
@@ -3021,6 +3070,7 @@ static Suite *http_server_suite(void)
     tcase_add_test(tc, client_disconnect_cancels_request_context);
     tcase_add_test(tc, handler_panic_gives_500_and_server_keeps_serving);
     tcase_add_test(tc, handler_panic_mid_stream_cuts_the_connection);
+    tcase_add_test(tc, handler_holding_its_worker_is_reported_with_its_request);
 
     tc = tcase(s, "hostile clients", 60);
     tcase_add_test(tc,

@@ -357,12 +357,47 @@ static void call_handler(void *arg)
     cl->rc = cl->s->handler(cl->s->udata, cl->req, cl->resp);
 }
 
+/* Append src to buf[*o..len), leaving room for the NUL and cutting with
+ * "...".  Plain byte copies: a signal handler calls it. */
+static void put(char *buf, size_t len, size_t *o, const char *src)
+{
+    while (*src && *o + 1 < len) {
+        if (*o + 4 == len && src[1]) {
+            memcpy(buf + *o, "...", 3);
+            *o += 3;
+            break;
+        }
+        buf[(*o)++] = *src++;
+    }
+    buf[*o] = '\0';
+}
+
+/* What a stall report says of a goroutine in a handler (gh__doing_fn):
+ * serving "GET /x".  The method and target are NUL-terminated in the
+ * session's buffer, which stays put while the handler runs. */
+static void doing_request(const void *arg, char *buf, size_t len)
+{
+    const gh_req_t *req = arg;
+    size_t o = 0;
+
+    buf[0] = '\0';
+    put(buf, len, &o, "serving \"");
+    put(buf, len, &o, gh_req_method(req));
+    put(buf, len, &o, " ");
+    put(buf, len, &o, gh_req_target(req));
+    put(buf, len, &o, "\"");
+}
+
 /* Run the handler, recovering a panic.  Its result for gh__resp_finish. */
 static int run_handler(gh__session_t *ss, gh_req_t *req, gh_resp_t *resp)
 {
     call_t cl = {.s = ss->s, .req = req, .resp = resp, .rc = 0};
+    int rc;
 
-    if (gh_call(call_handler, &cl) != GH_EPANIC)
+    gh__doing_set(doing_request, req);
+    rc = gh_call(call_handler, &cl);
+    gh__doing_set(NULL, NULL);
+    if (rc != GH_EPANIC)
         return cl.rc;
     gh_log(GH_LOG_ERROR, "http: panic serving \"%s %s\": %s",
            gh_req_method(req), gh_req_target(req), cl.panic);

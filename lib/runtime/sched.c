@@ -949,6 +949,7 @@ go_with(gh_go_fn fn, void *arg, const gh_go_opts_t *opts, const void *creator)
     /* defers, frame and panic are NULL: zero on a fresh stack, and a
      * goroutine only ends with them empty (g_exit asserts it). */
     g->creator = creator;
+    g->doing = NULL;
     g->flags &= ~(unsigned)GH__G_NAMED;
     atomic_store_explicit(&g->wait, GH__W_NONE, memory_order_relaxed);
     if (opts && opts->name) {

@@ -17,8 +17,10 @@
  * (ignored by default, so a stray one harms nothing; Go uses it for its own
  * preemption), and the handler, running on that thread in the middle of the
  * stuck goroutine, records the frames from the interrupted instruction up.
- * The watcher logs a warning with the goroutine's id, name, start function,
- * creator and frames, once per stall, and a notice when the worker moves on.
+ * It also copies what the goroutine said it is doing (gh__doing_set(): the
+ * HTTP server names the request whose handler runs).  The watcher logs a
+ * warning with the goroutine's id, name, doing, start function, creator
+ * and frames, once per stall, and a notice when the worker moves on.
  * A handler that does not answer within ANSWER_WAIT_MS (ThreadSanitizer
  * delays signals until the thread makes a call it intercepts, which a
  * spinning loop never does) leaves the report without frames.
@@ -132,6 +134,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 {
     gh__m_t *m = gh__cur_m();
     int saved = errno, ask = ASK_ASKED, n, from = 0;
+    gh__doing_fn doing;
     void *pc;
 
     if (!m || !atomic_compare_exchange_strong_explicit(
@@ -154,6 +157,11 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
             (size_t)(n - from) * sizeof(void *));
     m->stall_n = n - from;
     m->stall_g = m->cur;
+    m->stall_doing[0] = '\0';
+    if ((doing = m->cur->doing)) {
+        atomic_signal_fence(memory_order_seq_cst); /* gh__doing_set's order */
+        doing(m->cur->doing_arg, m->stall_doing, sizeof(m->stall_doing));
+    }
     atomic_store_explicit(&m->stall_ask, ASK_ANSWERED, memory_order_release);
     errno = saved;
 }
@@ -173,7 +181,7 @@ void gh__stall_thread_init(void)
  * switches switches; 0 frames if it does not answer in time or has moved
  * on. */
 static int ask_frames(gh__m_t *m, const gh__g_t *g, uint64_t switches,
-                      void **pcs)
+                      void **pcs, char *doing)
 {
     struct timespec ms1 = {0, 1000000};
     int ask = ASK_ASKED, n = 0;
@@ -197,6 +205,8 @@ static int ask_frames(gh__m_t *m, const gh__g_t *g, uint64_t switches,
         atomic_load_explicit(&m->switches, memory_order_relaxed) == switches) {
         n = m->stall_n;
         memcpy(pcs, m->stall_pcs, (size_t)n * sizeof(void *));
+        memcpy(doing, m->stall_doing, GH__STALL_DOING);
+        doing[GH__STALL_DOING - 1] = '\0';
     }
     atomic_store_explicit(&m->stall_ask, ASK_IDLE, memory_order_release);
     return n;
@@ -227,6 +237,7 @@ static void fmt_frames(char *buf, size_t len, void *const *pcs, int n)
 static void report(gh__m_t *m, watch_t *w, int64_t held)
 {
     char fn_s[256] = "?", by_s[256] = "?", frames[1200], dur[32];
+    char doing[GH__STALL_DOING] = "";
     void *pcs[GH__STALL_FRAMES];
     const void *creator = NULL;
     gh_go_fn fn = NULL;
@@ -236,7 +247,7 @@ static void report(gh__m_t *m, watch_t *w, int64_t held)
         w->id = 0; /* not in the table: named by its frames only */
         w->name[0] = '\0';
     }
-    n = ask_frames(m, w->g, w->switches, pcs);
+    n = ask_frames(m, w->g, w->switches, pcs, doing);
     if (fn)
         gh__describe_pc((const void *)(uintptr_t)fn, fn_s, sizeof(fn_s),
                         GH__PC_BRIEF | GH__PC_EXACT);
@@ -249,13 +260,14 @@ static void report(gh__m_t *m, watch_t *w, int64_t held)
     gh__fmt_duration(dur, sizeof(dur), held);
     atomic_fetch_add_explicit(&nreported, 1, memory_order_relaxed);
     gh_log(GH_LOG_WARN,
-           "worker %d: goroutine %lld%s%s%s has kept it for %s without "
-           "switching, and its other goroutines, timers and sockets wait "
-           "(a long loop should call gh_yield(), a call that blocks the "
-           "thread belongs in gh_blocking()); started as %s by %s; "
+           "worker %d: goroutine %lld%s%s%s%s%s%s has kept it for %s "
+           "without switching, and its other goroutines, timers and sockets "
+           "wait (a long loop should call gh_yield(), a call that blocks "
+           "the thread belongs in gh_blocking()); started as %s by %s; "
            "stack: %s",
            m->id, (long long)w->id, w->name[0] ? " [" : "", w->name,
-           w->name[0] ? "]" : "", dur, fn_s, by_s, frames);
+           w->name[0] ? "]" : "", doing[0] ? " (" : "", doing,
+           doing[0] ? ")" : "", dur, fn_s, by_s, frames);
 }
 
 /* Look at worker m; true if it is running a goroutine. */

@@ -97,6 +97,9 @@ EOC
         check_grep "the stall is a warning naming the goroutine" \
             '\[warn\] worker [0-9]*: goroutine [0-9]* .*has kept it for' \
             "$tmp/blocker.err"
+        check_grep "and the request its handler serves" \
+            'goroutine [0-9]* (serving "GET /block") has kept it for' \
+            "$tmp/blocker.err"
         check_grep "with the plugin's frames" \
             'stack: .*nanosleep.* <- block_thread+0x.* <- blocker_serve+0x' \
             "$tmp/blocker.err"
