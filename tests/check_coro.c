@@ -12,6 +12,9 @@
 #include <fenv.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 
 #define KiB ((size_t)1024)
 
@@ -665,6 +668,79 @@ START_TEST(coro_stack_overflow_without_guard_trips_canary_with_status_2)
 END_TEST
 
 /*
+ * Where the kernel installs guard pages inside a mapping, many at once
+ * (MADV_GUARD_INSTALL through process_madvise() on PIDFD_SELF: Linux
+ * 6.15), every default stack gets one and costs no mapping of its own:
+ * 2,000 parked goroutines add a few mappings (their slabs), not the 4,000
+ * that separately mapped guarded stacks would.  On an older kernel the
+ * stacks are guarded all the same, within the map budget.
+ */
+#define N_GUARDED 2000
+static atomic_long started;
+static _Atomic int64_t release_at; /* 0: not yet */
+
+static bool kernel_has_guard_markers(void)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct iovec iov = {p, (size_t)pg};
+    bool ok = p != MAP_FAILED &&
+              syscall(SYS_process_madvise, -10001 /* PIDFD_SELF_PROCESS */,
+                      &iov, 1, 102 /* MADV_GUARD_INSTALL */, 0) == pg;
+
+    if (p != MAP_FAILED)
+        munmap(p, (size_t)pg);
+    return ok;
+}
+
+static long count_mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    long n = 0;
+    int c;
+
+    ck_assert_ptr_nonnull(f);
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static void parked_until_released(void *arg)
+{
+    atomic_fetch_add(&started, 1);
+    while (!atomic_load(&release_at))
+        gh_sleep(GH_MILLISECOND);
+    atomic_fetch_add(&done, 1);
+}
+
+START_TEST(coro_every_stack_is_guarded_without_a_mapping_each)
+{
+    gh_rt_stats_t st;
+    long before, after;
+
+    ck_assert_int_gt(gh_go(parked_until_released, NULL), 0);
+    GH_TEST_WAIT_COUNT(&started, 1, 10 * GH_SECOND); /* the runtime is up */
+    before = count_mappings();
+    for (int i = 1; i < N_GUARDED; i++)
+        ck_assert_int_gt(gh_go(parked_until_released, NULL), 0);
+    GH_TEST_WAIT_COUNT(&started, N_GUARDED, 30 * GH_SECOND);
+    after = count_mappings();
+    gh_rt_stats(&st);
+    ck_assert_int_ge(st.stacks_mapped, N_GUARDED);
+    ck_assert_int_eq(st.stacks_guarded, st.stacks_mapped);
+    /* ThreadSanitizer maps memory of its own for every goroutine. */
+    if (kernel_has_guard_markers() && !GH_TEST_TSAN)
+        ck_assert_msg(after - before < 200,
+                      "%d parked goroutines added %ld mappings", N_GUARDED,
+                      after - before);
+    atomic_store(&release_at, 1);
+    GH_TEST_WAIT_COUNT(&done, N_GUARDED, 30 * GH_SECOND);
+}
+END_TEST
+
+/*
  * Stack reuse: 10k goroutines alive at once, four times over.  Each round's
  * goroutines wait until main has seen all of them start and then sets a
  * release time (they poll for it every 100 ms, so a slow spawner, as under
@@ -676,8 +752,6 @@ END_TEST
 #else
 #define N_REUSE 10000
 #endif
-static atomic_long started;
-static _Atomic int64_t release_at; /* 0: not yet */
 
 static void gated(void *arg)
 {
@@ -847,6 +921,7 @@ static Suite *coro_suite(void)
     tcase_add_test(tc, coro_stack_overflow_on_guard_page_is_fatal_with_status_2);
     tcase_add_test(tc,
                    coro_stack_overflow_without_guard_trips_canary_with_status_2);
+    tcase_add_test(tc, coro_every_stack_is_guarded_without_a_mapping_each);
     tcase_add_test(tc, coro_stacks_are_reused_after_goroutines_end);
     tcase_add_test(tc, coro_memory_is_returned_after_a_burst);
     suite_add_tcase(s, tc);

@@ -2,10 +2,10 @@
  * coro.c - goroutine stacks: mapping, guard pages, canaries, the stack cache,
  * trimming, stack-overflow reports, and the sanitizers' view of switches.
  *
- * Layout of one stack mapping, low to high addresses:
+ * Layout of one stack, low to high addresses:
  *
  *     [guard page, if guarded][ ... stack grows down ... | g | c ]
- *      ^ mapping base          ^ stack_lo                  ^ g    ^ top
+ *                              ^ stack_lo                  ^ g    ^ top
  *
  * The goroutine record sits near the very top of its stack, so a new
  * goroutine touches one page that holds both the record and its first
@@ -22,14 +22,21 @@
  * cost only what they touch.
  *
  * Invariants:
- *  - Guarded stacks use two kernel mappings each.  They are handed out while
- *    the count stays under the guard budget (GH_GUARD_STACKS, by default
- *    derived from vm.max_map_count); past it, stacks are carved from large
- *    slabs without guard pages, and a canary just below stack_lo (in the
+ *  - Default-size stacks get a guard page while the count of guarded ones
+ *    stays under the guard budget (GH_GUARD_STACKS).  Where the kernel
+ *    installs guard pages inside a mapping (guard markers: Linux 6.13's
+ *    MADV_GUARD_INSTALL, many at once through process_madvise() on the
+ *    process itself, 6.15), they are carved from guarded slabs, a guard
+ *    page below each stack and no mapping of their own, and the budget is
+ *    unlimited by default: a million guarded stacks cost a few dozen
+ *    mappings and 0.3 us each for the guard.  Elsewhere each is a mapping
+ *    of its own with a PROT_NONE page below (two mappings per stack), and
+ *    the budget is derived from vm.max_map_count.  Past the budget, stacks
+ *    are carved from plain slabs, and a canary just below stack_lo (in the
  *    reserved top of the stack below it, or in a pad page at the start of
  *    the slab: a page that is resident anyway) is checked every time the
- *    goroutine is switched out.  Either way an overflow ends in a
- *    fatal message naming the goroutine.
+ *    goroutine is switched out.  Either way an overflow ends in a fatal
+ *    message naming the goroutine.
  *  - Default-size stacks are never unmapped.  A finished goroutine's stack
  *    goes to its worker's cache, or past the cache limit to the global warm
  *    list; both are reused without a system call.  A worker that goes idle
@@ -50,6 +57,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -68,6 +77,14 @@
 #if GH_SANITIZE_THREAD
 #include <sanitizer/tsan_interface.h>
 #endif
+
+/* Guard markers: a guard page inside a mapping, without a mapping of its
+ * own (Linux 6.13's MADV_GUARD_INSTALL), installed for a slab's stacks at
+ * once through process_madvise() on the process itself (PIDFD_SELF, Linux
+ * 6.15).  Older headers lack the names; older kernels answer EINVAL or
+ * EBADF, which the probe takes as "no". */
+#define GUARD_INSTALL 102
+#define PIDFD_SELF_PROCESS (-10001)
 
 #define G_SLOT ((sizeof(gh__g_t) + 63) & ~(size_t)63)
 #define TOP_RESERVE 64 /* the canary of the next stack up in a slab */
@@ -94,8 +111,18 @@ static gh__g_t *warm;    /* untrimmed, linked through next */
 static _Atomic long nwarm; /* its length, for lock-free peeks */
 static uintptr_t *pool;  /* cold (trimmed) stack_lo values; bit 0 = guarded */
 static size_t pool_len, pool_cap;
-static char *slab_next;  /* next unused stack in the current slab */
-static int slab_left;
+
+/* The current slab of each kind: its next unused stack (the guard page
+ * below it, in a guarded slab) and how many are left. */
+typedef struct slab {
+    char *next;
+    int left;
+    bool guards; /* a guarded slab's guard pages are in place */
+} slab_t;
+static slab_t slab_plain, slab_guarded;
+/* Whether the kernel installs guard pages inside a mapping, many at once:
+ * then every stack can have one. */
+static bool guard_markers;
 
 static size_t round_page(size_t n)
 {
@@ -117,12 +144,46 @@ static long map_budget(void)
     return max_maps > 16384 ? (max_maps - 16384) / 2 : 0;
 }
 
+/* Install guard pages at the n ranges of iov; false unless all are. */
+static bool install_guards(struct iovec *iov, size_t n)
+{
+#ifdef SYS_process_madvise
+    size_t want = 0;
+
+    for (size_t i = 0; i < n; i++)
+        want += iov[i].iov_len;
+    return syscall(SYS_process_madvise, PIDFD_SELF_PROCESS, iov, n,
+                   GUARD_INSTALL, 0) == (long)want;
+#else
+    (void)iov;
+    (void)n;
+    return false;
+#endif
+}
+
+/* Can this kernel install guard pages inside a mapping, many at once? */
+static bool probe_guard_markers(void)
+{
+    void *p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    struct iovec iov = {p, page_size};
+    bool ok;
+
+    if (p == MAP_FAILED)
+        return false;
+    ok = install_guards(&iov, 1);
+    munmap(p, page_size);
+    return ok;
+}
+
 void gh__stack_init(void)
 {
     long dflt;
 
     page_size = (size_t)sysconf(_SC_PAGESIZE);
-    dflt = map_budget();
+    guard_markers = probe_guard_markers();
+    /* Guard markers cost no mapping: every stack may have one. */
+    dflt = guard_markers ? 1L << 30 : map_budget();
     guard_budget = gh__env_long("GH_GUARD_STACKS", dflt, 0, 1L << 30);
     gh__stack_cache_max =
         (int)gh__env_long("GH_STACK_CACHE", 1024, 0, 1 << 20);
@@ -202,37 +263,62 @@ static gh__g_t *map_guarded(size_t usable, unsigned flags)
     return registered(g_at(base + page_size, usable, flags | GH__G_GUARDED));
 }
 
-/* Carve a default-size stack from the current slab; pool_mu held. */
-static gh__g_t *carve_slab(void)
+/*
+ * Take the next default-size stack of a slab, mapping a new slab when the
+ * current one is used up: its stack_lo, or NULL.  pool_mu held.  A plain
+ * slab is a pad page (the canary of its first stack) and SLAB_STACKS
+ * stacks.  A guarded one is SLAB_STACKS pairs of a guard page and a stack,
+ * its guard pages installed with one system call; should that fail, each
+ * stays ordinary memory below its stack, as good a place for a canary as a
+ * pad page, and *guarded says so.
+ */
+static char *carve_slab(bool *guarded)
 {
-    size_t sz = gh__stack_default;
+    size_t sz = gh__stack_default, guard = *guarded ? page_size : 0;
+    slab_t *sl = *guarded ? &slab_guarded : &slab_plain;
+    char *lo;
 
-    if (slab_left == 0) {
-        /* A pad page first: it holds the canary of the slab's first stack. */
-        char *base = map_stack(page_size + sz * SLAB_STACKS);
+    if (sl->left == 0) {
+        size_t len = (guard + sz) * SLAB_STACKS + (guard ? 0 : page_size);
+        char *base = map_stack(len);
+        struct iovec iov[SLAB_STACKS];
         if (!base)
             return NULL;
-        slab_next = base + page_size;
-        slab_left = SLAB_STACKS;
-        atomic_fetch_add(&gh__stack_bytes,
-                         (int64_t)(page_size + sz * SLAB_STACKS));
+        sl->next = guard ? base : base + page_size;
+        sl->left = SLAB_STACKS;
+        atomic_fetch_add(&gh__stack_bytes, (int64_t)len);
+        if (guard) {
+            for (int i = 0; i < SLAB_STACKS; i++)
+                iov[i] = (struct iovec){base + i * (guard + sz), guard};
+            sl->guards = install_guards(iov, SLAB_STACKS);
+        }
     }
-    char *lo = slab_next;
-    slab_next += sz;
-    slab_left--;
-    return registered(g_at(lo, sz, GH__G_CANARY));
+    lo = sl->next + guard;
+    sl->next = lo + sz;
+    sl->left--;
+    *guarded = guard && sl->guards;
+    return lo;
 }
 
 static gh__g_t *new_default_stack(void)
 {
+    bool guarded = atomic_load(&gh__stacks_guarded) < guard_budget;
     gh__g_t *g = NULL;
+    char *lo;
 
-    if (atomic_load(&gh__stacks_guarded) < guard_budget)
+    if (guarded && !guard_markers) {
         g = map_guarded(gh__stack_default, 0);
+        guarded = false; /* if that failed: the canary instead */
+    }
     if (!g) {
         pthread_mutex_lock(&pool_mu);
-        g = carve_slab();
+        lo = carve_slab(&guarded);
         pthread_mutex_unlock(&pool_mu);
+        if (lo && guarded)
+            atomic_fetch_add(&gh__stacks_guarded, 1);
+        if (lo)
+            g = registered(g_at(lo, gh__stack_default,
+                                guarded ? GH__G_GUARDED : GH__G_CANARY));
     }
     if (g) {
         atomic_fetch_add(&gh__stacks_mapped, 1);
