@@ -70,9 +70,11 @@
 #include <valgrind/valgrind.h>
 #define STACK_REGISTER(lo, hi) VALGRIND_STACK_REGISTER(lo, hi)
 #define STACK_DEREGISTER(id) VALGRIND_STACK_DEREGISTER(id)
+#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
 #else
 #define STACK_REGISTER(lo, hi) 0u
 #define STACK_DEREGISTER(id) ((void)(id))
+#define UNDER_VALGRIND() false
 #endif
 #if GH_SANITIZE_THREAD
 #include <sanitizer/tsan_interface.h>
@@ -161,16 +163,22 @@ static bool install_guards(struct iovec *iov, size_t n)
 #endif
 }
 
-/* Can this kernel install guard pages inside a mapping, many at once? */
+/* Can this kernel install guard pages inside a mapping, many at once?
+ * (Not asked under valgrind, which knows no process_madvise() and would
+ * warn of it.) */
 static bool probe_guard_markers(void)
 {
-    void *p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    struct iovec iov = {p, page_size};
+    void *p;
+    struct iovec iov;
     bool ok;
 
+    if (UNDER_VALGRIND())
+        return false;
+    p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return false;
+    iov = (struct iovec){p, page_size};
     ok = install_guards(&iov, 1);
     munmap(p, page_size);
     return ok;
