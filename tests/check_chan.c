@@ -591,6 +591,89 @@ START_TEST(chan_foreign_thread_sends_goroutine_receives)
 }
 END_TEST
 
+/*
+ * One worker, and plain threads on both sides of it: on a runtime with one
+ * worker a parking goroutine releases the channel's lock before its
+ * registers are saved (sched.c), which is safe only because a plain thread
+ * that readies it queues it for the worker.  Two threads feed two relay
+ * goroutines over unbuffered channels, two more threads drain them, and a
+ * goroutine yields throughout so that every park has a neighbour to switch
+ * to; every value must arrive once, none may be lost or doubled.
+ */
+#define RELAY_N 20000
+
+struct relay {
+    gh_chan_t *in, *out;
+    atomic_int stop;
+    long got;
+};
+
+static void *relay_feed(void *p)
+{
+    struct relay *r = p;
+    for (long i = 1; i <= RELAY_N; i++)
+        gh_chan_send(r->in, &i);
+    return NULL;
+}
+
+static void *relay_drain(void *p)
+{
+    struct relay *r = p;
+    long v;
+    for (long i = 0; i < RELAY_N; i++) {
+        gh_chan_recv(r->out, &v);
+        r->got += v;
+    }
+    return NULL;
+}
+
+static void relay_g(void *p)
+{
+    struct relay *r = p;
+    long v;
+    for (long i = 0; i < RELAY_N; i++) {
+        gh_chan_recv(r->in, &v);
+        gh_chan_send(r->out, &v);
+    }
+}
+
+static void relay_yielder(void *p)
+{
+    struct relay *r = p;
+    while (!atomic_load(&r->stop))
+        gh_yield();
+}
+
+START_TEST(chan_plain_threads_relay_through_one_worker)
+{
+    struct relay r[2];
+    pthread_t feed[2], drain[2];
+
+    gh_test_set_workers(1);
+    for (int k = 0; k < 2; k++) {
+        r[k] = (struct relay){.in = gh_chan_new(sizeof(long), 0),
+                              .out = gh_chan_new(sizeof(long), 0)};
+        gh_go(relay_g, &r[k]);
+    }
+    gh_go(relay_yielder, &r[0]);
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(pthread_create(&feed[k], NULL, relay_feed, &r[k]), 0);
+        ck_assert_int_eq(pthread_create(&drain[k], NULL, relay_drain, &r[k]),
+                         0);
+    }
+    for (int k = 0; k < 2; k++) {
+        pthread_join(feed[k], NULL);
+        pthread_join(drain[k], NULL);
+        ck_assert_int_eq(r[k].got, (long)RELAY_N * (RELAY_N + 1) / 2);
+    }
+    atomic_store(&r[0].stop, 1);
+    for (int k = 0; k < 2; k++) {
+        gh_chan_free(r[k].in);
+        gh_chan_free(r[k].out);
+    }
+}
+END_TEST
+
 /* ---- many producers and consumers ---- */
 
 #define MPMC_PER 20000
@@ -964,6 +1047,7 @@ static Suite *chan_suite(void)
     tcase_add_test(tc, chan_copies_whole_elements);
     tcase_add_test(tc, chan_zero_size_elements_signal);
     tcase_add_test(tc, chan_foreign_thread_sends_goroutine_receives);
+    tcase_add_test(tc, chan_plain_threads_relay_through_one_worker);
     tcase_add_test(tc, chan_many_producers_consumers_lose_nothing_unbuffered);
     tcase_add_test(tc, chan_many_producers_consumers_lose_nothing_buffered);
     tcase_add_test(tc, chan_buffered_many_ends_keep_each_senders_order);

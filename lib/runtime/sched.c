@@ -44,7 +44,12 @@
  * after the switch, in the "post" hook that the next context runs first
  * thing after gh__ctx_switch returns.  The same hook puts a yielding
  * goroutine back on the run queue and frees an exited goroutine's stack:
- * both are only safe once nobody runs on that stack any more.
+ * both are only safe once nobody runs on that stack any more.  A runtime
+ * with one worker is the exception: a thread that is not a worker readies
+ * a goroutine onto the global queue, which only the worker drains, and
+ * only from g0 or the next goroutine, so gh__park() releases L and
+ * gh_yield() queues the goroutine before the switch, sparing the next
+ * goroutine the indirect call.
  *
  * Threads that are not workers get a thread g: gh__park() blocks them on a
  * condition variable and gh__ready() signals it, so every wait queue in the
@@ -765,8 +770,15 @@ int gh__park(enum gh__wait why, void (*unlock)(void *), void *arg)
      * call into libev on every park. */
     atomic_store_explicit(&g->since, m->last_poll, memory_order_relaxed);
     atomic_store_explicit(&g->state, GH_G_WAITING, memory_order_relaxed);
-    m->post_fn = post_park;
-    m->post_arg = &pp;
+    if (nworkers == 1) {
+        /* The only worker: whoever else readies g queues it for us, so
+         * nobody resumes it before the switch (see the header). */
+        if (unlock)
+            unlock(arg);
+    } else {
+        m->post_fn = post_park;
+        m->post_arg = &pp;
+    }
     switch_to(m, g, next_to_run(m), false);
     atomic_store_explicit(&g->wait, GH__W_NONE, memory_order_relaxed);
     return g->park_result;
@@ -845,8 +857,15 @@ void gh_yield(void)
         m->tick += POLL_EVERY - m->tick % POLL_EVERY; /* g0 polls */
     }
     atomic_store_explicit(&g->state, GH_G_RUNNABLE, memory_order_relaxed);
-    m->post_fn = post_requeue;
-    m->post_arg = g;
+    if (nworkers == 1 && next != &m->g0) {
+        /* Nobody steals from the only worker, and it takes nothing from
+         * its queue before next runs: g may queue before its registers
+         * are saved, sparing next the indirect call of a post_fn. */
+        runq_put(m, g);
+    } else {
+        m->post_fn = post_requeue;
+        m->post_arg = g;
+    }
     switch_to(m, g, next, false);
 }
 
