@@ -570,6 +570,18 @@ static void child_overflow_guarded(void *arg)
     fprintf(stderr, "child: still alive after the overflow\n");
 }
 
+/* A custom-size stack is always guarded, whatever GH_GUARD_STACKS says. */
+static void child_overflow_custom(void *arg)
+{
+    gh_go_opts_t o = {0};
+    setenv("GH_GUARD_STACKS", "0", 1);
+    o.name = "overflower";
+    o.stack_size = 128 * KiB;
+    gh_go_with(overflow_g, NULL, &o);
+    gh_sleep(10 * GH_SECOND);
+    fprintf(stderr, "child: still alive after the overflow\n");
+}
+
 /*
  * With GH_GUARD_STACKS=0 there is no guard page, only a canary at the
  * stack's bottom that the runtime checks when the goroutine is switched
@@ -661,6 +673,12 @@ START_TEST(coro_stack_overflow_on_guard_page_is_fatal_with_status_2)
 }
 END_TEST
 
+START_TEST(coro_stack_overflow_on_a_custom_size_stack_is_fatal_with_status_2)
+{
+    check_overflow_child(child_overflow_custom);
+}
+END_TEST
+
 START_TEST(coro_stack_overflow_without_guard_trips_canary_with_status_2)
 {
     check_overflow_child(child_overflow_canary);
@@ -672,10 +690,12 @@ END_TEST
  * (MADV_GUARD_INSTALL through process_madvise() on PIDFD_SELF: Linux
  * 6.15), every default stack gets one and costs no mapping of its own:
  * 2,000 parked goroutines add a few mappings (their slabs), not the 4,000
- * that separately mapped guarded stacks would.  On an older kernel the
- * stacks are guarded all the same, within the map budget.
+ * that separately mapped guarded stacks would, and 500 with a custom-size
+ * stack add 500, not 1,000.  On an older kernel the stacks are guarded all
+ * the same, within the map budget.
  */
 #define N_GUARDED 2000
+#define N_CUSTOM 500
 static atomic_long started;
 static _Atomic int64_t release_at; /* 0: not yet */
 
@@ -717,6 +737,7 @@ static void parked_until_released(void *arg)
 
 START_TEST(coro_every_stack_is_guarded_without_a_mapping_each)
 {
+    gh_go_opts_t custom = {.stack_size = 128 * KiB};
     gh_rt_stats_t st;
     long before, after;
 
@@ -735,8 +756,20 @@ START_TEST(coro_every_stack_is_guarded_without_a_mapping_each)
         ck_assert_msg(after - before < 200,
                       "%d parked goroutines added %ld mappings", N_GUARDED,
                       after - before);
+    /* A custom-size stack is a mapping of its own: one, guard included. */
+    before = count_mappings();
+    for (int i = 0; i < N_CUSTOM; i++)
+        ck_assert_int_gt(gh_go_with(parked_until_released, NULL, &custom), 0);
+    GH_TEST_WAIT_COUNT(&started, N_GUARDED + N_CUSTOM, 30 * GH_SECOND);
+    after = count_mappings();
+    gh_rt_stats(&st);
+    ck_assert_int_eq(st.stacks_guarded, st.stacks_mapped);
+    if (kernel_has_guard_markers() && !GH_TEST_TSAN)
+        ck_assert_msg(after - before < N_CUSTOM + 50,
+                      "%d goroutines with custom stacks added %ld mappings",
+                      N_CUSTOM, after - before);
     atomic_store(&release_at, 1);
-    GH_TEST_WAIT_COUNT(&done, N_GUARDED, 30 * GH_SECOND);
+    GH_TEST_WAIT_COUNT(&done, N_GUARDED + N_CUSTOM, 30 * GH_SECOND);
 }
 END_TEST
 
@@ -919,6 +952,8 @@ static Suite *coro_suite(void)
     tcase_add_test(tc, coro_go_with_invalid_stack_size_is_einval);
     tcase_add_test(tc, coro_deep_recursion_within_the_stack_works);
     tcase_add_test(tc, coro_stack_overflow_on_guard_page_is_fatal_with_status_2);
+    tcase_add_test(
+        tc, coro_stack_overflow_on_a_custom_size_stack_is_fatal_with_status_2);
     tcase_add_test(tc,
                    coro_stack_overflow_without_guard_trips_canary_with_status_2);
     tcase_add_test(tc, coro_every_stack_is_guarded_without_a_mapping_each);

@@ -46,7 +46,9 @@
  *    pool, where the record page reads as zeros (GH_G_DEAD) until the stack
  *    is reused.  A process too busy to idle also trims stacks that stay
  *    unused in a large warm list (see WARM_BUSY_MAX).
- *  - Custom-size stacks are mapped per goroutine and unmapped when it ends.
+ *  - Custom-size stacks are mapped per goroutine, always with a guard page
+ *    (a marker where the kernel has them, one mapping a stack), and unmapped
+ *    when it ends.
  */
 #include "config.h"
 
@@ -256,13 +258,17 @@ static void *map_stack(size_t len)
     return p;
 }
 
+/* A stack in a mapping of its own with a guard page below: a marker where
+ * the kernel has them (one mapping), else a PROT_NONE page (two). */
 static gh__g_t *map_guarded(size_t usable, unsigned flags)
 {
     char *base = map_stack(usable + page_size);
+    struct iovec guard = {base, page_size};
 
     if (!base)
         return NULL;
-    if (mprotect(base, page_size, PROT_NONE) != 0) {
+    if (guard_markers ? !install_guards(&guard, 1)
+                      : mprotect(base, page_size, PROT_NONE) != 0) {
         munmap(base, usable + page_size);
         return NULL;
     }
