@@ -380,7 +380,6 @@ static void doing_request(const void *arg, char *buf, size_t len)
     const gh_req_t *req = arg;
     size_t o = 0;
 
-    buf[0] = '\0';
     put(buf, len, &o, "serving \"");
     put(buf, len, &o, gh_req_method(req));
     put(buf, len, &o, " ");

@@ -121,7 +121,7 @@ static size_t pool_len, pool_cap;
 typedef struct slab {
     char *next;
     int left;
-    bool guards; /* a guarded slab's guard pages are in place */
+    int guarded; /* how many of its stacks, from the first, have a guard */
 } slab_t;
 static slab_t slab_plain, slab_guarded;
 /* Whether the kernel installs guard pages inside a mapping, many at once:
@@ -148,20 +148,20 @@ static long map_budget(void)
     return max_maps > 16384 ? (max_maps - 16384) / 2 : 0;
 }
 
-/* Install guard pages at the n ranges of iov; false unless all are. */
-static bool install_guards(struct iovec *iov, size_t n)
+/* Install a guard page at each of the n pages of iov: how many, from the
+ * first, have one (the kernel goes in order and stops at an error, such
+ * as ENOMEM for a page table). */
+static size_t install_guards(struct iovec *iov, size_t n)
 {
 #ifdef SYS_process_madvise
-    size_t want = 0;
+    long done = syscall(SYS_process_madvise, PIDFD_SELF_PROCESS, iov, n,
+                        GUARD_INSTALL, 0);
 
-    for (size_t i = 0; i < n; i++)
-        want += iov[i].iov_len;
-    return syscall(SYS_process_madvise, PIDFD_SELF_PROCESS, iov, n,
-                   GUARD_INSTALL, 0) == (long)want;
+    return done > 0 ? (size_t)done / page_size : 0;
 #else
     (void)iov;
     (void)n;
-    return false;
+    return 0;
 #endif
 }
 
@@ -181,7 +181,7 @@ static bool probe_guard_markers(void)
     if (p == MAP_FAILED)
         return false;
     iov = (struct iovec){p, page_size};
-    ok = install_guards(&iov, 1);
+    ok = install_guards(&iov, 1) == 1;
     munmap(p, page_size);
     return ok;
 }
@@ -267,7 +267,7 @@ static gh__g_t *map_guarded(size_t usable, unsigned flags)
 
     if (!base)
         return NULL;
-    if (guard_markers ? !install_guards(&guard, 1)
+    if (guard_markers ? install_guards(&guard, 1) != 1
                       : mprotect(base, page_size, PROT_NONE) != 0) {
         munmap(base, usable + page_size);
         return NULL;
@@ -282,9 +282,10 @@ static gh__g_t *map_guarded(size_t usable, unsigned flags)
  * current one is used up: its stack_lo, or NULL.  pool_mu held.  A plain
  * slab is a pad page (the canary of its first stack) and SLAB_STACKS
  * stacks.  A guarded one is SLAB_STACKS pairs of a guard page and a stack,
- * its guard pages installed with one system call; should that fail, each
- * stays ordinary memory below its stack, as good a place for a canary as a
- * pad page, and *guarded says so.
+ * its guard pages installed with one system call; should that fail part of
+ * the way, the pages it did not reach stay ordinary memory below their
+ * stacks, as good a place for a canary as a pad page, and *guarded says
+ * which kind the stack is (a canary must never be read from a guard).
  */
 static char *carve_slab(bool *guarded)
 {
@@ -304,13 +305,13 @@ static char *carve_slab(bool *guarded)
         if (guard) {
             for (int i = 0; i < SLAB_STACKS; i++)
                 iov[i] = (struct iovec){base + i * (guard + sz), guard};
-            sl->guards = install_guards(iov, SLAB_STACKS);
+            sl->guarded = (int)install_guards(iov, SLAB_STACKS);
         }
     }
+    *guarded = guard && SLAB_STACKS - sl->left < sl->guarded;
     lo = sl->next + guard;
     sl->next = lo + sz;
     sl->left--;
-    *guarded = guard && sl->guards;
     return lo;
 }
 
