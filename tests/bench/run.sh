@@ -13,7 +13,10 @@
 # no result with 2 workers is over 2x the one with 1.  Above the table:
 # the load average and the hypervisor's steal time over the run (on a VM
 # whose CPUs are taken away for a millisecond or two at a time, a tail
-# latency such as sleep10k_p99 shows it).  "make bench" runs this script;
+# latency such as sleep10k_p99 shows it), and the round trip of a cache
+# line between two CPUs, probed before every round (bench_xcore: where the
+# hypervisor gives the two vCPUs no shared cache, work that crosses
+# workers costs several times more, and rows with 2 workers show it).  "make bench" runs this script;
 # it can also be run by hand from the build directory.
 #
 # Environment:
@@ -233,11 +236,21 @@ run_one() {
     awk -v r="$round" 'NF == 2 { print r, $1, $2 }' "$out" >>"$tmp/$name.$side"
 }
 
+# xcore_probe NAME ROUND: the cache line's round trip between two CPUs
+# (bench_xcore) right before the round, kept in $tmp/NAME.X.  It takes a
+# few milliseconds, and says which placement of the CPUs the round ran in.
+xcore_probe() {
+    [ -x "$builddir/bench_xcore" ] || return 0
+    timeout 10 "$builddir/bench_xcore" 2>>"$log" |
+        awk -v r="$2" 'NF == 2 { print r, $1, $2 }' >>"$tmp/$1.X"
+}
+
 bench_list | while read -r name nr tmo cprog goprog args; do
     selected "$name" || continue
     say "== $name: $nr round(s), C then Go"
     r=1
     while [ $r -le "$nr" ]; do
+        xcore_probe "$name" $r
         # shellcheck disable=SC2086
         run_one "$name" C $r "$tmo" "$builddir/$cprog" $args
         if [ $have_go = 1 ]; then
@@ -323,7 +336,7 @@ missed=0
         c=$(median "$tmp/$name.C" "$key")
         g=$(median "$tmp/$name.Go" "$key")
         [ $have_go = 1 ] || g=n/a
-        echo "# $label C: $(values "$tmp/$name.C" "$key")| Go: $(values "$tmp/$name.Go" "$key")" >>"$log"
+        echo "# $label C: $(values "$tmp/$name.C" "$key")| Go: $(values "$tmp/$name.Go" "$key")| xcore ns: $(values "$tmp/$name.X" xcore_rt_ns)" >>"$log"
         echo "$label $c $g" >>"$tmp/medians"
         late=$(median "$tmp/$name.C" park_late)
         awk -v c="$c" -v g="$g" -v t="$target" -v late="$late" \
@@ -350,10 +363,34 @@ missed=0
     scaling_check
 } >"$tmp/table"
 
+# xcore_summary: one line on the probes of every round.  On this kind of
+# VM the two vCPUs sometimes share a core's cache (a round trip of about
+# 50 ns) and sometimes not (300 ns and more), for minutes at a time; rows
+# with 2 workers, the sieve's above all, follow it.
+xcore_summary() {
+    cat "$tmp"/*.X 2>/dev/null | awk '
+        $2 == "xcore_cpus" { cpus = $3 }
+        $2 == "xcore_rt_ns" { v[n++] = $3 + 0; if ($3 + 0 > 150) far++ }
+        END {
+            if (n == 0) exit
+            for (i = 1; i < n; i++)
+                for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+                    t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+                }
+            printf "cache line from CPU to CPU (%s) and back: median %.0f ns," \
+                " %.0f-%.0f over %d rounds; ", cpus, v[int(n / 2)], v[0], v[n - 1], n
+            if (far == 0) print "the CPUs shared a cache throughout"
+            else if (far == n) print "the CPUs shared no cache throughout (2w rows run slower)"
+            else printf "the CPUs shared no cache in %d of the rounds" \
+                " (2w rows run slower there; bench.log has the probe of each round)\n", far
+        }'
+}
+
 {
     echo "gohttpd runtime benchmarks ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc 2>/dev/null || echo '?') CPUs, quick=$quick)"
     echo "load average before: $load_before, after: $(loadavg);" \
         "hypervisor steal during the run: $(steal_pct "$steal_before")"
+    xcore_summary
     cat "$tmp/table"
 } >"$results"
 echo
