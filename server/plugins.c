@@ -62,6 +62,61 @@ static _Atomic(gd_gen_t *) current;
 static gh_mutex_t free_mu;      /* free_gens */
 static gd_gen_t *free_gens;
 
+/* The generations that hold each loaded object.  A reload that loads a
+ * file again gets the handle it already has from dlopen, with one more
+ * reference: retiring the old generation then unmaps nothing, and its
+ * dlclose need not wait for the object's goroutines (the new generation's
+ * own are among them). */
+typedef struct held {
+    void *dl;
+    int gens;
+    struct held *next;
+} held_t;
+static gh_mutex_t held_mu;
+static held_t *held;
+
+/* One more generation holds dl.  0, or GH_ENOMEM. */
+static int held_add(void *dl)
+{
+    held_t *h;
+    int rc = 0;
+
+    gh_mutex_lock(&held_mu);
+    for (h = held; h && h->dl != dl; h = h->next)
+        ;
+    if (h)
+        h->gens++;
+    else if ((h = malloc(sizeof(*h))))
+        *h = (held_t){dl, 1, held}, held = h;
+    else
+        rc = GH_ENOMEM;
+    gh_mutex_unlock(&held_mu);
+    return rc;
+}
+
+/* A generation lets go of dl: when another still holds it, close our
+ * reference now (under the lock, so that the last holder's dlclose,
+ * which waits for the object's goroutines, is the one that unmaps it) and
+ * return true; false when we were the last. */
+static bool held_drop(void *dl)
+{
+    held_t **pp, *h;
+    bool others;
+
+    gh_mutex_lock(&held_mu);
+    for (pp = &held; (h = *pp) && h->dl != dl; pp = &h->next)
+        ;
+    others = h && --h->gens > 0;
+    if (others)
+        dlclose(dl);
+    else if (h) {
+        *pp = h->next;
+        free(h);
+    }
+    gh_mutex_unlock(&held_mu);
+    return others;
+}
+
 /* How long unloading waits for a module's goroutines to be gone. */
 #define UNLOAD_WAIT (5 * GH_SECOND)
 
@@ -166,6 +221,7 @@ static const module_t *route_module(gd_gen_t *g, const gd_route_t *r,
 {
     module_t *mods, *m;
     char *path;
+    int rc;
 
     if (plugin_file(r->handler, pp, &path, err, errlen))
         return NULL;
@@ -179,7 +235,10 @@ static const module_t *route_module(gd_gen_t *g, const gd_route_t *r,
      * room for every route up front so they never move. */
     mods = g->mods;
     m = &mods[g->nmods];
-    if (module_open(m, path, err, errlen)) {
+    rc = module_open(m, path, err, errlen);
+    if (rc == 0 && (rc = held_add(m->dl)))
+        snprintf(err, errlen, "out of memory");
+    if (rc) {
         if (m->dl)
             dlclose(m->dl);
         free(path);
@@ -303,9 +362,16 @@ static void gen_free(gd_gen_t *g)
             g->insts[i].m->h->fini(g->insts[i].state);
     gh_router_free(g->router);
     for (int i = 0; i < g->nmods; i++) {
-        if (module_quiet(&g->mods[i]))
-            dlclose(g->mods[i].dl);
-        free(g->mods[i].path);
+        module_t *m = &g->mods[i];
+
+        if (held_drop(m->dl))
+            gh_log(GH_LOG_DEBUG, "%s: stays loaded for the configuration "
+                   "in force", m->path);
+        else if (module_quiet(m)) {
+            dlclose(m->dl);
+            gh_log(GH_LOG_DEBUG, "%s: unloaded", m->path);
+        }
+        free(m->path);
     }
     free(g->mods);
     free(g->insts);

@@ -266,6 +266,16 @@ else
     not_ok "the old instance freed its $nkeys keys (fini)" \
         "$(grep 'keys freed' "$tmp/error.log")"
 fi
+# The new configuration loads kv.so again and starts its own workers from
+# it: the old one's release must not take those for its own stragglers
+# (it used to wait 5 s for them, warn, and never unload the module).
+if wait_for_grep 'kv\.so: stays loaded for the configuration in force' \
+    "$tmp/error.log" 20; then
+    ok "the retired configuration lets go of kv.so at once"
+else
+    not_ok "the retired configuration lets go of kv.so at once" \
+        "$(grep 'kv\.so' "$tmp/error.log" | tail -n 3)"
+fi
 
 # ---- stopping with jobs still queued ----
 req PUT /kv/last -d 1 >/dev/null
@@ -291,5 +301,9 @@ check_grep "the cut-off requests stopped waiting" \
 check_grep "fini freed the store's key" 'kv: 1 key freed' "$tmp/error.log"
 check "fini ran for all five instances, twice (start and reload)" 10 \
     "$(grep -cE 'kv: [0-9]+ keys? freed' "$tmp/error.log")"
+check_grep "the last configuration unloads kv.so" 'kv\.so: unloaded' \
+    "$tmp/error.log"
+check "no goroutine of kv.so outlived fini" 0 \
+    "$(grep -c 'still run after fini' "$tmp/error.log")"
 
 finish
