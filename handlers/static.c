@@ -65,8 +65,9 @@
  * If-Unmodified-Since give 412; If-None-Match (weak comparison) or, without
  * it, If-Modified-Since (ignored when its date is in the future) give 304.
  * A single "bytes" Range gives 206, an unsatisfiable one 416 with a
- * Content-Range that gives only the size; If-Range (an entity tag or a
- * date) is honoured.  A request for several ranges gets the whole file
+ * Content-Range that gives only the size; If-Range holds an entity tag
+ * or a date, which counts only while it is a strong validator (see
+ * gh__static_if_range).  A request for several ranges gets the whole file
  * with 200: serving multipart/byteranges buys little and is a known
  * amplification vector.  A precompressed variant has its own validators
  * and its ranges count bytes of the compressed file.
@@ -400,6 +401,7 @@ typedef struct lookup {
     bool slash;            /* the request's path ended in '/' */
     bool cached;           /* the fast path: see static_fs.c */
     bool accept[NENC];     /* the codings the client takes */
+    int pref[NENC];        /* every coding, those taken first, by weight */
     int fd;                /* out: the file or directory; -1 */
     struct stat sb;        /* out: its fstat */
     int index;             /* out: the index file served, or -1 */
@@ -458,7 +460,8 @@ static int find_variant(lookup_t *lk, const char *path)
     char vpath[PATH_MAX];
     int rc;
 
-    for (int e = 0; e < NENC; e++) {
+    for (int i = 0; i < NENC; i++) {
+        int e = lk->pref[i];
         if (snprintf(vpath, sizeof(vpath), "%s%s", path,
                      encodings[e].suffix) >= (int)sizeof(vpath) ||
             (rc = gh__static_exists(&lk->st->root, vpath, lk->cached)) == 0)
@@ -689,13 +692,13 @@ static bool if_range_ok(gh_req_t *req, const struct stat *sb,
                         const char *etag)
 {
     const char *ir = gh_req_header(req, "If-Range");
-    time_t t;
+    struct timespec now;
 
     if (!ir)
         return true;
-    if (ir[0] == '"' || ir[0] == 'W')
-        return strcmp(ir, etag) == 0; /* strong comparison */
-    return gh__static_parse_date(ir, &t) == 0 && t == sb->st_mtim.tv_sec;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return gh__static_if_range(ir, sb, etag,
+                               (int64_t)now.tv_sec * GH_SECOND + now.tv_nsec);
 }
 
 /* The fields every answer about the file carries, 304 included.  The
@@ -826,8 +829,8 @@ static served_t entry_view(const gh__static_cache_ent_t *e)
 static int pick_variant(const lookup_t *lk, unsigned mask)
 {
     for (int i = 0; i < NENC; i++)
-        if (lk->accept[i] && (mask & (1u << i)))
-            return i;
+        if (lk->accept[lk->pref[i]] && (mask & (1u << lk->pref[i])))
+            return lk->pref[i];
     return -1;
 }
 
@@ -962,8 +965,8 @@ static int serve_cached(static_state_t *st, const lookup_t *lk,
     char key[PATH_MAX];
     int rc = CACHE_MISS;
 
-    for (int enc = 0; enc <= NENC && rc == CACHE_MISS; enc++) {
-        int want = enc < NENC ? enc : -1; /* the plain file last */
+    for (int i = 0; i <= NENC && rc == CACHE_MISS; i++) {
+        int want = i < NENC ? lk->pref[i] : -1; /* the plain file last */
         size_t klen;
         if (want >= 0 && !lk->accept[want])
             continue;
@@ -982,7 +985,7 @@ static int read_request(const static_state_t *st, gh_req_t *req,
                         gh_resp_t *resp, lookup_t *lk)
 {
     const char *m = gh_req_method(req), *ae;
-    int rc;
+    int weights[NENC], rc;
 
     if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
         gh_resp_header_set(resp, "Allow", "GET, HEAD");
@@ -991,8 +994,21 @@ static int read_request(const static_state_t *st, gh_req_t *req,
     if ((rc = request_rel(st, req, &lk->rel, &lk->slash)) != 0)
         return rc;
     ae = gh_req_header(req, "Accept-Encoding");
-    for (int e = 0; ae && st->precompressed && e < NENC; e++)
-        lk->accept[e] = gh__static_accepts(ae, encodings[e].coding);
+    for (int e = 0; e < NENC; e++) {
+        int q = ae && st->precompressed
+                    ? gh__static_accept_q(ae, encodings[e].coding)
+                    : 0;
+        int i = e;
+        /* By the client's weights; on a tie, the order of encodings[]
+         * (the smaller file first). */
+        for (; i > 0 && q > weights[i - 1]; i--) {
+            weights[i] = weights[i - 1];
+            lk->pref[i] = lk->pref[i - 1];
+        }
+        weights[i] = q;
+        lk->pref[i] = e;
+        lk->accept[e] = q > 0;
+    }
     return 0;
 }
 

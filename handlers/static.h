@@ -85,7 +85,8 @@ void gh__static_mime_fini(gh__static_mime_t *m);
 void gh__static_fmt_date(time_t t, char *out);
 
 /* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime) of the years
- * 1900 to 9999.  0 or -1. */
+ * 1900 to 9999, to the letter of RFC 9110 5.6.7 (two-digit fields, names
+ * as written there, a day that exists and its weekday).  0 or -1. */
 int gh__static_parse_date(const char *s, time_t *out);
 
 /* The strong entity tag of a file: "\"ino-size-mtime_ns-ctime_ns\"",
@@ -98,6 +99,17 @@ void gh__static_etag(const struct stat *st, char *out);
  * tag never matches), else the weak one.
  */
 bool gh__static_etag_match(const char *list, const char *etag, bool strong);
+
+/*
+ * Does If-Range value ir (an entity tag or a date) let a Range apply to the
+ * file sb, whose tag is etag, at now_ns (CLOCK_REALTIME)?  A tag must be
+ * strong and equal.  A date must equal the file's mtime and be a strong
+ * validator (RFC 9110 8.8.2.2): the ctime is the mtime (nobody set the
+ * mtime after the last write) and both are two seconds old, so that no
+ * second write can share the second the date names.
+ */
+bool gh__static_if_range(const char *ir, const struct stat *sb,
+                         const char *etag, int64_t now_ns);
 
 enum gh__static_range {
     GH__RANGE_NONE,  /* no usable single range: send the whole file */
@@ -113,8 +125,10 @@ enum gh__static_range {
 enum gh__static_range gh__static_range(const char *h, uint64_t size,
                                        uint64_t *off, uint64_t *len);
 
-/* Does Accept-Encoding value ae allow coding ("gzip", "br") with q > 0? */
-bool gh__static_accepts(const char *ae, const char *coding);
+/* The weight Accept-Encoding value ae gives coding ("gzip", "br"), named
+ * or through "*": 1 to 1000 (q in thousandths), 0 when it is refused or
+ * not named at all. */
+int gh__static_accept_q(const char *ae, const char *coding);
 
 /* A growing output buffer; once out of memory it stays failed (oom). */
 typedef gh__hbuf_t gh__static_buf_t; /* hbuf.h */

@@ -65,81 +65,117 @@ void gh__static_fmt_date(time_t t, char *out)
     memcpy(p, " GMT", 5);
 }
 
-static int month_index(const char *m)
+static const char *const long_days[7] = {
+    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+    "Saturday"};
+
+/* The weekday of p's three letters (Sun is 0), or -1. */
+static int short_day(const char *p)
 {
-    for (int i = 0; i < 12; i++)
-        if (strcmp(m, months[i]) == 0)
+    for (int i = 0; i < 7; i++)
+        if (memcmp(p, days[i], 3) == 0)
             return i;
     return -1;
 }
 
-/* Check the fields sscanf found and convert them. */
-static int make_time(int y, const char *mon, int d, int h, int mi, int s,
-                     time_t *out)
+/* The weekday of the n letters at p written in full, or -1. */
+static int long_day(const char *p, size_t n)
 {
-    struct tm tm = {0};
+    for (int i = 0; i < 7; i++)
+        if (strlen(long_days[i]) == n && memcmp(p, long_days[i], n) == 0)
+            return i;
+    return -1;
+}
 
-    tm.tm_mon = month_index(mon);
-    if (tm.tm_mon < 0 || y < 1900 || d < 1 || d > 31 || h < 0 || h > 23 ||
-        mi < 0 || mi > 59 || s < 0 || s > 60)
+/* Does s have the shape pat, to its end?  In pat, 'd' stands for a digit,
+ * 's' for a digit or a space, 'a' for a letter; anything else for itself. */
+static bool shaped(const char *s, const char *pat)
+{
+    for (; *pat; s++, pat++) {
+        bool digit = *s >= '0' && *s <= '9';
+        bool letter = (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z');
+        if (*pat == 'd' ? !digit
+            : *pat == 's' ? !digit && *s != ' '
+            : *pat == 'a' ? !letter
+                          : *s != *pat)
+            return false;
+    }
+    return *s == '\0';
+}
+
+/* The n digits at p (a space counts as 0). */
+static int digits(const char *p, int n)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (p[i] == ' ' ? 0 : p[i] - '0');
+    return v;
+}
+
+/* The time of the fields, if they name a real second whose weekday is
+ * wday. */
+static int make_time(int wday, int y, const char *mon, int d, int h, int mi,
+                     int s, time_t *out)
+{
+    struct tm tm = {0}, back;
+    char m[4] = {mon[0], mon[1], mon[2], '\0'};
+    time_t t;
+
+    for (tm.tm_mon = 0; tm.tm_mon < 12 && strcmp(m, months[tm.tm_mon]);
+         tm.tm_mon++)
+        ;
+    if (tm.tm_mon == 12 || y < 1900 || d < 1 || h > 23 || mi > 59 || s > 60)
         return -1;
     tm.tm_year = y - 1900;
     tm.tm_mday = d;
     tm.tm_hour = h;
     tm.tm_min = mi;
-    tm.tm_sec = s;
-    *out = timegm(&tm);
-    /* A leap second at the end of 9999 would be a date no IMF-fixdate
-     * can write back. */
-    return (int64_t)*out > DATE_MAX ? -1 : 0;
-}
-
-/* The dashes in s, or -1 if it has a plus sign: sscanf's %d would take
- * either as a sign ("06-Nov--1" as the year -1), where only digits may
- * stand. */
-static int dashes(const char *s)
-{
-    int n = 0;
-
-    for (; *s; s++) {
-        if (*s == '+')
-            return -1;
-        n += *s == '-';
-    }
-    return n;
+    tm.tm_sec = s == 60 ? 59 : s; /* a leap second: its minute's last */
+    t = timegm(&tm);
+    /* 31 Feb would come back as 3 Mar; a date after 9999 is one no
+     * IMF-fixdate can write back. */
+    if (!gmtime_r(&t, &back) || back.tm_mday != d || back.tm_wday != wday ||
+        (int64_t)t + (s == 60) > DATE_MAX)
+        return -1;
+    *out = t + (s == 60);
+    return 0;
 }
 
 /*
- * RFC 9110 5.6.7: recipients accept IMF-fixdate and the two obsolete forms.
- * %n after the last field makes sure nothing trails.
+ * RFC 9110 5.6.7: recipients accept IMF-fixdate ("Sun, 06 Nov 1994
+ * 08:49:37 GMT") and the two obsolete forms, RFC 850 ("Sunday, 06-Nov-94
+ * 08:49:37 GMT") and asctime ("Sun Nov  6 08:49:37 1994"), and must ignore
+ * anything else: a value that is not one of them exactly is not a date.
  */
 int gh__static_parse_date(const char *s, time_t *out)
 {
-    char wd[10], mon[4];
-    int y, d, h, mi, sec, n = -1, nd = dashes(s);
+    const char *comma = strchr(s, ',');
+    int wd, y;
 
-    /* IMF-fixdate and asctime have no dash, RFC 850 two: its
-     * separators. */
-    if (nd != 0 && nd != 2)
-        return -1;
-    if (nd == 0 &&
-        sscanf(s, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", wd, &d,
-               mon, &y, &h, &mi, &sec, &n) == 7 &&
-        n > 0 && !s[n])
-        return make_time(y, mon, d, h, mi, sec, out);
-    n = -1;
-    if (nd == 2 &&
-        sscanf(s, "%9[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", wd, &d,
-               mon, &y, &h, &mi, &sec, &n) == 7 &&
-        n > 0 && !s[n])
-        return make_time(y < 70 ? 2000 + y : 1900 + y, mon, d, h, mi, sec,
-                         out);
-    n = -1;
-    if (nd == 0 &&
-        sscanf(s, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", wd, mon, &d,
-               &h, &mi, &sec, &y, &n) == 7 &&
-        n > 0 && !s[n])
-        return make_time(y, mon, d, h, mi, sec, out);
+    if (shaped(s, "aaa, dd aaa dddd dd:dd:dd GMT")) {
+        wd = short_day(s);
+        return wd < 0 ? -1
+                      : make_time(wd, digits(s + 12, 4), s + 8,
+                                  digits(s + 5, 2), digits(s + 17, 2),
+                                  digits(s + 20, 2), digits(s + 23, 2), out);
+    }
+    if (shaped(s, "aaa aaa sd dd:dd:dd dddd")) {
+        wd = short_day(s);
+        return wd < 0 ? -1
+                      : make_time(wd, digits(s + 20, 4), s + 4, digits(s + 8, 2),
+                               digits(s + 11, 2), digits(s + 14, 2),
+                               digits(s + 17, 2), out);
+    }
+    if (comma && shaped(comma, ", dd-aaa-dd dd:dd:dd GMT")) {
+        wd = long_day(s, (size_t)(comma - s));
+        y = digits(comma + 9, 2);
+        return wd < 0 ? -1
+                      : make_time(wd, y < 70 ? 2000 + y : 1900 + y, comma + 5,
+                                  digits(comma + 2, 2), digits(comma + 12, 2),
+                                  digits(comma + 15, 2), digits(comma + 18, 2),
+                                  out);
+    }
     return -1;
 }
 
@@ -192,6 +228,20 @@ bool gh__static_etag_match(const char *list, const char *etag, bool strong)
         p = skip_ows_commas(q);
     }
     return false;
+}
+
+bool gh__static_if_range(const char *ir, const struct stat *sb,
+                         const char *etag, int64_t now_ns)
+{
+    time_t t;
+
+    if (ir[0] == '"' || strncmp(ir, "W/", 2) == 0)
+        return strcmp(ir, etag) == 0; /* strong: a weak tag never equals */
+    return gh__static_parse_date(ir, &t) == 0 && t == sb->st_mtim.tv_sec &&
+           sb->st_ctim.tv_sec == sb->st_mtim.tv_sec &&
+           (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec +
+                   2 * INT64_C(1000000000) <
+               now_ns;
 }
 
 /* ---- Range ----------------------------------------------------------- */
@@ -267,30 +317,38 @@ enum gh__static_range gh__static_range(const char *h, uint64_t size,
 
 /* ---- Accept-Encoding ------------------------------------------------- */
 
-/* The q parameter of one element's parameters [p, end): is it above 0? */
-static bool q_positive(const char *p, const char *end)
+/* The weight (q, in thousandths) that one element's parameters
+ * [p, end) give it: 1000 without a q.  RFC 9110 12.4.2: "0" to "1.000";
+ * a malformed weight counts as 0, so that a garbled refusal stays one. */
+static int weight(const char *p, const char *end)
 {
     while (p < end) {
         const char *semi = memchr(p, ';', (size_t)(end - p));
         p = skip_ows(p);
         if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-            /* "0", "0.0", "0.000" are zero; any other digit is not. */
-            for (p += 2; p < end && *p != ';'; p++)
-                if (*p >= '1' && *p <= '9')
-                    return true;
-            return false;
+            int q = 0, scale = 1000;
+            p += 2;
+            if (p < end && (*p == '0' || *p == '1'))
+                q = (*p++ - '0') * 1000;
+            else
+                return 0;
+            if (p < end && *p == '.')
+                for (p++; p < end && *p >= '0' && *p <= '9' && scale > 1;
+                     p++)
+                    q += (*p - '0') * (scale /= 10);
+            return q > 1000 ? 1000 : q;
         }
         if (!semi)
             break;
         p = semi + 1;
     }
-    return true;
+    return 1000;
 }
 
-bool gh__static_accepts(const char *ae, const char *coding)
+int gh__static_accept_q(const char *ae, const char *coding)
 {
     size_t clen = strlen(coding);
-    int star = -1; /* "*": unknown (-1), refused (0), allowed (1) */
+    int star = 0; /* "*": what any coding not named gets */
     const char *p = ae;
 
     while (*(p = skip_ows_commas(p))) {
@@ -301,12 +359,12 @@ bool gh__static_accepts(const char *ae, const char *coding)
                *tok_end != '\t')
             tok_end++;
         if ((size_t)(tok_end - p) == clen && !strncasecmp(p, coding, clen))
-            return q_positive(tok_end, end);
+            return weight(tok_end, end);
         if (tok_end - p == 1 && *p == '*')
-            star = q_positive(tok_end, end);
+            star = weight(tok_end, end);
         p = end;
     }
-    return star == 1;
+    return star;
 }
 
 /* ---- output buffer and escaping -------------------------------------- */

@@ -906,6 +906,23 @@ START_TEST(ignored_ranges_give_200_full)
 }
 END_TEST
 
+/* Wait until the file under base has kept its times for over 2 s. */
+static void settle(const char *rel)
+{
+    char path[PATH_MAX + 64];
+    struct timespec now;
+    struct stat sb;
+    int64_t left;
+
+    snprintf(path, sizeof(path), "%s/%s", base, rel);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    clock_gettime(CLOCK_REALTIME, &now);
+    left = ((int64_t)sb.st_ctim.tv_sec - now.tv_sec + 2) * 1000000000 +
+           sb.st_ctim.tv_nsec - now.tv_nsec + 10000000;
+    if (left > 0)
+        usleep((useconds_t)(left / 1000));
+}
+
 START_TEST(if_range_mismatch_gives_200_full)
 {
     char et[128], lm[64], h[512];
@@ -925,6 +942,9 @@ START_TEST(if_range_mismatch_gives_200_full)
     ck_assert_int_eq(http(&r, "GET", "/hello.txt", h), 206);
     ck_assert_str_eq(r.body, "Hello");
     hc_resp_free(&r);
+    /* Its date is a strong validator once the file has kept it for two
+     * seconds (the docroot is made when the suite starts). */
+    settle("root/hello.txt");
     snprintf(h, sizeof(h), "Range: bytes=7-12\r\nIf-Range: %s\r\n", lm);
     ck_assert_int_eq(http(&r, "GET", "/hello.txt", h), 206);
     ck_assert_str_eq(r.body, "static");
@@ -962,12 +982,27 @@ START_TEST(gzip_sibling_only_when_accepted)
     ck_assert_ptr_null(hc_field(&r, "Content-Encoding"));
     hc_resp_free(&r);
 
-    /* br is preferred when both are taken. */
+    /* br is preferred when both are taken alike ... */
     ck_assert_int_eq(http(&r, "GET", "/app.js",
                           "Accept-Encoding: gzip, deflate, br\r\n"), 200);
     ck_assert_str_eq(r.body, APP_BR);
     assert_field(&r, "Content-Encoding", "br");
     hc_resp_free(&r);
+    /* ... and the client's weights go first, with the cache (the second
+     * time) as without it. */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(http(&r, "GET", "/app.js",
+                              "Accept-Encoding: gzip;q=1, br;q=0.1\r\n"),
+                         200);
+        ck_assert_str_eq(r.body, APP_GZ);
+        assert_field(&r, "Content-Encoding", "gzip");
+        hc_resp_free(&r);
+        ck_assert_int_eq(http(&r, "GET", "/app.js",
+                              "Accept-Encoding: br;q=0.5, *;q=0.8\r\n"),
+                         200);
+        ck_assert_str_eq(r.body, APP_GZ);
+        hc_resp_free(&r);
+    }
 
     /* No sibling, no Vary. */
     ck_assert_int_eq(http(&r, "GET", "/hello.txt", "Accept-Encoding: gzip\r\n"),
@@ -1129,10 +1164,80 @@ START_TEST(dates_parse_in_all_three_forms)
     ck_assert_int_eq(gh__static_parse_date("Sun, 06 Nov +994 08:49:37 GMT", &t),
                      -1);
     ck_assert_int_eq(gh__static_parse_date("Sun Nov  6 08:-9:37 1994", &t), -1);
+    /* RFC 9110 5.6.7 to the letter: a value that only looks like a date
+     * is none, and a condition built on it is ignored. */
+    ck_assert_int_eq(gh__static_parse_date("Xyz, 06 Nov 1994 08:49:37 GMT",
+                                           &t), -1);
+    ck_assert_int_eq(gh__static_parse_date("Mon, 06 Nov 1994 08:49:37 GMT",
+                                           &t), -1); /* a Sunday */
+    ck_assert_int_eq(gh__static_parse_date("Wed, 31 Feb 2021 03:04:05 GMT",
+                                           &t), -1);
+    ck_assert_int_eq(gh__static_parse_date("Sun, 6 Nov 1994 8:49:37 GMT", &t),
+                     -1);
+    ck_assert_int_eq(gh__static_parse_date("Sun,06 Nov 1994 08:49:37 GMT", &t),
+                     -1);
+    ck_assert_int_eq(gh__static_parse_date("sun, 06 nov 1994 08:49:37 GMT",
+                                           &t), -1);
+    ck_assert_int_eq(gh__static_parse_date("Sun, 06-Nov-94 08:49:37 GMT", &t),
+                     -1); /* RFC 850 names the day in full */
+    ck_assert_int_eq(gh__static_parse_date("Sun Nov 6 08:49:37 1994", &t), -1);
+    ck_assert_int_eq(gh__static_parse_date("Sun Nov 06 08:49:37 1994", &t), 0);
+    ck_assert_int_eq(t, 784111777);
+    ck_assert_int_eq(gh__static_parse_date("Wed, 01 May 2024 12:00:00 GMT",
+                                           &t), 0);
+    ck_assert_int_eq(t, 1714564800);
+    ck_assert_int_eq(
+        gh__static_parse_date("Wednesday, 01-May-24 12:00:00 GMT", &t), 0);
+    ck_assert_int_eq(t, 1714564800);
+    /* A leap second is the second after its minute's last. */
+    ck_assert_int_eq(gh__static_parse_date("Sat, 31 Dec 2016 23:59:60 GMT",
+                                           &t), 0);
+    ck_assert_int_eq(t, 1483228800);
     gh__static_fmt_date(784111777, out);
     ck_assert_str_eq(out, "Sun, 06 Nov 1994 08:49:37 GMT");
     gh__static_fmt_date(0, out);
     ck_assert_str_eq(out, "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+END_TEST
+
+/* If-Range: a strong tag, or a date that is a strong validator. */
+START_TEST(if_range_takes_strong_tags_and_settled_dates)
+{
+    const int64_t s = 1000000000;
+    struct stat sb = {0};
+    char etag[GH__STATIC_ETAG_MAX];
+
+    /* Written on a Wednesday (1 May 2024 12:00:00 UTC), and not since. */
+    sb.st_mtim.tv_sec = sb.st_ctim.tv_sec = 1714564800;
+    sb.st_mtim.tv_nsec = sb.st_ctim.tv_nsec = 250000000;
+    gh__static_etag(&sb, etag);
+    int64_t later = 1714564800 * s + 10 * s;
+
+    ck_assert(gh__static_if_range(etag, &sb, etag, later));
+    ck_assert(!gh__static_if_range("\"other\"", &sb, etag, later));
+    ck_assert(!gh__static_if_range("W/\"x\"", &sb, etag, later));
+    /* A date that starts with W is a date, not a weak tag. */
+    ck_assert(gh__static_if_range("Wed, 01 May 2024 12:00:00 GMT", &sb, etag,
+                                  later));
+    ck_assert(gh__static_if_range("Wednesday, 01-May-24 12:00:00 GMT", &sb,
+                                  etag, later));
+    ck_assert(!gh__static_if_range("Wed, 01 May 2024 12:00:01 GMT", &sb, etag,
+                                   later));
+    ck_assert(!gh__static_if_range("Wed, 01 May 2024 12:00:00 GMTx", &sb, etag,
+                                   later));
+    /* Within two seconds of the write, another write could share its
+     * second: the date is weak, and the whole file goes out. */
+    ck_assert(!gh__static_if_range("Wed, 01 May 2024 12:00:00 GMT", &sb, etag,
+                                   1714564800 * s + 2 * s));
+    ck_assert(gh__static_if_range("Wed, 01 May 2024 12:00:00 GMT", &sb, etag,
+                                  1714564800 * s + 2 * s + 250000001));
+    /* An mtime set by hand (touch -d, cp -p, rsync -t) says nothing of
+     * what the file held then. */
+    sb.st_ctim.tv_sec += 3600;
+    gh__static_etag(&sb, etag);
+    ck_assert(!gh__static_if_range("Wed, 01 May 2024 12:00:00 GMT", &sb, etag,
+                                   later + 7200 * s));
+    ck_assert(gh__static_if_range(etag, &sb, etag, later + 7200 * s));
 }
 END_TEST
 
@@ -1189,18 +1294,22 @@ END_TEST
 
 START_TEST(accept_encoding_honours_q)
 {
-    ck_assert(gh__static_accepts("gzip", "gzip"));
-    ck_assert(gh__static_accepts("deflate, GZIP;q=0.5", "gzip"));
-    ck_assert(!gh__static_accepts("gzip;q=0", "gzip"));
-    ck_assert(!gh__static_accepts("gzip; q=0.000", "gzip"));
-    ck_assert(!gh__static_accepts("gzipx", "gzip"));
-    ck_assert(!gh__static_accepts("x-gzip2, deflate", "gzip"));
-    ck_assert(gh__static_accepts("*", "br"));
-    ck_assert(!gh__static_accepts("*;q=0", "br"));
-    ck_assert(!gh__static_accepts("*, br;q=0", "br"));
-    ck_assert(gh__static_accepts("br;q=0.001, *;q=0", "br"));
-    ck_assert(!gh__static_accepts("", "br"));
-    ck_assert(!gh__static_accepts("identity", "gzip"));
+    ck_assert_int_eq(gh__static_accept_q("gzip", "gzip"), 1000);
+    ck_assert_int_eq(gh__static_accept_q("deflate, GZIP;q=0.5", "gzip"), 500);
+    ck_assert_int_eq(gh__static_accept_q("gzip;q=0", "gzip"), 0);
+    ck_assert_int_eq(gh__static_accept_q("gzip; q=0.000", "gzip"), 0);
+    ck_assert_int_eq(gh__static_accept_q("gzipx", "gzip"), 0);
+    ck_assert_int_eq(gh__static_accept_q("x-gzip2, deflate", "gzip"), 0);
+    ck_assert_int_eq(gh__static_accept_q("*", "br"), 1000);
+    ck_assert_int_eq(gh__static_accept_q("*;q=0", "br"), 0);
+    ck_assert_int_eq(gh__static_accept_q("*, br;q=0", "br"), 0);
+    ck_assert_int_eq(gh__static_accept_q("br;q=0.001, *;q=0", "br"), 1);
+    ck_assert_int_eq(gh__static_accept_q("gzip;q=1.000", "gzip"), 1000);
+    ck_assert_int_eq(gh__static_accept_q("gzip;q=0.25;x=1", "gzip"), 250);
+    ck_assert_int_eq(gh__static_accept_q("gzip;q=x", "gzip"), 0);
+    ck_assert_int_eq(gh__static_accept_q("gzip;q=", "gzip"), 0);
+    ck_assert_int_eq(gh__static_accept_q("", "br"), 0);
+    ck_assert_int_eq(gh__static_accept_q("identity", "gzip"), 0);
 }
 END_TEST
 
@@ -1879,6 +1988,7 @@ static Suite *handler_static_suite(void)
     suite_add_tcase(s, init);
 
     tcase_add_test(parse, dates_parse_in_all_three_forms);
+    tcase_add_test(parse, if_range_takes_strong_tags_and_settled_dates);
     tcase_add_test(parse, etag_lists_compare_strong_and_weak);
     tcase_add_test(parse, range_values_parse_strictly);
     tcase_add_test(parse, accept_encoding_honours_q);
