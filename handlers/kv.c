@@ -66,6 +66,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "accept.h"
 #include "kv.h"
 
 /* One request, as the functions below see it.  They return 0 once the
@@ -427,16 +428,25 @@ static int serve_list(call_t *c)
     return rc;
 }
 
-/* "?format=json|text" wins over "Accept: application/json". */
+/* "?format=json|text" wins over Accept: JSON goes to a client whose
+ * Accept names application/json and weighs it no less than text/plain
+ * (plain text, the default, to one that takes anything). */
 static int choose_format(call_t *c)
 {
     const char *f = gh_req_query_param(c->req, "format");
     const char *accept = gh_req_header(c->req, "Accept");
+    bool named;
+    int q;
 
     if (f && strcmp(f, "json") != 0 && strcmp(f, "text") != 0)
         return reject(c, 400, "format must be json or text");
-    c->json = f ? strcmp(f, "json") == 0
-                : accept && strcasestr(accept, "application/json");
+    if (f)
+        c->json = strcmp(f, "json") == 0;
+    else if (accept) {
+        q = gh__accept_q(accept, "application/json", &named);
+        c->json = named && q > 0 &&
+                  q >= gh__accept_q(accept, "text/plain", NULL);
+    }
     return 0;
 }
 

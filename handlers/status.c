@@ -57,6 +57,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "accept.h"
 #include "status.h"
 
 enum view {
@@ -196,13 +197,18 @@ static int status_init(const gh_conf_section_t *conf, void **state)
 /* ---- which view ------------------------------------------------------ */
 
 /* Does the client ask for JSON rather than a page?  A browser's Accept
- * names text/html; fetch() and curl -H 'Accept: application/json' do
- * not. */
+ * weighs text/html above anything; fetch() and curl -H 'Accept:
+ * application/json' name application/json and not text/html. */
 static bool wants_json(const gh_req_t *req)
 {
     const char *a = gh_req_header(req, "Accept");
+    bool named;
+    int q;
 
-    return a && strstr(a, "application/json") && !strstr(a, "text/html");
+    if (!a)
+        return false;
+    q = gh__accept_q(a, "application/json", &named);
+    return named && q > gh__accept_q(a, "text/html", NULL);
 }
 
 static enum view pick_view(const status_state_t *st, const gh_req_t *req)

@@ -7,6 +7,7 @@
  */
 #include "check_gh.h"
 
+#include "accept.h"
 #include "status.h"
 
 /* ---- quantiles ------------------------------------------------------- */
@@ -76,6 +77,57 @@ START_TEST(prometheus_histogram_is_cumulative_and_ends_in_inf)
 }
 END_TEST
 
+/* The weights an Accept header gives: the most specific range wins, and
+ * q=0 refuses (the status and kv plugins choose JSON or not by them). */
+START_TEST(accept_weighs_the_most_specific_range)
+{
+    bool named;
+
+    ck_assert_int_eq(gh__accept_q("application/json", "application/json",
+                                  &named), 1000);
+    ck_assert(named);
+    ck_assert_int_eq(gh__accept_q("text/plain, application/json;q=0",
+                                  "application/json", &named), 0);
+    ck_assert(named);
+    ck_assert_int_eq(gh__accept_q("text/plain, application/json;q=0",
+                                  "text/plain", NULL), 1000);
+    /* Not a prefix match. */
+    ck_assert_int_eq(gh__accept_q("application/jsonp", "application/json",
+                                  &named), 0);
+    ck_assert(!named);
+    ck_assert_int_eq(gh__accept_q("application/json-seq;q=1",
+                                  "application/json", NULL), 0);
+    /* Wildcards cover it, less specifically. */
+    ck_assert_int_eq(gh__accept_q("*/*;q=0.8", "application/json", &named),
+                     800);
+    ck_assert(!named);
+    ck_assert_int_eq(gh__accept_q("*/*;q=0.8, application/*;q=0.3",
+                                  "application/json", NULL), 300);
+    ck_assert_int_eq(gh__accept_q("application/json;q=0.1, */*",
+                                  "application/json", &named), 100);
+    ck_assert(named);
+    ck_assert_int_eq(gh__accept_q("*/json", "application/json", NULL), 0);
+    /* A browser's Accept. */
+    const char *browser = "text/html,application/xhtml+xml,application/xml;"
+                          "q=0.9,*/*;q=0.8";
+    ck_assert_int_eq(gh__accept_q(browser, "text/html", NULL), 1000);
+    ck_assert_int_eq(gh__accept_q(browser, "application/json", &named), 800);
+    ck_assert(!named);
+    /* Case, spaces, other parameters, odd weights. */
+    ck_assert_int_eq(gh__accept_q(" Application/JSON ; charset=utf-8 ; q=0.5",
+                                  "application/json", NULL), 500);
+    ck_assert_int_eq(gh__accept_q("application/json;q=x", "application/json",
+                                  NULL), 0);
+    ck_assert_int_eq(gh__accept_q("application/json;q=1.5",
+                                  "application/json", NULL), 1000);
+    ck_assert_int_eq(gh__accept_q("", "application/json", &named), 0);
+    ck_assert(!named);
+    ck_assert_int_eq(gh__accept_q(",,,", "application/json", NULL), 0);
+    ck_assert_int_eq(gh__accept_q("application", "application/json", NULL),
+                     0);
+}
+END_TEST
+
 static Suite *handler_status_suite(void)
 {
     Suite *s = suite_create("handler_status");
@@ -85,6 +137,7 @@ static Suite *handler_status_suite(void)
     tcase_add_test(tc, quantile_interpolates_inside_the_bucket);
     tcase_add_test(tc, json_str_escapes_and_repairs_utf8);
     tcase_add_test(tc, prometheus_histogram_is_cumulative_and_ends_in_inf);
+    tcase_add_test(tc, accept_weighs_the_most_specific_range);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -183,6 +183,16 @@ else
 fi
 check "?format=text overrides Accept" "200 40" \
     "$(req GET '/kv/n?format=text' -H 'Accept: application/json')"
+check "Accept that refuses JSON (q=0) gets text" "200 40" \
+    "$(req GET /kv/n -H 'Accept: text/plain, application/json;q=0')"
+check "Accept: application/jsonp is not JSON" "200 40" \
+    "$(req GET /kv/n -H 'Accept: application/jsonp')"
+check "Accept: */* gets text, the default" "200 40" \
+    "$(req GET /kv/n -H 'Accept: */*')"
+check "JSON weighed above text/plain gets JSON" "application/json" \
+    "$(req GET /kv/n -H 'Accept: text/plain;q=0.5, application/json' \
+           >/dev/null
+       header Content-Type)"
 check "the text listing has one key a line, sorted" \
     "big dir/x n v word été " \
     "$(curl -s -m 10 "$base/kv/" | tr '\n' ' ')"

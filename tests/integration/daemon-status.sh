@@ -116,6 +116,14 @@ curl -s -m 10 -o "$tmp/body" -H 'Accept: application/json' \
     "http://127.0.0.1:$port/status/"
 check "the prefix with Accept: application/json gives JSON" '{"version":' \
     "$(head -c 11 "$tmp/body")"
+curl -s -m 10 -o "$tmp/body" -H 'Accept: application/json;q=0' \
+    "http://127.0.0.1:$port/status/"
+check "... but not with q=0: the dashboard" '<!DOCTYPE html>' \
+    "$(head -c 15 "$tmp/body")"
+curl -s -m 10 -o "$tmp/body" -H 'Accept: text/html;q=0, application/json' \
+    "http://127.0.0.1:$port/status/"
+check "... and with text/html refused: JSON" '{"version":' \
+    "$(head -c 11 "$tmp/body")"
 
 # ---- Prometheus ----
 # A strict checker of the text exposition format 0.0.4, as used here.
