@@ -534,6 +534,57 @@ START_TEST(keepalive_serves_1000_requests_on_one_connection)
 }
 END_TEST
 
+/* The last request a connection may carry, with more pipelined behind
+ * it: the client reads every response up to it and then the end of the
+ * stream, not a reset that throws unread responses away (RFC 9112 9.6). */
+START_TEST(last_request_with_more_pipelined_closes_without_a_reset)
+{
+    const char one[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+    size_t n = 300, len = strlen(one);
+    char *burst = malloc(n * len);
+    gh_server_opts_t o;
+    hc_conn_t c;
+    hc_resp_t r;
+
+    ck_assert_ptr_nonnull(burst);
+    for (size_t i = 0; i < n; i++)
+        memcpy(burst + i * len, one, len);
+    int fd, small = 2048;
+
+    test_opts(&o);
+    o.max_requests = 100;
+    srv_start(&o);
+    /* A small receive buffer, so that the responses wait in the server's
+     * send queue, which a reset would throw away. */
+    fd = socket(srv_ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    ck_assert_int_eq(
+        hc_connect_fd(fd, (const struct sockaddr *)&srv_ss, srv_sslen), 0);
+    hc_init(&c, fd);
+    /* More than the server reads at once: the rest waits in its kernel
+     * when it answers the 100th. */
+    ck_assert_int_eq(hc_send_raw(&c, burst, n * len), 0);
+    usleep(200 * 1000); /* a reset would have come by now */
+    for (int i = 1; i <= 100; i++) {
+        int rc = hc_response(&c, &r, false, DL(2000));
+        ck_assert_msg(rc == 0, "response %d: %s", i, hc_err(rc));
+        ck_assert_int_eq(r.status, 200);
+        if (i == 100)
+            ck_assert_msg(hc_field(&r, "Connection") &&
+                              strcasecmp(hc_field(&r, "Connection"),
+                                         "close") == 0,
+                          "the 100th says Connection: close");
+        hc_resp_free(&r);
+    }
+    ck_assert_int_eq(hc_closed(&c, DL(7000)), 0);
+    hc_close(&c);
+    free(burst);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
 /* Every response carries Date as an IMF-fixdate (RFC 9110 5.6.7), in
  * GMT, and the time it says is now. */
 START_TEST(responses_carry_the_date_in_imf_fixdate)
@@ -3041,6 +3092,7 @@ static Suite *http_server_suite(void)
 
     tc = tcase(s, "connections", 20);
     tcase_add_test(tc, keepalive_serves_1000_requests_on_one_connection);
+    tcase_add_test(tc, last_request_with_more_pipelined_closes_without_a_reset);
     tcase_add_test(tc, responses_carry_the_date_in_imf_fixdate);
     tcase_add_test(tc, pipelined_requests_are_answered_in_order_in_few_writes);
     tcase_add_test(tc, http10_closes_unless_keepalive_asked);

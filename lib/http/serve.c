@@ -538,6 +538,20 @@ static int serve_request(gh__session_t *ss)
     return rc;
 }
 
+/*
+ * Has the client sent more than the request just served: pipelined
+ * requests behind it in the buffer, or bytes the kernel holds?  Closing
+ * with input unread makes the kernel reset the connection, and a reset
+ * throws away the responses the client has not read yet (RFC 9112 9.6).
+ */
+static bool more_input(gh__session_t *ss)
+{
+    char b;
+
+    return ss->len > gh__http_parser_offset(&ss->p) ||
+           recv(ss->c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 /* Serve requests until the connection is idle or must close. */
 static int session_run(gh__session_t *ss, char *stack_buf)
 {
@@ -546,8 +560,15 @@ static int session_run(gh__session_t *ss, char *stack_buf)
     for (;;) {
         if ((r = read_head(ss)) <= 0)
             return r;
-        if (serve_request(ss) < 0 || ss->close)
+        if (serve_request(ss) < 0)
             break;
+        if (ss->close) {
+            /* The last request (Connection: close, max_requests, a
+             * shutdown) with more behind it: linger, as after an error. */
+            if (!ss->linger && more_input(ss))
+                ss->linger = true;
+            break;
+        }
         ss->served = true;
         session_compact(ss, stack_buf);
     }
