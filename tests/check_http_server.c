@@ -321,6 +321,17 @@ static int h_strings(void *u, gh_req_t *req, gh_resp_t *resp)
     return gh_resp_send(resp, out, (size_t)len);
 }
 
+/* Where the request says it goes: its path, query and host. */
+static int h_where(void *u, gh_req_t *req, gh_resp_t *resp)
+{
+    const char *q = gh_req_query(req), *h = gh_req_host(req);
+    char out[512];
+    int len = snprintf(out, sizeof(out), "path=%s query=%s host=%s",
+                       gh_req_path(req), q ? q : "(none)", h ? h : "(none)");
+
+    return gh_resp_send(resp, out, (size_t)len);
+}
+
 static gh_router_t *make_router(void)
 {
     static const struct {
@@ -351,6 +362,7 @@ static gh_router_t *make_router(void)
         {"GET", "/overlen", h_overlen},
         {"POST", "/ignore", h_hello},
         {"POST", "/strings/{x}", h_strings},
+        {"GET", "/where", h_where},
     };
     gh_router_t *r = gh_router_new();
 
@@ -581,6 +593,44 @@ START_TEST(last_request_with_more_pipelined_closes_without_a_reset)
     ck_assert_int_eq(hc_closed(&c, DL(7000)), 0);
     hc_close(&c);
     free(burst);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
+/* An absolute-form target: its path ends where its query starts, even
+ * right after the authority, and its authority is the host asked for,
+ * whatever Host says (RFC 9112 3.2.2; RFC 3986 3.3). */
+START_TEST(absolute_form_target_gives_path_query_and_host)
+{
+    static const struct {
+        const char *target, *host, *want; /* want NULL: 404 */
+    } cases[] = {
+        /* The path is "/", which has no route here: not /users/5. */
+        {"http://example.org?x=/users/5", "example.org", NULL},
+        {"http://example.org?/where", "example.org", NULL},
+        {"http://example.org/where?x=/users/5", "evil.test",
+         "path=/where query=x=/users/5 host=example.org"},
+        {"HTTPS://example.org:8443/where?", "x",
+         "path=/where query= host=example.org:8443"},
+        {"/where?a=1", "h.test", "path=/where query=a=1 host=h.test"},
+    };
+    char req[512];
+    hc_conn_t c;
+    hc_resp_t r;
+
+    srv_start(NULL);
+    cli(&c);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n",
+                 cases[i].target, cases[i].host);
+        roundtrip(&c, req, &r);
+        ck_assert_msg(r.status == (cases[i].want ? 200 : 404), "%s: %d",
+                      cases[i].target, r.status);
+        if (cases[i].want)
+            ck_assert_str_eq(r.body, cases[i].want);
+        hc_resp_free(&r);
+    }
+    hc_close(&c);
     ck_assert_int_eq(srv_stop(), 0);
 }
 END_TEST
@@ -3093,6 +3143,7 @@ static Suite *http_server_suite(void)
     tc = tcase(s, "connections", 20);
     tcase_add_test(tc, keepalive_serves_1000_requests_on_one_connection);
     tcase_add_test(tc, last_request_with_more_pipelined_closes_without_a_reset);
+    tcase_add_test(tc, absolute_form_target_gives_path_query_and_host);
     tcase_add_test(tc, responses_carry_the_date_in_imf_fixdate);
     tcase_add_test(tc, pipelined_requests_are_answered_in_order_in_few_writes);
     tcase_add_test(tc, http10_closes_unless_keepalive_asked);

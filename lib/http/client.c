@@ -195,9 +195,14 @@ const char *gh_req_scheme(const gh_req_t *req)
     return req->ss->c->tls ? "https" : "http";
 }
 
+/* An absolute-form target's authority comes before Host (RFC 9112
+ * 3.2.2): a proxy that forwards "GET http://a/ HTTP/1.1" with "Host: b"
+ * asks for a. */
 const char *gh_req_host(const gh_req_t *req)
 {
-    return req->fwd_host ? req->fwd_host : gh_req_header(req, "Host");
+    if (req->fwd_host)
+        return req->fwd_host;
+    return req->target_host ? req->target_host : gh_req_header(req, "Host");
 }
 
 const char *gh_req_id(const gh_req_t *req)

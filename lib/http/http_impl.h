@@ -231,6 +231,8 @@ struct gh_req {
                                 * buffer, or idbuf; NULL when off */
     const char *fwd_scheme;    /* a trusted proxy's, static; or NULL */
     const char *fwd_host;      /* a trusted proxy's, in the arena; NULL */
+    const char *target_host;   /* an absolute-form target's authority, in
+                                * the arena; NULL */
     socklen_t client_len;
     gh__addr_t client;         /* gh_req_client() */
     char idbuf[33];            /* a generated ID */

@@ -114,26 +114,49 @@ static ssize_t pct_decode(char *d, const char *s, size_t n, bool plus)
     return len;
 }
 
-/* The path of an origin-form or absolute-form target (RFC 9112 3.2). */
-static const char *path_start(const char *t)
+/*
+ * Where the path of an origin-form or absolute-form target starts (RFC
+ * 9112 3.2).  In the absolute form the authority ends at the first "/",
+ * "?" or "#" (RFC 3986 3.2): "http://h?x=/a" has an empty path, which is
+ * "/", and the query "x=/a".  *auth and *alen: the authority (the host
+ * the target names, which RFC 9112 3.2.2 puts before Host), NULL in the
+ * origin form.
+ */
+static const char *path_start(const char *t, const char **auth, size_t *alen)
 {
+    size_t skip;
+
+    *auth = NULL;
     if (*t == '/')
         return t; /* origin-form, as nearly every request */
-    if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
-        const char *p = strchr(t + 7 + (t[4] == 's' || t[4] == 'S'), '/');
-        return p ? p : "/";
-    }
-    return t;
+    if (strncasecmp(t, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(t, "https://", 8) == 0)
+        skip = 8;
+    else
+        return t;
+    *auth = t + skip;
+    *alen = strcspn(*auth, "/?#");
+    return *auth + *alen;
 }
 
 static int prepare_path(gh_req_t *req)
 {
     const char *t = req->ss->buf + req->ss->p.head.target.off;
-    const char *path = path_start(t);
-    const char *q = strchr(path, '?');
-    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    const char *auth, *path, *q;
+    size_t plen, alen;
     char *d;
 
+    path = path_start(t, &auth, &alen);
+    if (auth && !(req->target_host = arena_strndup(req, auth, alen)))
+        return 503;
+    if (auth && *path != '/') { /* an absolute form's empty path */
+        req->query = *path == '?' ? path + 1 : NULL;
+        req->raw_path = req->path = "/";
+        return 0;
+    }
+    q = strchr(path, '?');
+    plen = q ? (size_t)(q - path) : strlen(path);
     req->query = q ? q + 1 : NULL;
     req->raw_path = q ? arena_strndup(req, path, plen) : path;
     if (!req->raw_path)
