@@ -919,27 +919,57 @@ END_TEST
 
 /* ---- transfer codings and versions ---- */
 
-START_TEST(http_parse_transfer_coding_other_than_chunked_is_501)
+/* RFC 9112 6.3: without a final "chunked" the body's end is unknown. */
+START_TEST(http_parse_transfer_encoding_not_ending_in_chunked_is_400)
 {
     EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
-           501);
+           400);
     EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n"
            "\r\n",
-           501);
+           400);
     EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip"
            "\r\n\r\n",
-           501);
+           400);
+    EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+           "Transfer-Encoding: gzip\r\n\r\n",
+           400);
+    EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunkedx\r\n"
+           "\r\n0\r\n\r\n",
+           400);
+    /* A parameter makes the coding one we do not know. */
+    EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;x=1"
+           "\r\n\r\n0\r\n\r\n",
+           400);
+    EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n", 400);
+}
+END_TEST
+
+/* RFC 9112 7.1: a sender never chunks twice, so the framing is faulty. */
+START_TEST(http_parse_chunked_applied_twice_is_400)
+{
+    EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked"
+           "\r\n\r\n0\r\n\r\n",
+           400);
+    EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+           400);
+    EXPECT("POST / HTTP/1.1\r\nHost: h\r\n"
+           "Transfer-Encoding: gzip, chunked, chunked\r\n\r\n0\r\n\r\n",
+           400);
+    EXPECT("POST / HTTP/1.1\r\nHost: h\r\n"
+           "Transfer-Encoding: chunked, gzip, chunked\r\n\r\n0\r\n\r\n",
+           400);
+}
+END_TEST
+
+/* The body could be de-chunked, but not decoded further. */
+START_TEST(http_parse_transfer_coding_before_chunked_is_501)
+{
     EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked"
            "\r\n\r\n0\r\n\r\n",
            501);
     EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n"
            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-           501);
-    EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
-           "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-           501);
-    EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;x=1"
-           "\r\n\r\n0\r\n\r\n",
            501);
     /* Accepted: "chunked" alone, in any case, with OWS. */
     EXPECT("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:  ChUnKeD  \r\n"
@@ -978,6 +1008,46 @@ START_TEST(http_parse_host_is_required_once_on_http_1_1)
     EXPECT("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400);
     EXPECT("GET / HTTP/1.0\r\n\r\n", 0);
     EXPECT("GET / HTTP/1.1\r\nHost:\r\n\r\n", 0);
+}
+END_TEST
+
+/* RFC 9112 3.2: Host = uri-host [ ":" port ], else 400. */
+START_TEST(http_parse_invalid_host_is_400)
+{
+    EXPECT("GET / HTTP/1.1\r\nHost: foo bar\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: a:b:c\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: ::1]\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: []\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: [::1]:x\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: [a/b]\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: a?b\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: a#b\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: a\tb\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: \xc3\xa9.example\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: %zz\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: %4\r\n\r\n", 400);
+    EXPECT("GET / HTTP/1.1\r\nHost: a%00b\r\n\r\n", 400);
+    /* Any request with a Host, HTTP/1.0 too. */
+    EXPECT("GET / HTTP/1.0\r\nHost: foo bar\r\n\r\n", 400);
+    /* Valid: names, addresses, ports (even empty), escapes, OWS. */
+    EXPECT("GET / HTTP/1.1\r\nHost: example.org\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: example.org:8080\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: example.org:\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: [v1.x]\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: a.b-c_d~e\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: a!$&'()*+,;=b\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: %41b\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: xn--bcher-kva.example\r\n\r\n", 0);
+    EXPECT("GET / HTTP/1.1\r\nHost: \t a \t\r\n\r\n", 0);
 }
 END_TEST
 
@@ -1431,10 +1501,14 @@ static Suite *http_parse_suite(void)
     tcase_add_test(tc, http_parse_bad_header_name_characters_are_400);
     tcase_add_test(tc, http_parse_bad_header_value_characters_are_400);
     tcase_add_test(tc, http_parse_bad_request_lines_are_400);
-    tcase_add_test(tc, http_parse_transfer_coding_other_than_chunked_is_501);
+    tcase_add_test(tc,
+                   http_parse_transfer_encoding_not_ending_in_chunked_is_400);
+    tcase_add_test(tc, http_parse_chunked_applied_twice_is_400);
+    tcase_add_test(tc, http_parse_transfer_coding_before_chunked_is_501);
     tcase_add_test(tc, http_parse_transfer_encoding_on_http_1_0_is_400);
     tcase_add_test(tc, http_parse_unsupported_versions_are_505);
     tcase_add_test(tc, http_parse_host_is_required_once_on_http_1_1);
+    tcase_add_test(tc, http_parse_invalid_host_is_400);
     tcase_add_test(tc,
                    http_parse_keep_alive_follows_the_version_and_connection);
     tcase_add_test(tc, http_parse_expect_100_continue_is_flagged_on_http_1_1);

@@ -1033,8 +1033,13 @@ static const struct bad_case {
      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n"},
     {"chunked body over max_body", 413, NULL},
     {"garbage request line", 400, "HELLO THERE\r\n\r\n"},
-    {"Transfer-Encoding: gzip", 501,
+    /* Not ending in chunked: the body's end is unknown (RFC 9112 6.3). */
+    {"Transfer-Encoding: gzip", 400,
      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n"},
+    /* Delimited, but in a coding we do not decode. */
+    {"Transfer-Encoding: gzip, chunked", 501,
+     "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked"
+     "\r\n\r\n"},
     {"HTTP/2.0", 505, "GET /hello HTTP/2.0\r\nHost: t\r\n\r\n"},
     {"HTTP/1.2", 505, "GET /hello HTTP/1.2\r\nHost: t\r\n\r\n"},
     {"HTTP/1.1 without Host", 400, "GET /hello HTTP/1.1\r\n\r\n"},

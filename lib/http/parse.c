@@ -33,10 +33,15 @@
  *     every name is checked against tchar;
  *   - bytes >= 0x80 in the request-target;
  *   - HTTP/2.0 and HTTP/0.9, which llhttp accepts: 505;
- *   - transfer codings: only a lone "chunked" is accepted (501 otherwise,
- *     400 on HTTP/1.0, where Transfer-Encoding makes the framing faulty);
- *   - Host (exactly one on HTTP/1.1), Content-Length (counted and parsed
- *     again, so no llhttp leniency can matter) and Expect.
+ *   - transfer codings: only a lone "chunked" is accepted.  A list whose
+ *     final coding is not "chunked", or with "chunked" twice, is 400 (the
+ *     body's end is unknown: RFC 9112 6.3, 7.1), as is any on HTTP/1.0,
+ *     where Transfer-Encoding makes the framing faulty; other codings
+ *     before the final "chunked" are 501.  A strict llhttp itself refuses
+ *     "chunked" followed by anything (HPE_INVALID_TRANSFER_ENCODING): 400;
+ *   - Host (exactly one on HTTP/1.1, never two, and a valid uri-host with
+ *     an optional port), Content-Length (counted and parsed again, so no
+ *     llhttp leniency can matter) and Expect.
  *
  * Limits.  The request-target is bounded in on_url as it grows (414); the
  * request line as a whole (with any empty lines before it) by max_target +
@@ -96,7 +101,8 @@ enum {
     SEEN_CL = 2,
     SEEN_TE = 4,
     SEEN_TE_CHUNKED_LAST = 8, /* the last transfer coding is "chunked" */
-    SEEN_EXPECT_CONTINUE = 16
+    SEEN_EXPECT_CONTINUE = 16,
+    SEEN_TE_CHUNKED_EARLY = 32 /* a coding followed "chunked" */
 };
 
 /* p->_kind: the header fields we act on. */
@@ -121,6 +127,19 @@ static inline bool is_ows(unsigned char c)
 {
     return c == ' ' || c == '\t';
 }
+
+/*
+ * unreserved and sub-delims (RFC 3986 2.2, 2.3): the bytes of a reg-name
+ * or an IPv4address besides percent-escapes, and with ':' what we allow
+ * between an IP-literal's brackets.
+ */
+static const uint8_t host_char[256] = {
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['-'] = 1,
+    ['.'] = 1,         ['_'] = 1,         ['~'] = 1,         ['!'] = 1,
+    ['$'] = 1,         ['&'] = 1,         ['\''] = 1,        ['('] = 1,
+    [')'] = 1,         ['*'] = 1,         ['+'] = 1,         [','] = 1,
+    [';'] = 1,         ['='] = 1,
+};
 
 /* field-vchar, SP and HTAB: anything but controls (obs-text included). */
 static inline bool is_field_char(unsigned char c)
@@ -275,9 +294,64 @@ static int content_length(gh__http_parser_t *p, const char *s, uint32_t n)
 }
 
 /*
+ * The length of the IP-literal at s ("[" ... "]"), or UINT32_MAX.  Its
+ * inside is checked loosely, for the bytes that IPv6address and IPvFuture
+ * may hold: what matters is that no byte which would end the authority or
+ * change its meaning ('/', '?', '#', '@', '%', a bracket, whitespace)
+ * reaches handlers.
+ */
+static uint32_t ip_literal_len(const char *s, uint32_t n)
+{
+    uint32_t i = 1;
+
+    while (i < n && (host_char[(unsigned char)s[i]] || s[i] == ':'))
+        i++;
+    return i > 1 && i < n && s[i] == ']' ? i + 1 : UINT32_MAX;
+}
+
+/* The length of the reg-name or IPv4address at s (it may be empty), up to
+ * ':' or n, or UINT32_MAX at a bad byte or escape. */
+static uint32_t reg_name_len(const char *s, uint32_t n)
+{
+    uint32_t i = 0;
+
+    while (i < n && s[i] != ':') {
+        /* An encoded NUL is refused as in request-targets: a handler
+         * that decodes the name would find it cut short. */
+        if (s[i] == '%' && gh__http_escape_at(s + i, n - i) >= 0)
+            i += 3;
+        else if (host_char[(unsigned char)s[i]])
+            i++;
+        else
+            return UINT32_MAX;
+    }
+    return i;
+}
+
+/*
+ * Host = uri-host [ ":" port ], port = *DIGIT (RFC 9110 7.2, RFC 3986
+ * 3.2.2).  An empty value is valid: HTTP/1.1 sends it for targets that
+ * have no authority.  A malformed one is a 400 (RFC 9112 3.2) rather than
+ * a string that handlers would take for a host name.
+ */
+static bool host_ok(const char *s, uint32_t n)
+{
+    uint32_t i =
+        n > 0 && s[0] == '[' ? ip_literal_len(s, n) : reg_name_len(s, n);
+
+    if (i == UINT32_MAX || (i < n && s[i] != ':'))
+        return false;
+    for (i++; i < n; i++)
+        if ((unsigned)(s[i] - '0') > 9)
+            return false;
+    return true;
+}
+
+/*
  * Transfer-Encoding = #transfer-coding: count the codings across all such
- * fields and note whether the last one is "chunked".  Empty list elements
- * are allowed (RFC 9110 5.6.1); parameters make a coding unknown.
+ * fields, note whether the last one is "chunked" and whether one came
+ * after a "chunked".  Empty list elements are allowed (RFC 9110 5.6.1);
+ * parameters make a coding unknown.
  */
 static void transfer_encoding(gh__http_parser_t *p, const char *s, uint32_t n)
 {
@@ -298,6 +372,8 @@ static void transfer_encoding(gh__http_parser_t *p, const char *s, uint32_t n)
             e--;
         if (p->_te_codings < UINT8_MAX)
             p->_te_codings++;
+        if (p->_seen & SEEN_TE_CHUNKED_LAST)
+            p->_seen |= SEEN_TE_CHUNKED_EARLY;
         if (e - b == 7 && gh__http_eq_ci(s + b, "chunked", 7))
             p->_seen |= SEEN_TE_CHUNKED_LAST;
         else
@@ -320,7 +396,7 @@ static int on_header_value_complete(llhttp_t *ll)
         f->value.len--;
     switch (p->_kind) {
     case K_HOST:
-        st = (p->_seen & SEEN_HOST) ? 400 : 0;
+        st = (p->_seen & SEEN_HOST) || !host_ok(s, f->value.len) ? 400 : 0;
         p->_seen |= SEEN_HOST;
         break;
     case K_CONTENT_LENGTH:
@@ -408,9 +484,13 @@ static int head_framing(gh__http_parser_t *p)
     if (p->_seen & SEEN_TE) {
         if (h->version_minor == 0)
             return 400; /* RFC 9112 6.1: the framing is faulty */
-        if (p->_te_codings == 0)
+        /* RFC 9112 6.3 and 7.1: unless "chunked" is the final coding, and
+         * the only "chunked", the body's end is unknown.  Other codings
+         * before it leave a body we could delimit but cannot decode. */
+        if (!(p->_seen & SEEN_TE_CHUNKED_LAST) ||
+            (p->_seen & SEEN_TE_CHUNKED_EARLY))
             return 400;
-        if (p->_te_codings != 1 || !(p->_seen & SEEN_TE_CHUNKED_LAST))
+        if (p->_te_codings != 1)
             return 501;
         h->chunked = true;
         p->_state = ST_CHUNK_SIZE;
@@ -490,9 +570,7 @@ static int llhttp_failed(gh__http_parser_t *p, const char *buf,
         return fail(p, version_unsupported(p, buf) ? 505 : 400);
     case HPE_PAUSED_H2_UPGRADE: /* "PRI * HTTP/2.0": a prior-knowledge h2 */
         return fail(p, 505);
-    case HPE_INVALID_TRANSFER_ENCODING:
-        return fail(p, 501);
-    default:
+    default: /* HPE_INVALID_TRANSFER_ENCODING too, as in head_framing() */
         return fail(p, 400);
     }
 }
