@@ -631,6 +631,18 @@ START_TEST(absolute_form_target_gives_path_query_and_host)
         hc_resp_free(&r);
     }
     hc_close(&c);
+    /* The authority stands for Host, and is held to its rules. */
+    static const char *const bad[] = {"http://user@example.org/where",
+                                      "http:///where", "http://a b/where",
+                                      "http://[::1/where"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n",
+                 bad[i]);
+        cli(&c);
+        hc_send(&c, req);
+        expect_status_then_close(&c, 400, bad[i]);
+        hc_close(&c);
+    }
     ck_assert_int_eq(srv_stop(), 0);
 }
 END_TEST

@@ -334,7 +334,7 @@ static uint32_t reg_name_len(const char *s, uint32_t n)
  * have no authority.  A malformed one is a 400 (RFC 9112 3.2) rather than
  * a string that handlers would take for a host name.
  */
-static bool host_ok(const char *s, uint32_t n)
+bool gh__http_host_ok(const char *s, uint32_t n)
 {
     uint32_t i =
         n > 0 && s[0] == '[' ? ip_literal_len(s, n) : reg_name_len(s, n);
@@ -396,7 +396,7 @@ static int on_header_value_complete(llhttp_t *ll)
         f->value.len--;
     switch (p->_kind) {
     case K_HOST:
-        st = (p->_seen & SEEN_HOST) || !host_ok(s, f->value.len) ? 400 : 0;
+        st = (p->_seen & SEEN_HOST) || !gh__http_host_ok(s, f->value.len) ? 400 : 0;
         p->_seen |= SEEN_HOST;
         break;
     case K_CONTENT_LENGTH:

@@ -195,6 +195,13 @@ void gh__http_parser_next(gh__http_parser_t *p);
  */
 void gh__http_parser_drop(gh__http_parser_t *p, uint32_t from, uint32_t to);
 
+/**
+ * Is s[0..n) a valid Host value, uri-host [":" port] (RFC 9110 7.2, RFC
+ * 3986 3.2.2)?  Empty is valid.  The authority of an absolute-form target
+ * is held to it too (request.c).
+ */
+bool gh__http_host_ok(const char *s, uint32_t n);
+
 /** The offset of the first byte of the buffer p has not yet parsed. */
 static inline uint32_t gh__http_parser_offset(const gh__http_parser_t *p)
 {

@@ -148,6 +148,9 @@ static int prepare_path(gh_req_t *req)
     char *d;
 
     path = path_start(t, &auth, &alen);
+    /* The authority stands for Host (gh_req_host): the same rules. */
+    if (auth && (alen == 0 || !gh__http_host_ok(auth, (uint32_t)alen)))
+        return 400; /* an empty host is invalid too (RFC 9110 4.2.1) */
     if (auth && !(req->target_host = arena_strndup(req, auth, alen)))
         return 503;
     if (auth && *path != '/') { /* an absolute form's empty path */
