@@ -1478,6 +1478,106 @@ START_TEST(handler_panic_gives_500_and_server_keeps_serving)
 }
 END_TEST
 
+/* A trailer section is bounded like the header section: max_header_bytes
+ * (a 5-byte body's 8 KB of trailers is fine) and max_headers, over which
+ * it is a 431, not a 413 or a 400. */
+START_TEST(trailers_are_bounded_like_headers)
+{
+    static const char pre[] = "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n"
+                              "5\r\nhello\r\n0\r\n";
+    size_t cap = 32768;
+    char *req = malloc(cap);
+    hc_conn_t c;
+    hc_resp_t r;
+    int n;
+
+    ck_assert_ptr_nonnull(req);
+    srv_start(NULL);
+    /* 8200 bytes of one trailer field: within 16 KiB. */
+    n = snprintf(req, cap, "%sX-Sum: %08200d\r\n\r\n", pre, 7);
+    cli(&c);
+    ck_assert_int_eq(hc_send_raw(&c, req, (size_t)n), 0);
+    ck_assert_int_eq(hc_response(&c, &r, false, DL(3000)), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "hello");
+    ck_assert_uint_eq(strlen(hc_field(&r, "X-Trailer-Sum")), 8200);
+    hc_resp_free(&r);
+    hc_close(&c);
+    /* Over max_header_bytes. */
+    n = snprintf(req, cap, "%sX-Sum: %017000d\r\n\r\n", pre, 7);
+    cli(&c);
+    ck_assert_int_eq(hc_send_raw(&c, req, (size_t)n), 0);
+    expect_status_then_close(&c, 431, "17 KB of trailers");
+    hc_close(&c);
+    /* Over max_headers (100), with the head's 2 fields. */
+    n = snprintf(req, cap, "%s", pre);
+    for (int i = 0; i < 99; i++)
+        n += snprintf(req + n, cap - (size_t)n, "X-T%d: v\r\n", i);
+    n += snprintf(req + n, cap - (size_t)n, "\r\n");
+    cli(&c);
+    ck_assert_int_eq(hc_send_raw(&c, req, (size_t)n), 0);
+    expect_status_then_close(&c, 431, "101 fields with the trailers");
+    hc_close(&c);
+    free(req);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
+/* body_timeout counts from the end of the head: a head that takes most of
+ * header_timeout does not leave the body less. */
+START_TEST(body_timeout_starts_when_the_head_ends)
+{
+    gh_server_opts_t o;
+    hc_conn_t c;
+    hc_resp_t r;
+
+    test_opts(&o);
+    o.header_timeout = 3 * GH_SECOND;
+    o.body_timeout = gh_test_slack(800 * GH_MILLISECOND);
+    srv_start(&o);
+    cli(&c);
+    hc_send(&c, "POST /echo HTTP/1.1\r\n");
+    usleep((useconds_t)(gh_test_slack(1000 * GH_MILLISECOND) / 1000));
+    hc_send(&c, "Host: t\r\nContent-Length: 5\r\n\r\n");
+    usleep(300 * 1000);
+    hc_send(&c, "hello");
+    ck_assert_int_eq(hc_response(&c, &r, false, DL(3000)), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "hello");
+    hc_resp_free(&r);
+    hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
+/* A client that ends the connection in the middle of its body gets a 400
+ * if it can still read one, and is neither logged as an error nor counted
+ * as a server error. */
+START_TEST(client_closing_mid_body_is_a_400_not_a_500)
+{
+    char path[64], *log;
+    gh_server_stats_t st;
+    hc_conn_t c;
+    int saved;
+
+    srv_start(NULL);
+    saved = capture_stderr(path);
+    cli(&c);
+    hc_send(&c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n"
+                "\r\nabc");
+    ck_assert_int_eq(shutdown(c.fd, SHUT_WR), 0);
+    expect_status_then_close(&c, 400, "body cut short");
+    hc_close(&c);
+    ck_assert(GH_TEST_WAIT_UNTIL(stats().status[4] == 1, GH_SECOND));
+    log = restore_stderr(saved, path);
+    st = stats();
+    ck_assert_uint_eq(st.status[5], 0);
+    ck_assert_msg(!strstr(log, "failed"), "logged: '%s'", log);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
 /* The stall report names the request whose handler holds the worker, and
  * a long target is cut to keep the line bounded. */
 START_TEST(handler_holding_its_worker_is_reported_with_its_request)
@@ -3161,6 +3261,9 @@ static Suite *http_server_suite(void)
     tcase_add_test(tc, keepalive_serves_1000_requests_on_one_connection);
     tcase_add_test(tc, last_request_with_more_pipelined_closes_without_a_reset);
     tcase_add_test(tc, absolute_form_target_gives_path_query_and_host);
+    tcase_add_test(tc, trailers_are_bounded_like_headers);
+    tcase_add_test(tc, body_timeout_starts_when_the_head_ends);
+    tcase_add_test(tc, client_closing_mid_body_is_a_400_not_a_500);
     tcase_add_test(tc, responses_carry_the_date_in_imf_fixdate);
     tcase_add_test(tc, pipelined_requests_are_answered_in_order_in_few_writes);
     tcase_add_test(tc, http10_closes_unless_keepalive_asked);

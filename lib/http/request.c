@@ -181,7 +181,6 @@ void gh__req_init(gh_req_t *req, gh__session_t *ss)
     memset(req, 0, offsetof(gh_req_t, inl)); /* inl is scratch */
     req->ss = ss;
     req->continue_sent = !ss->p.head.expect_continue;
-    req->body_start = ss->now;
     if (!ss->p.head.chunked &&
         !(ss->p.head.has_content_length && ss->p.head.content_length > 0)) {
         gh__http_span_t none;
@@ -189,6 +188,11 @@ void gh__req_init(gh_req_t *req, gh__session_t *ss)
         req->body_done =
             gh__http_parse_body(&ss->p, ss->buf, ss->len, &none) ==
             GH__HTTP_DONE;
+    } else {
+        /* body_timeout counts from the end of the head, not from its
+         * first byte (ss->now): a head that came slowly within
+         * header_timeout must not eat the body's allowance. */
+        req->body_start = gh_now();
     }
 }
 
@@ -458,8 +462,8 @@ static int body_fill(gh_req_t *req, int64_t deadline)
     ssize_t n;
 
     body_room(ss);
-    if (ss->len == ss->cap)
-        return body_fail(req, GH_EMSGSIZE); /* trailers over the buffer */
+    if (ss->len == ss->cap) /* trailers over the room kept for them */
+        return body_fail(req, GH_ENOBUFS);
     n = gh__session_fill(ss, ours ? d : deadline);
     if (n > 0)
         return 0;
@@ -473,6 +477,20 @@ static int body_fill(gh_req_t *req, int64_t deadline)
 }
 
 /* Decode the next body bytes into req->pend.  1, 0 at the end, or GH_E*. */
+/* The error a handler's read gets for the parser's status; the response
+ * turns it back into that status (error_status in response.c). */
+static int body_error(int status)
+{
+    switch (status) {
+    case 413:
+        return GH_EMSGSIZE; /* the body over max_body */
+    case 431:
+        return GH_ENOBUFS; /* the trailers over their bounds */
+    default:
+        return GH_EINVAL; /* malformed framing: 400 */
+    }
+}
+
 static int body_next(gh_req_t *req, int64_t deadline)
 {
     gh__session_t *ss = req->ss;
@@ -489,9 +507,7 @@ static int body_next(gh_req_t *req, int64_t deadline)
             return 0;
         }
         if (r == GH__HTTP_ERROR)
-            return body_fail(req, gh__http_parser_status(&ss->p) == 413
-                                      ? GH_EMSGSIZE
-                                      : GH_EINVAL);
+            return body_fail(req, body_error(gh__http_parser_status(&ss->p)));
         if ((rc = body_fill(req, deadline)) < 0)
             return rc;
     }

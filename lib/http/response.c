@@ -685,8 +685,16 @@ static int error_status(gh_resp_t *resp, int rc)
             return 408;
         if (rc == GH_EMSGSIZE)
             return 413;
+        if (rc == GH_ENOBUFS)
+            return 431;
         if (rc == GH_EINVAL)
             return 400;
+        /* The client closed (or reset) before its body was whole: its
+         * fault, not the handler's, and nothing for the error log. */
+        if (rc == GH_ECONNRESET) {
+            resp->ss->linger = false;
+            return 400;
+        }
     }
     gh_log(GH_LOG_ERROR, "http: handler of \"%s %s\" failed: %s",
            req ? gh_req_method(req) : "?", req ? gh_req_target(req) : "?",

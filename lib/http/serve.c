@@ -506,9 +506,14 @@ static int serve_request(gh__session_t *ss)
     ss->req = &req;
     ss->resp = &resp;
     /* Room for the body first: it may move the buffer, and the request's
-     * path and query point into it once prepared. */
+     * path and query point into it once prepared.  A chunked body may end
+     * in trailers, which must fit whole (max_header_bytes) in a buffer
+     * that can no longer move. */
     rc = (ss->p.head.has_content_length || ss->p.head.chunked) &&
-                 gh__session_reserve(ss, BODY_ROOM) < 0
+                 gh__session_reserve(ss, BODY_ROOM +
+                                             (ss->p.head.chunked
+                                                  ? ss->cfg->o.max_header_bytes
+                                                  : 0)) < 0
              ? 503
              : 0;
     /* Even after a 503 (the buffer did not move): the access log wants
