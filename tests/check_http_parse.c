@@ -745,6 +745,43 @@ START_TEST(http_parse_chunk_size_line_limit_is_400_one_past_it)
 }
 END_TEST
 
+/* n chunks of one byte, each with an extension of ext bytes. */
+static void tiny_chunks_request(struct str *b, int n, size_t ext)
+{
+    str_add(b, S("POST / HTTP/1.1\r\nHost: h\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n"));
+    for (int i = 0; i < n; i++) {
+        str_add(b, S("1"));
+        if (ext) {
+            str_add(b, S(";e="));
+            str_fill(b, 'x', ext - 3);
+        }
+        str_add(b, S("\r\nx\r\n"));
+    }
+    str_add(b, S("0\r\n\r\n"));
+}
+
+/* max_body counts decoded bytes: framing must be paid for by data, or a
+ * body of a few KB could take gigabytes on the wire. */
+START_TEST(http_parse_chunk_framing_beyond_its_data_is_400)
+{
+    struct str b = {0};
+
+    tiny_chunks_request(&b, 5000, 0);
+    free(expect_lim(b.s, b.len, NULL, 0, "5000 one-byte chunks"));
+    str_free(&b);
+    tiny_chunks_request(&b, 3, 4000);
+    free(expect_lim(b.s, b.len, NULL, 0, "a few long extensions"));
+    str_free(&b);
+    tiny_chunks_request(&b, 200, 100);
+    free(expect_lim(b.s, b.len, NULL, 400, "200 100-byte extensions"));
+    str_free(&b);
+    tiny_chunks_request(&b, 5, 4000);
+    free(expect_lim(b.s, b.len, NULL, 400, "20 KB of extensions"));
+    str_free(&b);
+}
+END_TEST
+
 START_TEST(http_parse_trailers_are_bounded_like_headers)
 {
     struct str b = {0};
@@ -1490,6 +1527,7 @@ static Suite *http_parse_suite(void)
         tc, http_parse_content_length_over_the_limit_is_413_before_the_body);
     tcase_add_test(tc, http_parse_chunked_body_over_the_limit_is_413);
     tcase_add_test(tc, http_parse_chunk_size_line_limit_is_400_one_past_it);
+    tcase_add_test(tc, http_parse_chunk_framing_beyond_its_data_is_400);
     tcase_add_test(tc, http_parse_trailers_are_bounded_like_headers);
     tcase_add_test(tc, http_parse_content_length_with_transfer_encoding_is_400);
     tcase_add_test(tc,

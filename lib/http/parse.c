@@ -642,6 +642,25 @@ static int chunk_digit(gh__http_parser_t *p, int d)
 }
 
 /*
+ * The framing a chunked body may carry beyond what its data pays for.
+ * max_body bounds the decoded bytes only: 1-byte chunks with 4 KB of
+ * extensions each would put 4 GB on the wire for 1 MiB of body.  Each
+ * chunk's line and CRLFs count, and its data pays 16 bytes plus twice its
+ * size (the rule Go adopted for CVE-2023-39326): ordinary framing never
+ * comes near the allowance.
+ */
+#define CHUNK_EXCESS_MAX (16 * 1024)
+
+static int chunk_framing(gh__http_parser_t *p)
+{
+    uint64_t paid = 16 + 2 * p->_left;
+
+    p->_excess += p->_line_len + 4; /* the line's CRLF and the data's */
+    p->_excess = p->_excess > paid ? p->_excess - paid : 0;
+    return p->_excess > CHUNK_EXCESS_MAX ? 400 : 0;
+}
+
+/*
  * One byte of a chunk-size line: size, then optionally BWS and extensions
  * (not interpreted, but only field characters), then CR LF.  Every byte but
  * the CR LF counts against max_chunk_line, leading zeros included.
@@ -651,7 +670,7 @@ static int chunk_line_byte(gh__http_parser_t *p, unsigned char c)
     int d = gh__http_hexval(c);
 
     if (p->_state == ST_CHUNK_SIZE_LF) {
-        if (c != '\n')
+        if (c != '\n' || chunk_framing(p))
             return 400;
         p->_line_len = 0;
         p->_state = p->_left == 0 ? ST_TRAILER : ST_CHUNK_DATA;
@@ -845,6 +864,7 @@ static void reset_state(gh__http_parser_t *p, uint32_t off)
     p->_te_codings = 0;
     p->_left = 0;
     p->_body = 0;
+    p->_excess = 0;
 }
 
 /* Start a request at offset off. */

@@ -144,6 +144,7 @@ typedef struct gh__http_parser {
     const char *_buf;         /* the caller's buffer, during a call only */
     uint64_t _left;           /* identity body or current chunk: bytes left */
     uint64_t _body;           /* body bytes decoded so far */
+    uint64_t _excess;         /* chunk framing not paid for by data */
 } gh__http_parser_t;
 
 /**
