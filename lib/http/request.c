@@ -476,7 +476,6 @@ static int body_fill(gh_req_t *req, int64_t deadline)
     return body_fail(req, n == 0 ? GH_ECONNRESET : (int)n);
 }
 
-/* Decode the next body bytes into req->pend.  1, 0 at the end, or GH_E*. */
 /* The error a handler's read gets for the parser's status; the response
  * turns it back into that status (error_status in response.c). */
 static int body_error(int status)
@@ -491,6 +490,7 @@ static int body_error(int status)
     }
 }
 
+/* Decode the next body bytes into req->pend.  1, 0 at the end, or GH_E*. */
 static int body_next(gh_req_t *req, int64_t deadline)
 {
     gh__session_t *ss = req->ss;

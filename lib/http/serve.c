@@ -60,6 +60,10 @@
  * goroutine (which, with keep-alive, starts at every request). */
 #define SFIELDS GH__HTTP_MAX_HEADERS
 #define BODY_ROOM 4096   /* room for body reads before a handler runs */
+/* ... and for a chunked body's trailers, which must fit whole: up to
+ * max_header_bytes, but never more than this up front for each request,
+ * whatever the configuration (the client has not sent a byte of them). */
+#define TRAILER_ROOM_MAX (16 * 1024)
 #define DISCARD_MAX (64 * 1024) /* unread body drained to keep alive */
 #define PANIC_MSG 256
 
@@ -491,6 +495,15 @@ static void finish_body(gh__session_t *ss, gh_req_t *req)
         ss->close = ss->linger = true;
 }
 
+static uint32_t trailer_room(const gh__session_t *ss)
+{
+    uint32_t max = ss->cfg->o.max_header_bytes;
+
+    if (!ss->p.head.chunked)
+        return 0;
+    return max < TRAILER_ROOM_MAX ? max : TRAILER_ROOM_MAX;
+}
+
 static int serve_request(gh__session_t *ss)
 {
     gh_req_t req;
@@ -507,13 +520,10 @@ static int serve_request(gh__session_t *ss)
     ss->resp = &resp;
     /* Room for the body first: it may move the buffer, and the request's
      * path and query point into it once prepared.  A chunked body may end
-     * in trailers, which must fit whole (max_header_bytes) in a buffer
-     * that can no longer move. */
+     * in trailers, which must fit whole in a buffer that can no longer
+     * move. */
     rc = (ss->p.head.has_content_length || ss->p.head.chunked) &&
-                 gh__session_reserve(ss, BODY_ROOM +
-                                             (ss->p.head.chunked
-                                                  ? ss->cfg->o.max_header_bytes
-                                                  : 0)) < 0
+                 gh__session_reserve(ss, BODY_ROOM + trailer_room(ss)) < 0
              ? 503
              : 0;
     /* Even after a 503 (the buffer did not move): the access log wants
