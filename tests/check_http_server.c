@@ -1533,7 +1533,7 @@ START_TEST(body_timeout_starts_when_the_head_ends)
     hc_resp_t r;
 
     test_opts(&o);
-    o.header_timeout = 3 * GH_SECOND;
+    o.header_timeout = gh_test_slack(3 * GH_SECOND);
     o.body_timeout = gh_test_slack(800 * GH_MILLISECOND);
     srv_start(&o);
     cli(&c);
