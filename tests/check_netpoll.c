@@ -262,6 +262,45 @@ static void second_reader(void *arg)
     atomic_fetch_add(&done, 1);
 }
 
+/* A plain thread (not a worker) blocked in gh_read: it waits in poll(2),
+ * and gh_close() must wake it too before the descriptor is closed, or it
+ * would go on polling a number that may be reused. */
+static void *thread_reader(void *arg)
+{
+    char buf[16];
+
+    atomic_fetch_add(&ready, 1);
+    res[0] = gh_read(sv[0], buf, sizeof buf, DL(10000));
+    atomic_fetch_add(&done, 1);
+    return arg;
+}
+
+START_TEST(netpoll_close_wakes_a_plain_thread_waiting_in_poll)
+{
+    pthread_t t;
+    int64_t t0;
+
+    gh_test_socketpair(sv);
+    res[0] = res[1] = 12345;
+    ck_assert_int_eq(pthread_create(&t, NULL, thread_reader, NULL), 0);
+    GH_TEST_WAIT_COUNT(&ready, 1, 5 * GH_SECOND);
+    gh_sleep(30 * GH_MILLISECOND); /* it is in poll(2) */
+    /* One reader at a time, threads included. */
+    ck_assert_int_gt(gh_go(second_reader, NULL), 0);
+    GH_TEST_WAIT_COUNT(&done, 1, 5 * GH_SECOND);
+    ck_assert_msg(res[1] == GH_EBUSY, "a goroutine beside it got %zd (%s)",
+                  res[1], gh_err_name((int)res[1]));
+    t0 = gh_now();
+    ck_assert_int_eq(gh_close(sv[0]), 0);
+    GH_TEST_WAIT_COUNT(&done, 2, 5 * GH_SECOND);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_msg(res[0] == GH_ECLOSED, "the thread got %zd (%s)", res[0],
+                  gh_err_name((int)res[0]));
+    ck_assert_int_lt(gh_now() - t0, gh_test_slack(GH_SECOND));
+    ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1);
+}
+END_TEST
+
 START_TEST(netpoll_second_concurrent_reader_gets_ebusy)
 {
     gh_test_socketpair(sv);
@@ -973,6 +1012,7 @@ static Suite *netpoll_suite(void)
                    netpoll_close_from_goroutine_wakes_parked_reader_with_eclosed);
     tcase_add_test(tc, netpoll_close_from_main_wakes_parked_reader_with_eclosed);
     tcase_add_test(tc, netpoll_second_concurrent_reader_gets_ebusy);
+    tcase_add_test(tc, netpoll_close_wakes_a_plain_thread_waiting_in_poll);
     tcase_add_test(tc, netpoll_peer_close_wakes_parked_reader_with_eof);
     suite_add_tcase(s, tc);
 

@@ -14,6 +14,9 @@
  * worker's inbox, to stop the watchers and ready the waiter with GH_ECLOSED;
  * it waits for every acknowledgement before calling close(2), so no loop
  * ever watches a descriptor number that has been closed and possibly reused.
+ * A plain thread (not a worker) waits in poll(2) on the descriptor and an
+ * eventfd of its own, listed in the slot: gh_close() writes to the eventfd
+ * and waits until the thread has left the slot, for the same reason.
  *
  * Descriptor slots live in a two-level table (1024 chunks of 1024 slots),
  * allocated chunk by chunk on first use and never freed: slots are reused
@@ -26,6 +29,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,10 +41,19 @@
 
 typedef gh__iowait_t iowait_t;
 
+/* A plain thread waiting on a descriptor (gh__poll_thread); on its stack. */
+typedef struct thread_wait {
+    struct thread_wait *next; /* in the slot's list */
+    int events;               /* GH_IO_READ / GH_IO_WRITE */
+    int efd;                  /* gh_close() writes to it to wake the thread */
+    bool closed;              /* gh_close() ran: set under the slot's mu */
+} thread_wait_t;
+
 typedef struct gh__pfd {
     gh__lock_t mu;      /* guards the fields below */
     iowait_t *rd;       /* the goroutine (or fdwatch) waiting to read */
     iowait_t *wr;       /* the goroutine (or fdwatch) waiting to write */
+    thread_wait_t *threads; /* plain threads waiting in poll(2) */
     iowait_t *dormant;  /* a fired GH__FDWATCH_KEEP watch whose ev_io is
                          * still started on its loop */
     bool closing;       /* gh_close() in progress: refuse new waits */
@@ -196,13 +209,60 @@ static void deadline_fire(gh__m_t *m, gh__timer_t *t)
     iowait_finish(gh__container_of(t, iowait_t, tm), GH_ETIMEDOUT);
 }
 
-int gh__poll_thread(int fd, int events, int64_t deadline)
+/* Is a waiter for events (a goroutine's or a thread's) already there?
+ * p->mu held.  One reader and one writer at a time. */
+static bool slot_busy(const pfd_t *p, int events)
 {
-    struct pollfd p = {.fd = fd};
+    if (((events & GH_IO_READ) && p->rd) || ((events & GH_IO_WRITE) && p->wr))
+        return true;
+    for (const thread_wait_t *t = p->threads; t; t = t->next)
+        if (t->events & events)
+            return true;
+    return false;
+}
+
+/* List tw in fd's slot.  0, GH_ECLOSED or GH_EBUSY. */
+static int thread_wait_start(pfd_t *p, thread_wait_t *tw)
+{
+    int rc = 0;
+
+    gh__lock(&p->mu);
+    if (p->closing)
+        rc = GH_ECLOSED;
+    else if (slot_busy(p, tw->events))
+        rc = GH_EBUSY;
+    else {
+        tw->next = p->threads;
+        p->threads = tw;
+    }
+    gh__unlock(&p->mu);
+    return rc;
+}
+
+/* Take tw off the slot's list: whether gh_close() ran meanwhile. */
+static bool thread_wait_end(pfd_t *p, thread_wait_t *tw)
+{
+    thread_wait_t **pp;
+    bool closed;
+
+    gh__lock(&p->mu);
+    for (pp = &p->threads; *pp != tw; pp = &(*pp)->next)
+        ;
+    *pp = tw->next;
+    closed = tw->closed;
+    gh__unlock(&p->mu);
+    return closed;
+}
+
+/* poll(2) on fd and tw's eventfd until one is ready or deadline passes:
+ * the events ready, GH_ECLOSED when gh_close() woke us, or GH_E*. */
+static int thread_poll(int fd, thread_wait_t *tw, int64_t deadline)
+{
+    struct pollfd p[2] = {{.fd = fd}, {.fd = tw->efd, .events = POLLIN}};
     int r;
 
-    p.events = (short)(((events & GH_IO_READ) ? POLLIN : 0) |
-                       ((events & GH_IO_WRITE) ? POLLOUT : 0));
+    p[0].events = (short)(((tw->events & GH_IO_READ) ? POLLIN : 0) |
+                          ((tw->events & GH_IO_WRITE) ? POLLOUT : 0));
     for (;;) {
         int ms = -1;
         if (deadline != GH_FOREVER) {
@@ -211,17 +271,38 @@ int gh__poll_thread(int fd, int events, int64_t deadline)
                 return GH_ETIMEDOUT;
             ms = (int)((left + GH_MILLISECOND - 1) / GH_MILLISECOND);
         }
-        r = poll(&p, 1, ms);
+        r = poll(p, 2, ms);
         if (r > 0)
             break;
         if (r < 0 && errno != EINTR)
             return -errno;
     }
-    if (p.revents & POLLNVAL)
+    if (p[1].revents)
+        return GH_ECLOSED;
+    if (p[0].revents & POLLNVAL)
         return GH_EBADF;
-    r = ((p.revents & (POLLIN | POLLHUP | POLLERR)) ? GH_IO_READ : 0) |
-        ((p.revents & (POLLOUT | POLLERR)) ? GH_IO_WRITE : 0);
-    return r & events ? r & events : events;
+    r = ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? GH_IO_READ : 0) |
+        ((p[0].revents & (POLLOUT | POLLERR)) ? GH_IO_WRITE : 0);
+    return r & tw->events ? r & tw->events : tw->events;
+}
+
+int gh__poll_thread(int fd, int events, int64_t deadline)
+{
+    thread_wait_t tw = {.events = events};
+    pfd_t *p = pfd_get(fd, true);
+    int rc;
+
+    if (!p)
+        return fd >= CHUNK * NCHUNKS ? GH_EBADF : GH_ENOMEM;
+    if ((tw.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        return -errno;
+    if ((rc = thread_wait_start(p, &tw)) == 0) {
+        rc = thread_poll(fd, &tw, deadline);
+        if (thread_wait_end(p, &tw))
+            rc = GH_ECLOSED;
+    }
+    close(tw.efd);
+    return rc;
 }
 
 /*
@@ -240,8 +321,7 @@ static int pfd_claim(pfd_t *p, iowait_t *w, int events, bool *again)
     p->last_gen = p->gen;
     if (p->closing)
         rc = GH_ECLOSED;
-    else if (((events & GH_IO_READ) && p->rd) ||
-             ((events & GH_IO_WRITE) && p->wr))
+    else if (slot_busy(p, events))
         rc = GH_EBUSY;
     else {
         if (events & GH_IO_READ)
@@ -498,6 +578,11 @@ static void cancel_waiters(pfd_t *p)
     gh__lock(&c.mu);
     gh__lock(&p->mu);
     p->closing = true;
+    for (thread_wait_t *t = p->threads; t; t = t->next) {
+        uint64_t one = 1;
+        t->closed = true;
+        (void)!write(t->efd, &one, sizeof(one));
+    }
     iowait_t *ws[3] = {p->rd, p->wr != p->rd ? p->wr : NULL,
                        p->dormant != p->rd ? p->dormant : NULL};
     for (int i = 0; i < 3; i++) {
@@ -518,7 +603,13 @@ static void cancel_waiters(pfd_t *p)
         gh__lock(&c.mu);
     }
     gh__unlock(&c.mu);
+    /* Threads in poll(2) leave within microseconds of their wake-up. */
     gh__lock(&p->mu);
+    while (p->threads) {
+        gh__unlock(&p->mu);
+        gh_sleep(20 * GH_MICROSECOND);
+        gh__lock(&p->mu);
+    }
     p->closing = false;
     p->gen++;
     gh__unlock(&p->mu);
