@@ -63,6 +63,34 @@ START_TEST(ctx_cancelling_a_parent_cancels_the_whole_subtree)
 }
 END_TEST
 
+/* A chain thousands deep: cancelling (and freeing) its root walks it on a
+ * goroutine's default stack, where one frame per level overflowed. */
+#define DEEP 20000
+static gh_ctx_t *deep[DEEP + 1];
+static _Atomic int deep_done;
+
+static void deep_chain(void *arg)
+{
+    deep[0] = gh_ctx_with_cancel(gh_ctx_background());
+    for (int i = 1; i <= DEEP; i++)
+        deep[i] = i % 3 ? gh_ctx_with_cancel(deep[i - 1])
+                        : gh_ctx_with_value(deep[i - 1], deep, NULL);
+    gh_ctx_cancel(deep[0]);
+    atomic_store(&deep_done, 1);
+}
+
+START_TEST(ctx_cancelling_a_very_deep_chain_costs_no_stack)
+{
+    ck_assert_int_gt(gh_go(deep_chain, NULL), 0);
+    ck_assert(GH_TEST_WAIT_UNTIL(atomic_load(&deep_done), 10 * GH_SECOND));
+    for (int i = 0; i <= DEEP; i++)
+        ck_assert_int_eq(gh_ctx_err(deep[i]), GH_ECANCELED);
+    /* Freed root first: the rest live on through their references. */
+    for (int i = 0; i <= DEEP; i++)
+        gh_ctx_free(deep[i]);
+}
+END_TEST
+
 START_TEST(ctx_child_of_cancelled_parent_starts_cancelled)
 {
     gh_ctx_t *p = gh_ctx_with_cancel(gh_ctx_background());
@@ -268,6 +296,7 @@ static Suite *ctx_suite(void)
     tcase_add_test(tc, ctx_background_is_never_done);
     tcase_add_test(tc, ctx_cancel_closes_done_and_sets_err);
     tcase_add_test(tc, ctx_cancelling_a_parent_cancels_the_whole_subtree);
+    tcase_add_test(tc, ctx_cancelling_a_very_deep_chain_costs_no_stack);
     tcase_add_test(tc, ctx_child_of_cancelled_parent_starts_cancelled);
     tcase_add_test(tc, ctx_children_outlive_a_freed_parent);
     tcase_add_test(tc, ctx_values_are_found_by_key_up_the_tree);

@@ -8,11 +8,11 @@
  * cancel ancestor.  A cancel node registers in the children list of its
  * nearest cancel ancestor (its "canceler"), so that cancelling a node walks
  * down the tree: cancel(n) takes n's lock, sets the error, closes the done
- * channel (waking every select on it) and cancels each child while still
- * holding n's lock.  Locks are thus always taken parent before child, and a
- * child that unregisters itself (gh_ctx_free) takes only its canceler's
- * lock, so the two cannot deadlock, and a child cannot be freed while its
- * parent's cancel is looking at it.
+ * channel (waking every select on it), takes the children off n's list
+ * (each with a reference, so that none is freed before its turn) and goes
+ * on with them, one node and one lock at a time: a chain thousands deep
+ * costs no stack.  A child that unregisters itself (gh_ctx_free) takes
+ * only its canceler's lock, and finds itself already taken off.
  *
  * Lifetime.  Each node counts references: its creator's (dropped by
  * gh_ctx_free) and one per child node (dropped when that child dies).  So
@@ -45,6 +45,8 @@ struct gh_ctx {
     gh_ctx_t *sib_next;        /* in canceler->children; canceler's mu */
     gh_ctx_t *sib_prev;
     gh_ctx_t *canceler;        /* where we are registered, or NULL */
+    gh_ctx_t *cancel_next;     /* in the one cancel() that took us off
+                                * our canceler's list */
     gh__timer_t tm;            /* the deadline (with_deadline) */
     bool timed;                /* tm was started */
 };
@@ -82,22 +84,30 @@ static void unref(gh_ctx_t *c)
     }
 }
 
-/* Cancel c (a cancel node) and its subtree with err. */
+/* Cancel c (a cancel node) and its subtree with err, a node at a time. */
 static void cancel(gh_ctx_t *c, int err)
 {
-    gh__lock(&c->mu);
-    if (atomic_load_explicit(&c->err, memory_order_relaxed) != 0) {
-        gh__unlock(&c->mu);
-        return;
+    gh_ctx_t *todo = c, *n;
+
+    ref(c);
+    c->cancel_next = NULL;
+    while ((n = todo)) {
+        todo = n->cancel_next;
+        gh__lock(&n->mu);
+        if (atomic_load_explicit(&n->err, memory_order_relaxed) == 0) {
+            atomic_store_explicit(&n->err, err, memory_order_release);
+            gh__chan_close(n->done);
+            for (gh_ctx_t *k = n->children; k; k = k->sib_next) {
+                k->canceler = NULL; /* under n's lock: no longer listed */
+                ref(k);
+                k->cancel_next = todo;
+                todo = k;
+            }
+            n->children = NULL;
+        }
+        gh__unlock(&n->mu);
+        unref(n);
     }
-    atomic_store_explicit(&c->err, err, memory_order_release);
-    gh__chan_close(c->done);
-    for (gh_ctx_t *k = c->children; k; k = k->sib_next) {
-        cancel(k, err);
-        k->canceler = NULL; /* under our lock: k no longer registered */
-    }
-    c->children = NULL;
-    gh__unlock(&c->mu);
 }
 
 /* Register c with its canceler, or cancel it at once if that is done. */
