@@ -667,6 +667,46 @@ static void check_overflow_child(void (*fn)(void *))
                   c.err);
 }
 
+/*
+ * One frame larger than the whole stack, written only at its low end: the
+ * write lands a page or more below the guard page, in the stack below it,
+ * unless the compiler probes each page of the frame as it grows
+ * (-fstack-clash-protection, which the build and pkg-config --cflags
+ * gohttpd give): then the guard page is touched first and the overflow
+ * is caught, not left to corrupt a parked neighbour.
+ */
+static __attribute__((noinline)) void huge_frame(void)
+{
+    volatile char buf[80 * KiB];
+
+    memset((char *)buf, 'x', 12 * KiB);
+    fprintf(stderr, "child: %c survived a frame larger than its stack\n",
+            buf[0]);
+}
+
+static void huge_frame_g(void *arg)
+{
+    huge_frame();
+}
+
+static void child_overflow_huge_frame(void *arg)
+{
+    gh_go_opts_t o = {.name = "huge-frame"};
+
+    for (int i = 0; i < 3; i++)
+        gh_go(parked_neighbour, NULL);
+    gh_sleep(20 * GH_MILLISECOND);
+    gh_go_with(huge_frame_g, NULL, &o);
+    gh_sleep(10 * GH_SECOND);
+    fprintf(stderr, "child: still alive after the overflow\n");
+}
+
+START_TEST(coro_frame_larger_than_the_stack_is_caught_not_silent)
+{
+    check_overflow_child(child_overflow_huge_frame);
+}
+END_TEST
+
 START_TEST(coro_stack_overflow_on_guard_page_is_fatal_with_status_2)
 {
     check_overflow_child(child_overflow_guarded);
@@ -952,6 +992,7 @@ static Suite *coro_suite(void)
     tcase_add_test(tc, coro_go_with_invalid_stack_size_is_einval);
     tcase_add_test(tc, coro_deep_recursion_within_the_stack_works);
     tcase_add_test(tc, coro_stack_overflow_on_guard_page_is_fatal_with_status_2);
+    tcase_add_test(tc, coro_frame_larger_than_the_stack_is_caught_not_silent);
     tcase_add_test(
         tc, coro_stack_overflow_on_a_custom_size_stack_is_fatal_with_status_2);
     tcase_add_test(tc,
