@@ -3054,6 +3054,15 @@ START_TEST(listen_after_start_serves_at_once)
     hello_at(&srv_ss, srv_sslen); /* the first one is undisturbed */
     /* Unparseable addresses still fail as before the start. */
     ck_assert_int_eq(gh_server_listen(srv, "nonsense", NULL), GH_EINVAL);
+    /* A port is 0 to 65535 in digits: getaddrinfo() would bind 99999 as
+     * 34463, and take "0x50" or "-1" in ways nobody meant. */
+    static const char *const bad[] = {"127.0.0.1:99999", "127.0.0.1:65536",
+                                      "127.0.0.1:", "127.0.0.1:0x50",
+                                      "127.0.0.1:-1", "127.0.0.1:+80",
+                                      "[::1]:123456", "127.0.0.1:8 0"};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+        ck_assert_msg(gh_server_listen(srv, bad[k], NULL) == GH_EINVAL,
+                      "%s was taken", bad[k]);
     ck_assert_int_eq(srv_stop(), 0);
 }
 END_TEST

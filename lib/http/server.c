@@ -359,6 +359,15 @@ static int add_listener(gh_server_t *s, int fd, int family, char *path,
 }
 
 /* Split "host:port", "[v6]:port" or ":port".  0 or GH_EINVAL. */
+/* A port: 1 to 5 digits, 0 to 65535.  getaddrinfo() would take
+ * "99999" and bind 34463 (glibc keeps the low 16 bits). */
+static bool port_ok(const char *p)
+{
+    size_t n = strspn(p, "0123456789");
+
+    return n > 0 && n <= 5 && !p[n] && atol(p) <= 65535;
+}
+
 static int split_hostport(const char *addr, char *host, size_t hcap,
                           const char **port)
 {
@@ -377,7 +386,7 @@ static int split_hostport(const char *addr, char *host, size_t hcap,
             return GH_EINVAL;
         hlen = (size_t)(colon - addr);
     }
-    if (hlen >= hcap || !colon[1])
+    if (hlen >= hcap || !port_ok(colon + 1))
         return GH_EINVAL;
     memcpy(host, addr, hlen);
     host[hlen] = '\0';
