@@ -1338,6 +1338,38 @@ START_TEST(slow_body_times_out_with_408)
 }
 END_TEST
 
+/* write_min_rate extends the deadline for bytes the client took in, not
+ * for those that only sit in the server's send queue: a client that
+ * stops reading earns nothing for them. */
+START_TEST(write_rate_counts_what_the_client_took_not_what_was_queued)
+{
+    gh_server_opts_t o;
+    hc_conn_t c;
+    int fd, small = 4096;
+    int64_t t0, took;
+
+    test_opts(&o);
+    o.write_timeout = GH_SECOND;
+    o.write_min_rate = 4096; /* the client's ~8 KB: +1 or 2 s */
+    srv_start(&o);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    ck_assert_int_eq(hc_connect_fd(fd, (struct sockaddr *)&srv_ss, srv_sslen), 0);
+    hc_init(&c, fd);
+    t0 = gh_now();
+    hc_send(&c, GET("/big"));
+    ck_assert(GH_TEST_WAIT_UNTIL(atomic_load(&h_done), 30 * GH_SECOND));
+    took = atomic_load(&h_when) - t0;
+    ck_assert_int_eq(atomic_load(&h_err), GH_ETIMEDOUT);
+    ck_assert_msg(took <= gh_test_slack(4 * GH_SECOND),
+                  "write cut after %.0f ms (1 s + ~8 KB at 4 KB/s)",
+                  gh_test_ms(took));
+    hc_close(&c);
+    ck_assert_int_eq(srv_stop(), 0);
+}
+END_TEST
+
 START_TEST(client_that_never_reads_gets_write_timeout)
 {
     gh_server_opts_t o;
@@ -3297,6 +3329,8 @@ static Suite *http_server_suite(void)
     tcase_add_test(tc, slowloris_head_is_cut_at_header_timeout);
     tcase_add_test(tc, slow_body_times_out_with_408);
     tcase_add_test(tc, client_that_never_reads_gets_write_timeout);
+    tcase_add_test(tc,
+                   write_rate_counts_what_the_client_took_not_what_was_queued);
 
     tc = tcase(s, "failures", 10);
     tcase_add_test(tc, client_disconnect_cancels_request_context);

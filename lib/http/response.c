@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,15 +70,26 @@ static void count_out(gh__session_t *ss, size_t n)
     atomic_fetch_add_explicit(&ss->s->bytes_out, n, memory_order_relaxed);
 }
 
-/* The deadline for a write that began at t0 and has written n bytes. */
-static int64_t write_deadline(const gh__server_cfg_t *cfg, int64_t t0,
-                              uint64_t n)
+/*
+ * The deadline for a write that began at t0 and has written done bytes:
+ * write_timeout, plus a second for every write_min_rate bytes the client
+ * took in.  Bytes that only reached our own send queue do not count: a
+ * client that stops reading would earn an hour for the megabytes the
+ * kernel buffers for it.  What left the queue (SIOCOUTQ: not yet sent or
+ * not yet acknowledged) is in the client's hands, or its kernel's.
+ */
+static int64_t write_deadline(const gh__session_t *ss, int64_t t0,
+                              uint64_t done)
 {
-    int64_t d = t0 + cfg->o.write_timeout;
+    const gh_server_opts_t *o = &ss->cfg->o;
+    int64_t d = t0 + o->write_timeout;
+    int queued;
 
-    if (cfg->o.write_min_rate)
-        d += (int64_t)(n / cfg->o.write_min_rate) * GH_SECOND;
-    return d;
+    if (!o->write_min_rate || !done)
+        return d;
+    if (ioctl(ss->c->fd, SIOCOUTQ, &queued) == 0 && queued > 0)
+        done = (uint64_t)queued < done ? done - (uint64_t)queued : 0;
+    return d + (int64_t)(done / o->write_min_rate) * GH_SECOND;
 }
 
 /* Skip n written bytes of iov[*i ..]. */
@@ -107,8 +120,7 @@ static int writev_all(gh__session_t *ss, struct iovec *iov, int cnt)
          * deadline is in the past, which makes a full socket report
          * GH_ETIMEDOUT at once instead of waiting. */
         ssize_t n = c->ops->writev(c, iov + i, cnt - i,
-                                   t0 ? write_deadline(ss->cfg, t0, done)
-                                      : 1);
+                                   t0 ? write_deadline(ss, t0, done) : 1);
         if (n == GH_ETIMEDOUT && !t0) {
             t0 = gh_now();
             continue;
@@ -645,7 +657,7 @@ int gh_resp_sendfile(gh_resp_t *resp, int fd, off_t offset, size_t len)
     t0 = gh_now();
     while (done < len) {
         ssize_t n = c->ops->sendfile(c, fd, &offset, len - done,
-                                     write_deadline(ss->cfg, t0, done));
+                                     write_deadline(ss, t0, done));
         if (n <= 0) {
             ss->close = true; /* the length promised cannot be kept */
             resp->sent = done;
