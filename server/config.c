@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "server/settings.h"
@@ -33,6 +35,7 @@ typedef struct loader {
     const gh_conf_section_t *sec; /* the section being read */
     char *err;
     size_t errlen;
+    const gh_conf_directive_t *user_d; /* the user directive in force */
 } loader_t;
 
 typedef int (*setter_fn)(loader_t *l, const gh_conf_directive_t *d);
@@ -154,13 +157,33 @@ static int get_flag(loader_t *l, const gh_conf_directive_t *d, bool *out)
 
 /* ---- the HTTP limits and timeouts ---- */
 
-#define HTTP_SIZE(field, max)                                              \
+/* "must be more than 0", or "must be at least 32k": min as the file would
+ * write it, in the largest unit that divides it. */
+static int size_below(loader_t *l, const gh_conf_directive_t *d,
+                      uint64_t min)
+{
+    static const char units[] = "kmg";
+    int u = 0;
+
+    if (min <= 1)
+        return fail(l, d, "must be more than 0");
+    while (u < 3 && min % 1024 == 0) {
+        min /= 1024;
+        u++;
+    }
+    if (u == 0)
+        return fail(l, d, "must be at least %llu", (unsigned long long)min);
+    return fail(l, d, "must be at least %llu%c", (unsigned long long)min,
+                units[u - 1]);
+}
+
+#define HTTP_SIZE(field, min, max)                                         \
     static int set_##field(loader_t *l, const gh_conf_directive_t *d)      \
     {                                                                      \
         uint64_t v;                                                        \
         int rc = get_size(l, d, max, &v);                                  \
-        if (rc == 0 && v == 0)                                             \
-            rc = fail(l, d, "must be more than 0");                        \
+        if (rc == 0 && v < (min))                                          \
+            rc = size_below(l, d, min);                                    \
         if (rc == 0)                                                       \
             l->c->http.field = v;                                          \
         return rc;                                                         \
@@ -184,11 +207,17 @@ static int get_flag(loader_t *l, const gh_conf_directive_t *d, bool *out)
         return rc;                                                         \
     }
 
-HTTP_SIZE(max_target, 1u << 20)
-HTTP_SIZE(max_header_bytes, 1u << 24)
-HTTP_SIZE(max_body, UINT64_MAX / 2)
-HTTP_SIZE(stack_size, 1u << 30)
-HTTP_SIZE(linger_bytes, UINT64_MAX / 2)
+/* Less stack than this breaks every connection: with 16k or 24k the
+ * first request overflows into the guard page (a fatal signal), with 12k
+ * or less each connection is closed.  32k was measured to work, over TLS
+ * too. */
+#define STACK_MIN (32u << 10)
+
+HTTP_SIZE(max_target, 1, 1u << 20)
+HTTP_SIZE(max_header_bytes, 1, 1u << 24)
+HTTP_SIZE(max_body, 1, UINT64_MAX / 2)
+HTTP_SIZE(stack_size, STACK_MIN, 1u << 30)
+HTTP_SIZE(linger_bytes, 1, UINT64_MAX / 2)
 HTTP_COUNT(max_headers, 1, 65535)
 HTTP_COUNT(body_min_rate, 0, UINT32_MAX)
 HTTP_COUNT(write_min_rate, 0, UINT32_MAX)
@@ -211,6 +240,12 @@ static int set_server_header(loader_t *l, const gh_conf_directive_t *d)
     v = gh_conf_arg(d, 0);
     if (strpbrk(v, "\r\n"))
         return fail(l, d, "must not contain a line break");
+    /* RFC 9110 5.5: a field value holds no CTL but HTAB; a client may
+     * reject the response, or a proxy cut the header, on any other. */
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return fail(l, d, "must not contain a control character "
+                        "(byte 0x%02x)", *p);
     l->c->http.server_header = strcmp(v, "off") == 0 ? NULL : v;
     return 0;
 }
@@ -333,6 +368,23 @@ static int set_real_ip_recursive(loader_t *l, const gh_conf_directive_t *d)
     return get_flag(l, d, &l->c->http.real_ip_recursive);
 }
 
+/* Headers the server writes itself, or reads to frame the message and
+ * manage the connection: a request ID echoed in one of them would give a
+ * response two framings (or two values of something only the server may
+ * say), so none can carry it. */
+static bool server_owned_header(const char *name)
+{
+    static const char *const names[] = {
+        "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
+        "Proxy-Connection", "TE", "Trailer", "Upgrade", "Host", "Date",
+        "Server", "Content-Type", "Expect"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
 static int set_request_id_header(loader_t *l, const gh_conf_directive_t *d)
 {
     const char *v;
@@ -352,6 +404,10 @@ static int set_request_id_header(loader_t *l, const gh_conf_directive_t *d)
                   "0123456789!#$%&'*+-.^_`|~") != n)
         return fail(l, d, "expected a header name (letters, digits, '-'; "
                     "at most 64) or off, found \"%s\"", v);
+    if (server_owned_header(v))
+        return fail(l, d, "\"%s\" is a header the server sets or reads "
+                    "itself (for framing and the connection): choose "
+                    "another name", v);
     l->c->http.request_id_header = v;
     return 0;
 }
@@ -376,14 +432,100 @@ static int set_workers(loader_t *l, const gh_conf_directive_t *d)
     return rc;
 }
 
+/*
+ * Users and groups are looked up at load, not only when root is dropped
+ * (process.c), so that -t and a reload refuse a name start-up would.
+ * The _r calls: a reload loads while handlers run on other threads, and
+ * getpwnam()'s record is shared.  A record too large for the buffer
+ * (ERANGE) is tried again with a larger one.
+ */
+#define ID_BUF_MAX (1u << 20)
+
+static int user_lookup(loader_t *l, const gh_conf_directive_t *d,
+                       const char *name, uid_t *uid)
+{
+    struct passwd pw, *res = NULL;
+    char *buf = NULL, *nb;
+    size_t len = 512;
+    int e;
+
+    do {
+        if (!(nb = realloc(buf, len *= 2))) {
+            free(buf);
+            return fail(l, d, "out of memory");
+        }
+        buf = nb;
+        e = getpwnam_r(name, &pw, buf, len, &res);
+    } while (e == ERANGE && len < ID_BUF_MAX);
+    if (res)
+        *uid = pw.pw_uid;
+    free(buf);
+    if (res)
+        return 0;
+    if (e == 0 || e == ENOENT || e == ESRCH)
+        return fail(l, d, "no user \"%s\" on this system", name);
+    return fail(l, d, "cannot look up user \"%s\": %s", name, strerror(e));
+}
+
+static int group_lookup(loader_t *l, const gh_conf_directive_t *d,
+                        const char *name, gid_t *gid)
+{
+    struct group gr, *res = NULL;
+    char *buf = NULL, *nb;
+    size_t len = 512;
+    int e;
+
+    do {
+        if (!(nb = realloc(buf, len *= 2))) {
+            free(buf);
+            return fail(l, d, "out of memory");
+        }
+        buf = nb;
+        e = getgrnam_r(name, &gr, buf, len, &res);
+    } while (e == ERANGE && len < ID_BUF_MAX);
+    if (res)
+        *gid = gr.gr_gid;
+    free(buf);
+    if (res)
+        return 0;
+    if (e == 0 || e == ENOENT || e == ESRCH)
+        return fail(l, d, "no group \"%s\" on this system", name);
+    return fail(l, d, "cannot look up group \"%s\": %s", name, strerror(e));
+}
+
+/* user NAME [GROUP]: both must exist, as start-up as root looks them up
+ * by name; a typo is refused here even when not root. */
 static int set_user(loader_t *l, const gh_conf_directive_t *d)
 {
+    uid_t uid;
+    gid_t gid;
     int rc = shape(l, d, 1, 2);
 
     if (rc)
         return rc;
     l->c->user = gh_conf_arg(d, 0);
     l->c->group = gh_conf_nargs(d) > 1 ? gh_conf_arg(d, 1) : NULL;
+    l->user_d = d;
+    if ((rc = user_lookup(l, d, l->c->user, &uid)))
+        return rc;
+    return l->c->group ? group_lookup(l, d, l->c->group, &gid) : 0;
+}
+
+/* Started as root without allow_root, start-up refuses a user that is
+ * root (process.c).  allow_root may come later in the file or from -g,
+ * so this runs once all is read; as any other user it cannot apply. */
+static int check_root_user(loader_t *l)
+{
+    uid_t uid;
+
+    if (geteuid() != 0 || l->c->allow_root)
+        return 0;
+    if (user_lookup(l, l->user_d, l->c->user, &uid))
+        return GH_EINVAL;
+    if (uid == 0)
+        return fail(l, l->user_d, "\"%s\" has uid 0: refusing to run "
+                    "handlers as root (set allow_root on to insist)",
+                    l->c->user);
     return 0;
 }
 
@@ -540,19 +682,15 @@ static int socket_id(loader_t *l, const gh_conf_directive_t *d, bool group,
         return 0;
     }
     if (group) {
-        struct group *gr = getgrnam(a);
-        if (gr) {
-            *out = (long)gr->gr_gid;
-            return 0;
-        }
-        return fail(l, d, "no group \"%s\" on this system", a);
+        gid_t gid;
+        if ((rc = group_lookup(l, d, a, &gid)) == 0)
+            *out = (long)gid;
+        return rc;
     }
-    struct passwd *pw = getpwnam(a);
-    if (pw) {
-        *out = (long)pw->pw_uid;
-        return 0;
-    }
-    return fail(l, d, "no user \"%s\" on this system", a);
+    uid_t uid;
+    if ((rc = user_lookup(l, d, a, &uid)) == 0)
+        *out = (long)uid;
+    return rc;
 }
 
 static int set_socket_owner(loader_t *l, const gh_conf_directive_t *d,
@@ -1010,6 +1148,80 @@ static int listen_block(loader_t *l, const gh_conf_section_t *b,
     return proxy_settings_alone(l, b, ls);
 }
 
+/* ---- listen addresses, read as gh_server_listen() will ---- */
+
+/* digits only, 0 to 65535: getaddrinfo() also takes a sign or spaces, and
+ * glibc cuts a larger number to 16 bits (99999 would bind 34463). */
+static bool port_ok(const char *p)
+{
+    unsigned long v = 0;
+
+    if (!*p || strspn(p, "0123456789") != strlen(p))
+        return false;
+    for (; *p && v <= 65535; p++)
+        v = v * 10 + (unsigned long)(*p - '0');
+    return v <= 65535;
+}
+
+/* What is wrong with "unix:PATH", or NULL: the path and its NUL must fit
+ * sun_path, as listen_unix() in lib/http/server.c insists. */
+static const char *unix_addr_problem(const char *path)
+{
+    if (!*path)
+        return "expected a path after unix:";
+    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return "the unix: path is longer than 107 bytes";
+    return NULL;
+}
+
+/* What is wrong with "[v6]:PORT", "HOST:PORT" or ":PORT" (every address),
+ * or NULL.  The split is split_hostport()'s in lib/http/server.c: at the
+ * ']', else at the last ':' (so a bare IPv6 address still works). */
+static const char *inet_addr_problem(const char *addr)
+{
+    const char *colon, *close = strchr(addr, ']');
+    size_t hlen;
+
+    if (addr[0] == '[') {
+        if (!close)
+            return "'[' without its ']'";
+        if (close == addr + 1)
+            return "expected an IPv6 address between [ and ]";
+        if (memchr(addr + 1, '[', (size_t)(close - addr - 1)))
+            return "a '[' inside [ and ]";
+        if (close[1] != ':')
+            return "expected :PORT after ']'";
+        hlen = (size_t)(close - addr - 1);
+        colon = close + 1;
+    } else {
+        if (close || strchr(addr, '['))
+            return "a bracket out of place (write [IPv6]:PORT)";
+        if (!(colon = strrchr(addr, ':')))
+            return "expected HOST:PORT, [IPv6]:PORT, :PORT or unix:PATH";
+        hlen = (size_t)(colon - addr);
+    }
+    if (hlen > 255)
+        return "the host is longer than 255 bytes";
+    if (!port_ok(colon + 1))
+        return "the port must be a number from 0 to 65535";
+    return NULL;
+}
+
+/* addr as the server will read it; d is NULL for -l. */
+static int check_addr(loader_t *l, const gh_conf_directive_t *d,
+                      const char *addr)
+{
+    const char *why = strncmp(addr, "unix:", 5) == 0
+                          ? unix_addr_problem(addr + 5)
+                          : inet_addr_problem(addr);
+
+    if (!why)
+        return 0;
+    if (d)
+        return fail(l, d, "\"%s\": %s", addr, why);
+    return fail(l, NULL, "-l %s: %s", addr, why);
+}
+
 static int set_listen(loader_t *l, const gh_conf_directive_t *d)
 {
     gd_config_t *c = l->c;
@@ -1030,6 +1242,8 @@ static int set_listen(loader_t *l, const gh_conf_directive_t *d)
             return rc;
     if (!*ls->addr)
         return fail(l, d, "expected an address, found \"\"");
+    if ((rc = check_addr(l, d, ls->addr)))
+        return rc;
     if (gh_conf_block(d) && (rc = listen_block(l, gh_conf_block(d), ls))) {
         gh_tls_free(ls->tls);
         return rc;
@@ -1347,9 +1561,11 @@ static int finish(loader_t *l, const gd_overrides_t *ov)
     gd_config_t *c = l->c;
 
     if (ov->listen) {
-        gd_listen_t *ls = realloc(c->listens, sizeof(*ls));
+        gd_listen_t *ls;
 
-        if (!ls)
+        if (check_addr(l, NULL, ov->listen))
+            return GH_EINVAL;
+        if (!(ls = realloc(c->listens, sizeof(*ls))))
             return fail(l, NULL, "out of memory");
         c->listens = ls;
         /* One listen directive: -l moves it, its settings (PROXY
@@ -1379,7 +1595,7 @@ static int finish(loader_t *l, const gd_overrides_t *ov)
     if (c->http.max_target + (uint64_t)c->http.max_header_bytes >= 1u << 30)
         return fail(l, NULL, "%s: max_target + max_header_bytes must stay "
                     "under 1g", c->path);
-    return 0;
+    return check_root_user(l);
 }
 
 int gd_config_load(const char *path, const gd_overrides_t *ov,

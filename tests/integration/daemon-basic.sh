@@ -56,6 +56,60 @@ t_bad lingerb "lingerb.conf:2:1: linger_bytes: must be more than 0"
 printf 'workers 1;\n' >"$tmp/nolisten.conf"
 t_bad nolisten "no listen directive"
 
+# Values that start-up, or the first request, would trip on: -t refuses
+# them too, at the directive.
+printf 'listen 127.0.0.1:0;\nstack_size 24k;\n' >"$tmp/stack.conf"
+t_bad stack "stack.conf:2:1: stack_size: must be at least 32k"
+printf 'listen 127.0.0.1:0;\nstack_size 1;\n' >"$tmp/stack1.conf"
+t_bad stack1 "stack1.conf:2:1: stack_size: must be at least 32k"
+for h in Content-Length transfer-encoding CONNECTION Keep-Alive \
+    Proxy-Connection te Trailer Upgrade host Date Server Content-Type \
+    Expect; do
+    printf 'listen 127.0.0.1:0;\n  request_id_header %s;\n' "$h" \
+        >"$tmp/rid-$h.conf"
+    t_bad "rid-$h" "rid-$h.conf:2:3: request_id_header: \"$h\" is a \
+header the server sets or reads itself (for framing and the connection)"
+done
+printf 'listen 127.0.0.1:0;\nserver_header "a\001b";\n' >"$tmp/srvctl.conf"
+t_bad srvctl "srvctl.conf:2:1: server_header: must not contain a \
+control character (byte 0x01)"
+printf 'listen 127.0.0.1:0;\nserver_header "a\177";\n' >"$tmp/srvdel.conf"
+t_bad srvdel "srvdel.conf:2:1: server_header: must not contain a \
+control character (byte 0x7f)"
+printf 'listen 127.0.0.1:99999;\n' >"$tmp/port.conf"
+t_bad port "port.conf:1:1: listen: \"127.0.0.1:99999\": the port must be \
+a number from 0 to 65535"
+printf 'listen 127.0.0.1:8o;\n' >"$tmp/portx.conf"
+t_bad portx 'portx.conf:1:1: listen: "127.0.0.1:8o": the port must be'
+printf 'listen 127.0.0.1;\n' >"$tmp/noport.conf"
+t_bad noport 'noport.conf:1:1: listen: "127.0.0.1": expected HOST:PORT'
+printf 'workers 1;\nlisten [::1:8080;\n' >"$tmp/bracket.conf"
+t_bad bracket "bracket.conf:2:1: listen: \"\\[::1:8080\": '\\[' without"
+printf 'listen []:8080;\n' >"$tmp/v6empty.conf"
+t_bad v6empty 'v6empty.conf:1:1: listen: "\[\]:8080": expected an IPv6'
+printf 'listen unix:;\n' >"$tmp/unix0.conf"
+t_bad unix0 'unix0.conf:1:1: listen: "unix:": expected a path after unix:'
+long=/tmp/$(printf '%0107d' 0).sock
+printf 'listen unix:%s;\n' "$long" >"$tmp/unixlong.conf"
+t_bad unixlong 'unixlong.conf:1:1: listen: .*longer than 107 bytes'
+"$gohttpd" -t -c "$conf" -l 127.0.0.1:65536 >"$tmp/l.t" 2>&1
+check "-t rejects -l with a port over 65535" 1 $?
+check_grep "... naming -l" '^gohttpd: -l 127.0.0.1:65536: the port' \
+    "$tmp/l.t"
+printf 'listen 127.0.0.1:0;\nuser gohttpd-no-such-user;\n' >"$tmp/user.conf"
+t_bad user 'user.conf:2:1: user: no user "gohttpd-no-such-user"'
+printf 'listen 127.0.0.1:0;\nuser %s gohttpd-no-such-group;\n' \
+    "$(id -un)" >"$tmp/group.conf"
+t_bad group 'group.conf:2:1: user: no group "gohttpd-no-such-group"'
+
+# ... and what is near those limits passes.
+printf '%s;\n' 'listen 127.0.0.1:65535' 'listen [::1]:0' 'listen :0' \
+    'listen unix:/tmp/gohttpd-edges.sock' 'stack_size 32k' \
+    'request_id_header X-Trace-ID' "server_header \"gohttpd$(printf '\t')x\"" \
+    >"$tmp/edges.conf"
+"$gohttpd" -t -c "$tmp/edges.conf" >"$tmp/edges.t" 2>&1
+check "-t accepts the values at the limits" "0" "$?"
+
 # ---- serving www/ with the default configuration ----
 if start_daemon www -c "$conf" -g "$as_root access_log stdout combined;"; then
     ok "gohttpd starts with conf/gohttpd.conf"
@@ -176,6 +230,9 @@ if [ "$(id -u)" = 0 ] && nobody=$(id -u nobody 2>/dev/null); then
     "$gohttpd" -c "$tmp/root.conf" >"$tmp/root.out" 2>&1
     check "user root is refused" 1 $?
     check_grep "saying why" 'refusing to run handlers as root' "$tmp/root.out"
+    t_bad root 'root.conf:2:1: user: "root" has uid 0: refusing to run'
+    "$gohttpd" -t -c "$tmp/root.conf" -g 'allow_root on;' >"$tmp/root.t" 2>&1
+    check "-t accepts user root with allow_root on (from -g)" 0 $?
 else
     echo "# not root: the privilege drop is not tested"
 fi
