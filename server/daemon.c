@@ -393,11 +393,31 @@ static int serve_setup(gd_daemon_t *d, char *err, size_t errlen)
     return 0;
 }
 
+/* Keep what of the starting configuration only a restart changes. */
+static int fixed_keep(gd_daemon_t *d, char *err, size_t errlen)
+{
+    const gd_config_t *c = d->cfg;
+    gd_fixed_t *f = &d->fixed;
+
+    *f = (gd_fixed_t){.workers = c->workers,
+                      .allow_root = c->allow_root,
+                      .log_buffer = c->log_buffer,
+                      .max_open_files = c->max_open_files};
+    if (!(f->user = strdup(c->user)) ||
+        (c->group && !(f->group = strdup(c->group)))) {
+        snprintf(err, errlen, "out of memory");
+        return GH_ENOMEM;
+    }
+    return 0;
+}
+
 /* Everything before the signal loop.  0, or GH_E* with err. */
 int gd_start(gd_daemon_t *d, char *err, size_t errlen)
 {
     int rc;
 
+    if ((rc = fixed_keep(d, err, errlen)))
+        return rc;
     /* Before detaching: LISTEN_PID names the pid we were started as. */
     if ((rc = gd_sd_listen_fds(&d->inherited, err, errlen)) ||
         (rc = gd_detach(d, err, errlen)) ||
@@ -430,22 +450,29 @@ int gd_start(gd_daemon_t *d, char *err, size_t errlen)
 
 /* ---- reload ---- */
 
-/* The settings a reload cannot change, and what it says about them. */
-static void restart_only(const gd_config_t *old, const gd_config_t *c)
+static bool same_str(const char *a, const char *b)
 {
-    if (old->workers != c->workers)
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The settings a reload cannot change, and what it says about them.  The
+ * comparison is with what runs (since the start), not with the last
+ * configuration loaded: after A to B and back to A, nothing differs. */
+static void restart_only(const gd_daemon_t *d, const gd_config_t *c)
+{
+    const gd_fixed_t *f = &d->fixed;
+
+    if (f->workers != c->workers)
         gh_log(GH_LOG_WARN, "reload: workers changes at the next restart");
-    if (strcmp(old->user, c->user) != 0 || old->allow_root != c->allow_root ||
-        (old->group == NULL) != (c->group == NULL) ||
-        (c->group && strcmp(old->group, c->group) != 0))
+    if (!same_str(f->user, c->user) || f->allow_root != c->allow_root ||
+        !same_str(f->group, c->group))
         gh_log(GH_LOG_WARN, "reload: user and allow_root change at the next "
                "restart");
-    if ((old->pid_file == NULL) != (c->pid_file == NULL) ||
-        (c->pid_file && strcmp(old->pid_file, c->pid_file) != 0))
+    if (!same_str(d->pid_path, c->pid_file))
         gh_log(GH_LOG_WARN, "reload: pid_file changes at the next restart");
-    if (old->log_buffer != c->log_buffer)
+    if (f->log_buffer != c->log_buffer)
         gh_log(GH_LOG_WARN, "reload: log_buffer changes at the next restart");
-    if (old->max_open_files != c->max_open_files)
+    if (f->max_open_files != c->max_open_files)
         gh_log(GH_LOG_WARN, "reload: max_open_files changes at the next "
                "restart");
 }
@@ -625,7 +652,7 @@ static void reload(gd_daemon_t *d)
     free(d->lslots);
     d->lslots = slots;
     retls(d, c);
-    restart_only(old, c);
+    restart_only(d, c);
     if (server_opts(d, c, &o, err, sizeof(err)) == 0)
         gh_server_update(d->srv, &o);
     else
@@ -723,6 +750,9 @@ void gd_teardown(gd_daemon_t *d)
     d->access = NULL;
     gd_config_free(d->cfg);
     d->cfg = NULL;
+    free(d->fixed.user);
+    free(d->fixed.group);
+    d->fixed = (gd_fixed_t){0};
     free(d->lslots);
     d->lslots = NULL;
     free(d->extra);

@@ -7,6 +7,7 @@
 #define GD_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "server/settings.h"
@@ -38,6 +39,17 @@ typedef struct gd_upgrade {
     int pid_fd;                 /* the pid file, open; -1: none */
 } gd_upgrade_t;
 
+/* The settings only a restart changes, as in force since the start: a
+ * reload warns about the ones its configuration changes.  Copies, since
+ * the configuration they came from goes with the first reload. */
+typedef struct gd_fixed {
+    int workers;
+    char *user, *group;         /* malloc; group may be NULL */
+    bool allow_root;
+    uint64_t log_buffer;
+    uint64_t max_open_files;
+} gd_fixed_t;
+
 typedef struct gd_daemon {
     /* command line */
     const char *conf_arg;       /* -c */
@@ -50,11 +62,14 @@ typedef struct gd_daemon {
     char *root_path;            /* -r's directory, absolute */
     /* running */
     gd_config_t *cfg;           /* the configuration in force */
+    gd_fixed_t fixed;           /* what of it a reload cannot change */
     gh_server_t *srv;
     gd_lslot_t *lslots;         /* server listeners of cfg->listens[i] */
     gd_logfile_t *errlog;       /* NULL: stderr */
     gd_access_keep_t *access;   /* every access log made, newest first */
     bool pid_written;
+    char *pid_path;             /* the pid file written (malloc), or NULL:
+                                 * a reload may name another, or none */
     int pid_fd;                 /* the pid file kept open for an upgrade
                                  * to write (after the drop from root) */
     int sfd;                    /* signalfd */

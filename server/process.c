@@ -196,7 +196,9 @@ static int pid_inherited(gd_daemon_t *d, const char *path)
  * may no longer be root.  In a new process started by an upgrade, the
  * file only becomes ours (pid_written, so removed at exit) once the old
  * one has been told we serve (gd_upgrade_child_ready): if we fail before,
- * the old one writes its pid back.
+ * the old one writes its pid back.  Its path is kept (pid_path): a reload
+ * does not move the file, so the one to rewrite and remove is the one
+ * written here, whatever the configuration in force names by then.
  */
 int gd_pid_write(gd_daemon_t *d, char *err, size_t errlen)
 {
@@ -205,12 +207,18 @@ int gd_pid_write(gd_daemon_t *d, char *err, size_t errlen)
 
     if (!path)
         return 0;
+    if (!(d->pid_path = strdup(path))) {
+        snprintf(err, errlen, "pid_file %s: out of memory", path);
+        return GH_ENOMEM;
+    }
     if ((fd = pid_inherited(d, path)) < 0)
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0 || pid_put(fd) < 0) {
         snprintf(err, errlen, "pid_file %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
+        free(d->pid_path);
+        d->pid_path = NULL;
         return GH_EINVAL;
     }
     d->pid_fd = fd;
@@ -222,16 +230,19 @@ int gd_pid_rewrite(gd_daemon_t *d, char *err, size_t errlen)
 {
     if (d->pid_fd < 0 || pid_put(d->pid_fd) == 0)
         return 0;
-    snprintf(err, errlen, "pid_file %s: %s", d->cfg->pid_file,
-             strerror(errno));
+    snprintf(err, errlen, "pid_file %s: %s", d->pid_path, strerror(errno));
     return GH_EINVAL;
 }
 
 void gd_pid_remove(gd_daemon_t *d)
 {
-    if (d->pid_written && unlink(d->cfg->pid_file) < 0 && errno != ENOENT)
-        gh_log(GH_LOG_WARN, "cannot remove %s: %s", d->cfg->pid_file,
+    if (d->pid_written && d->pid_path && unlink(d->pid_path) < 0 &&
+        errno != ENOENT)
+        gh_log(GH_LOG_WARN, "cannot remove %s: %s", d->pid_path,
                strerror(errno));
+    d->pid_written = false;
+    free(d->pid_path);
+    d->pid_path = NULL;
     if (d->pid_fd >= 0)
         close(d->pid_fd);
     d->pid_fd = -1;

@@ -1,9 +1,11 @@
 /*
  * check_tls.c - TLS contexts and HTTPS listeners through the public API:
- * gh_tls_new() refusing bad input with the file named, a request over
- * TLS with what gh_req_tls() reports, gh_server_listener_tls() swapping a
- * running listener's certificate (and turning TLS off), and the limit on
- * concurrent handshakes.
+ * gh_tls_new() refusing bad input with the file named (an OCSP file that
+ * holds no successful response too), a request over TLS with what
+ * gh_req_tls() reports, gh_server_listener_tls() swapping a running
+ * listener's certificate (and turning TLS off), OCSP stapling refreshed
+ * from its file (a bad refresh keeping the good response), and the limit
+ * on concurrent handshakes.
  *
  * The keys and certificates are made in the test (OpenSSL's API, in a
  * mkdtemp directory); the client is a blocking OpenSSL client on the main
@@ -15,6 +17,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
@@ -434,6 +438,221 @@ START_TEST(tls_new_names_the_bad_file)
 }
 END_TEST
 
+/* ---- OCSP responses ---- */
+
+/* dir/NAME: a DER OCSP response of status st; a successful one says that
+ * a.pem (self-signed: its own issuer and responder) is good, produced at
+ * now + shift seconds, so that two of them differ. */
+static void mkocsp(const char *name, int st, long shift)
+{
+    char path[128];
+    FILE *f;
+    X509 *x;
+    EVP_PKEY *k;
+    OCSP_BASICRESP *b = NULL;
+    OCSP_CERTID *id = NULL;
+    OCSP_RESPONSE *r;
+    ASN1_TIME *at = X509_gmtime_adj(NULL, shift);
+    unsigned char *der = NULL;
+    int n;
+
+    snprintf(path, sizeof(path), "%s/a.pem", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "r"));
+    ck_assert_ptr_nonnull(x = PEM_read_X509(f, NULL, NULL, NULL));
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/a.key", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "r"));
+    ck_assert_ptr_nonnull(k = PEM_read_PrivateKey(f, NULL, NULL, NULL));
+    fclose(f);
+    if (st == OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+        b = OCSP_BASICRESP_new();
+        id = OCSP_cert_to_id(NULL, x, x);
+        ck_assert_ptr_nonnull(OCSP_basic_add1_status(
+            b, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL, at, NULL));
+        ck_assert_int_eq(OCSP_basic_sign(b, x, k, EVP_sha256(), NULL, 0), 1);
+    }
+    ck_assert_ptr_nonnull(r = OCSP_response_create(st, b));
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    ck_assert_int_gt(n = i2d_OCSP_RESPONSE(r, &der), 0);
+    ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+    ck_assert_uint_eq(fwrite(der, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    OPENSSL_free(der);
+    OCSP_RESPONSE_free(r);
+    OCSP_BASICRESP_free(b);
+    OCSP_CERTID_free(id);
+    ASN1_TIME_free(at);
+    EVP_PKEY_free(k);
+    X509_free(x);
+}
+
+/* gh_tls_new() for a.pem and a.key with dir/OCSP as the response file. */
+static int tls_new_ocsp(gh_tls_t **t, const char *ocsp, char *err,
+                        size_t errlen)
+{
+    char cert[128], key[128], resp[128];
+    gh_tls_cert_t c = {.cert_file = cert, .key_file = key,
+                       .ocsp_file = resp};
+    gh_tls_opts_t o;
+
+    snprintf(cert, sizeof(cert), "%s/a.pem", dir);
+    snprintf(key, sizeof(key), "%s/a.key", dir);
+    snprintf(resp, sizeof(resp), "%s/%s", dir, ocsp);
+    gh_tls_opts_init(&o);
+    o.certs = &c;
+    o.ncerts = 1;
+    o.handshake_timeout = 2 * GH_SECOND;
+    return gh_tls_new(t, &o, err, errlen);
+}
+
+static void expect_ocsp_refusal(const char *ocsp, const char *words)
+{
+    char want[256], err[512] = "";
+    gh_tls_t *t = (gh_tls_t *)1;
+
+    snprintf(want, sizeof(want), "ocsp response %s/%s: %s", dir, ocsp,
+             words);
+    ck_assert_int_eq(tls_new_ocsp(&t, ocsp, err, sizeof(err)), GH_EINVAL);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(strstr(err, want) != NULL, "\"%s\" lacks \"%s\"", err,
+                  want);
+}
+
+/* The response file is checked at load: a certificate, an unsuccessful
+ * response or one with bytes after it is not something to staple. */
+START_TEST(tls_new_refuses_a_file_that_is_no_ocsp_response)
+{
+    char path[128], err[512] = "";
+    gh_tls_t *t;
+    FILE *f;
+
+    expect_ocsp_refusal("a.pem", "not a DER OCSP response");
+    mkocsp("later.der", OCSP_RESPONSE_STATUS_TRYLATER, 0);
+    expect_ocsp_refusal("later.der", "status trylater, not successful");
+    mkocsp("good.der", OCSP_RESPONSE_STATUS_SUCCESSFUL, 0);
+    ck_assert_msg(tls_new_ocsp(&t, "good.der", err, sizeof(err)) == 0,
+                  "gh_tls_new: %s", err);
+    gh_tls_free(t);
+    snprintf(path, sizeof(path), "%s/good.der", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "ab"));
+    fputs("junk", f);
+    fclose(f);
+    expect_ocsp_refusal("good.der", "not a DER OCSP response");
+    snprintf(path, sizeof(path), "%s/empty.der", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+    fclose(f);
+    expect_ocsp_refusal("empty.der", "not a DER OCSP response");
+}
+END_TEST
+
+/* The response stapled for a new connection that asks for one, into out:
+ * its length, 0 when none. */
+static size_t stapled(unsigned char *out, size_t cap)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = SSL_new(ctx);
+    int fd = tcp_connect();
+    const unsigned char *p;
+    long n;
+
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp);
+    ck_assert_int_eq(SSL_connect(ssl), 1);
+    n = SSL_get_tlsext_status_ocsp_resp(ssl, &p);
+    if (n > 0) {
+        ck_assert_int_le(n, (long)cap);
+        memcpy(out, p, (size_t)n);
+    }
+    ERR_clear_error();
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* dir/NAME's bytes into buf; how many. */
+static size_t file_bytes(const char *name, unsigned char *buf, size_t cap)
+{
+    char path[128];
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+    n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+/* dir/FROM's bytes become dir/TO's, in place (a new mtime). */
+static void copy_over(const char *from, const char *to)
+{
+    unsigned char buf[8192];
+    size_t n = file_bytes(from, buf, sizeof(buf));
+    char path[128];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, to);
+    ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+}
+
+static pthread_mutex_t ocsp_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char ocsp_log[512];
+
+static void ocsp_sink(void *u, int level, const char *msg, size_t len)
+{
+    if (!strstr(msg, "ocsp response"))
+        return;
+    pthread_mutex_lock(&ocsp_log_mu);
+    snprintf(ocsp_log, sizeof(ocsp_log), "%s", msg);
+    pthread_mutex_unlock(&ocsp_log_mu);
+}
+
+/* The file is looked at again once a second: a good new response is
+ * stapled from then on; a bad one is logged, naming the file, and the
+ * last good response stays stapled. */
+START_TEST(tls_ocsp_bad_refresh_keeps_the_good_response)
+{
+    unsigned char want[8192], got[8192];
+    size_t wn, gn;
+    char err[512] = "", words[256];
+    gh_tls_t *t;
+
+    mkocsp("good.der", OCSP_RESPONSE_STATUS_SUCCESSFUL, 0);
+    mkocsp("next.der", OCSP_RESPONSE_STATUS_SUCCESSFUL, 60);
+    copy_over("good.der", "live.der");
+    ck_assert_msg(tls_new_ocsp(&t, "live.der", err, sizeof(err)) == 0,
+                  "gh_tls_new: %s", err);
+    gh_log_set_sink(ocsp_sink, NULL);
+    srv_start(t);
+    gh_tls_free(t);
+    wn = file_bytes("good.der", want, sizeof(want));
+    gn = stapled(got, sizeof(got));
+    ck_assert(gn == wn && memcmp(got, want, wn) == 0);
+    /* A certificate where the response was: logged, the good one stays. */
+    usleep(1100 * 1000);
+    copy_over("a.pem", "live.der");
+    gn = stapled(got, sizeof(got));
+    ck_assert_msg(gn == wn && memcmp(got, want, wn) == 0,
+                  "a bad refresh replaced the response (%zu bytes)", gn);
+    snprintf(words, sizeof(words), "ocsp response %s/live.der: not a DER "
+             "OCSP response", dir);
+    pthread_mutex_lock(&ocsp_log_mu);
+    ck_assert_msg(strstr(ocsp_log, words), "log: \"%s\"", ocsp_log);
+    pthread_mutex_unlock(&ocsp_log_mu);
+    /* A good one again: stapled. */
+    usleep(1100 * 1000);
+    copy_over("next.der", "live.der");
+    wn = file_bytes("next.der", want, sizeof(want));
+    gn = stapled(got, sizeof(got));
+    ck_assert(gn == wn && memcmp(got, want, wn) == 0);
+    srv_stop();
+    gh_log_set_sink(NULL, NULL);
+}
+END_TEST
+
 START_TEST(tls_new_checks_its_options)
 {
     gh_tls_cert_t two[2] = {{.cert_file = "x", .key_file = "y"},
@@ -704,6 +923,8 @@ static Suite *tls_suite(void)
     tcase_set_timeout(tc, 20 * (double)gh_test_time_scale());
     tcase_add_test(tc, tls_new_names_the_bad_file);
     tcase_add_test(tc, tls_new_checks_its_options);
+    tcase_add_test(tc, tls_new_refuses_a_file_that_is_no_ocsp_response);
+    tcase_add_test(tc, tls_ocsp_bad_refresh_keeps_the_good_response);
     tcase_add_test(tc, tls_request_reports_its_connection);
     tcase_add_test(tc, tls_listener_swap_applies_to_new_connections);
     tcase_add_test(tc, tls_plain_http_gets_a_400);

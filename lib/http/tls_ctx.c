@@ -17,8 +17,10 @@
  * SSL call, with no park, so a plain mutex guards the ring.
  *
  * Every file is read and checked here, so a missing file, a key that does
- * not match its certificate or an expired certificate fails gh_tls_new()
- * with a message naming the file, and a reload can keep the old context.
+ * not match its certificate, an expired certificate or an OCSP file that
+ * holds no successful response fails gh_tls_new() with a message naming
+ * the file, and a reload can keep the old context.  An OCSP file that
+ * goes bad later is logged and the last good response stays stapled.
  */
 #include "config.h"
 
@@ -32,6 +34,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -166,33 +169,98 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv,
 
 /* ---- OCSP stapling ---- */
 
-/* Under o->mu: read the file again if it changed.  Keeps the old response
- * when the new one cannot be read (the operator is mid-refresh). */
+/* The bytes are one whole DER OCSP response, successful and with a basic
+ * response: what a client can check.  Otherwise GH_EINVAL, naming path. */
+static int ocsp_check(const char *path, const unsigned char *der,
+                      size_t len, char *err, size_t errlen)
+{
+    const unsigned char *p = der;
+    OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+    OCSP_BASICRESP *b = NULL;
+    int st, rc = 0;
+
+    if (!r || p != der + len)
+        rc = errf(err, errlen, "ocsp response %s: not a DER OCSP response",
+                  path);
+    else if ((st = OCSP_response_status(r)) !=
+             OCSP_RESPONSE_STATUS_SUCCESSFUL)
+        rc = errf(err, errlen, "ocsp response %s: status %s, not "
+                  "successful", path, OCSP_response_status_str(st));
+    else if (!(b = OCSP_response_get1_basic(r)))
+        rc = errf(err, errlen, "ocsp response %s: no basic response", path);
+    OCSP_BASICRESP_free(b);
+    OCSP_RESPONSE_free(r);
+    return rc;
+}
+
+/*
+ * Read and check the size bytes of path into *der (malloc).  GH_EAGAIN
+ * when the file did not hold size bytes (it is being rewritten: look
+ * again later), GH_EINVAL with err when it cannot be read or is no good.
+ */
+static int ocsp_read(const char *path, size_t size, unsigned char **der,
+                     char *err, size_t errlen)
+{
+    unsigned char *buf = malloc(size ? size : 1);
+    FILE *f = fopen(path, "rb");
+    size_t n = 0;
+    int rc;
+
+    if (!f || !buf) {
+        rc = errf(err, errlen, "ocsp response %s: %s", path,
+                  f ? "out of memory" : strerror(errno));
+        goto out;
+    }
+    n = fread(buf, 1, size, f);
+    if (n != size || fgetc(f) != EOF) {
+        rc = GH_EAGAIN;
+        goto out;
+    }
+    if ((rc = ocsp_check(path, buf, n, err, errlen)) == 0) {
+        *der = buf;
+        buf = NULL;
+    }
+out:
+    if (f)
+        fclose(f);
+    free(buf);
+    return rc;
+}
+
+/*
+ * Under o->mu: read the file again if it changed.  The old response stays
+ * when the new one is no good: a client that asked would rather have the
+ * last good one than a stapled error.  A file caught mid-rewrite is read
+ * again at the next look; a complete bad one is logged once per change.
+ */
 static void ocsp_refresh(gh__ocsp_t *o, int64_t now)
 {
+    char err[512];
     struct stat st;
-    unsigned char *der;
-    FILE *f;
-    size_t n;
+    unsigned char *der = NULL;
+    int rc;
 
     o->checked = now;
-    if (stat(o->path, &st) < 0 || st.st_size <= 0 || st.st_size > OCSP_MAX ||
+    if (stat(o->path, &st) < 0 || st.st_size <= 0 ||
         (st.st_mtim.tv_sec == o->mtime.tv_sec &&
          st.st_mtim.tv_nsec == o->mtime.tv_nsec))
         return;
-    if (!(f = fopen(o->path, "rb")))
+    if (st.st_size > OCSP_MAX)
+        rc = errf(err, sizeof(err), "ocsp response %s: larger than 64k",
+                  o->path);
+    else
+        rc = ocsp_read(o->path, (size_t)st.st_size, &der, err, sizeof(err));
+    if (rc == GH_EAGAIN)
         return;
-    der = malloc((size_t)st.st_size);
-    n = der ? fread(der, 1, (size_t)st.st_size, f) : 0;
-    fclose(f);
-    if (n != (size_t)st.st_size) {
-        free(der);
+    o->mtime = st.st_mtim;
+    if (rc) {
+        gh_log(GH_LOG_ERROR, "tls: %s: still stapling the previous one",
+               err);
         return;
     }
     free(o->der);
     o->der = der;
-    o->len = n;
-    o->mtime = st.st_mtim;
+    o->len = (size_t)st.st_size;
 }
 
 static int ocsp_cb(SSL *s, void *arg)
@@ -231,6 +299,7 @@ static gh__ocsp_t *ocsp_new(const char *path, char *err, size_t errlen)
 {
     gh__ocsp_t *o = calloc(1, sizeof(*o));
     struct stat st;
+    int rc;
 
     if (!o || !(o->path = strdup(path))) {
         free(o);
@@ -248,7 +317,16 @@ static gh__ocsp_t *ocsp_new(const char *path, char *err, size_t errlen)
         ocsp_free(o);
         return NULL;
     }
-    ocsp_refresh(o, gh_now());
+    rc = ocsp_read(path, (size_t)st.st_size, &o->der, err, errlen);
+    if (rc == GH_EAGAIN)
+        rc = errf(err, errlen, "ocsp response %s: changed while read", path);
+    if (rc) {
+        ocsp_free(o);
+        return NULL;
+    }
+    o->len = (size_t)st.st_size;
+    o->mtime = st.st_mtim;
+    o->checked = gh_now();
     return o;
 }
 

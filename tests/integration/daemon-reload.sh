@@ -3,7 +3,8 @@
 # keeps sending keep-alive requests through five reloads and sees only
 # 200s; a route that the new configuration adds answers; a broken
 # configuration is refused and the old one keeps serving; a changed listen
-# directive opens the new socket and closes the old one.
+# directive opens the new socket and closes the old one; a reload naming
+# another pid_file (or none) leaves the pid file where it was written.
 #
 # Run by "make check"; see daemon-lib.sh.
 
@@ -95,4 +96,77 @@ check "the old listener is closed" "000" "$code"
 
 stop_daemon TERM
 check "SIGTERM after reloads exits 0" 0 "$status"
+
+# ---- pid_file: a reload does not move it ----
+# The pid file stays where it was written until the restart: SIGTERM
+# removes that one, not the path a reload named (which may be another
+# instance's), and the warning compares with what runs, so going back to
+# the path in force is not warned about.
+
+# pf_conf DIRECTIVE: a configuration with this pid_file line
+pf_conf() {
+    {
+        echo "listen 127.0.0.1:0;"
+        echo "error_log $tmp/pf.log info;"
+        echo "$as_root"
+        echo "$1"
+        echo "route /hello { handler $tmp/hello.so; greeting pf; }"
+    } >"$tmp/pf.conf.new"
+    mv "$tmp/pf.conf.new" "$tmp/pf.conf"
+}
+pf_warned() {
+    grep -c 'reload: pid_file changes at the next restart' "$tmp/pf.log"
+}
+exists() {
+    test -e "$1" && echo yes || echo no
+}
+
+echo "not ours" >"$tmp/pf-two.pid"
+pf_conf "pid_file pf-one.pid;"
+watch=$tmp/pf.log
+if start_daemon pf -c "$tmp/pf.conf"; then
+    check "pid_file: the first path holds the pid" "$pid" \
+        "$(cat "$tmp/pf-one.pid")"
+    pf_conf "pid_file pf-two.pid;"
+    reload_and_wait "$tmp/pf.log"
+    check "pid_file: a reload to another path is warned about" 1 \
+        "$(pf_warned)"
+    pf_conf "pid_file pf-one.pid;"
+    reload_and_wait "$tmp/pf.log"
+    check "pid_file: back to the path in force: no new warning" 1 \
+        "$(pf_warned)"
+    pf_conf "pid_file pf-two.pid;"
+    reload_and_wait "$tmp/pf.log"
+    check "pid_file: away from it again: warned again" 2 "$(pf_warned)"
+    check "pid_file: three reloads succeeded" 3 \
+        "$(grep -c 'reloaded:' "$tmp/pf.log")"
+    stop_daemon TERM
+    check "pid_file: SIGTERM exits 0" 0 "$status"
+    check "pid_file: SIGTERM removes the file it wrote" no \
+        "$(exists "$tmp/pf-one.pid")"
+    check "pid_file: ... and leaves the reloaded path alone" "not ours" \
+        "$(cat "$tmp/pf-two.pid" 2>&1)"
+else
+    not_ok "pid_file: the daemon starts"
+fi
+
+# pid_file off by a reload: the file written is still the one removed.
+rm -f "$tmp/pf.log"
+pf_conf "pid_file pf-one.pid;"
+if start_daemon pfoff -c "$tmp/pf.conf"; then
+    pf_conf "pid_file off;"
+    reload_and_wait "$tmp/pf.log"
+    check "pid_file off by a reload is warned about" 1 "$(pf_warned)"
+    stop_daemon TERM
+    check "pid_file off: SIGTERM removes the file it wrote" no \
+        "$(exists "$tmp/pf-one.pid")"
+    if grep -q 'cannot remove' "$tmp/pf.log"; then
+        not_ok "pid_file off: no failed removal" \
+            "$(grep 'cannot remove' "$tmp/pf.log")"
+    else
+        ok "pid_file off: no failed removal"
+    fi
+else
+    not_ok "pid_file off: the daemon starts"
+fi
 finish

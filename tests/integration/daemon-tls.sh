@@ -8,7 +8,9 @@
 # connections see it), bad certificate/key pairs refused naming the file
 # (-t, and on reload the old ones stay), a stalled handshake cut at its
 # deadline, plain HTTP sent to the TLS port answered with a 400, OCSP
-# stapling refreshed from its file, and tls block errors at file:line:col.
+# stapling refreshed from its file (a bad file refused by -t, and on a
+# refresh the last good response kept), and tls block errors at
+# file:line:col.
 #
 # Every key and certificate is made here, at run time.  Run by "make
 # check"; see daemon-lib.sh.  Skips (77) without the openssl command.
@@ -224,6 +226,18 @@ mv "$tmp/ocsp.der.new" "$tmp/ocsp.der"
 sclient "$port" -servername ocsp.test -status
 check_grep "OCSP: a refreshed file is stapled without a reload" \
     "Cert Status: revoked" "$tmp/sc.out"
+sleep 1.1
+cp "$tmp/ocsp.der" "$tmp/ocsp-keep.der"
+cp "$tmp/ocsp.pem" "$tmp/ocsp.der.new" # a certificate, not a response
+mv "$tmp/ocsp.der.new" "$tmp/ocsp.der"
+sclient "$port" -servername ocsp.test -status
+check_grep "OCSP: a bad refresh keeps the last good response stapled" \
+    "Cert Status: revoked" "$tmp/sc.out"
+wait_for_grep "ocsp response .*ocsp.der: not a DER OCSP response" \
+    "$tmp/error.log" 30
+check_grep "... and the error log names the file" \
+    "ocsp response .*ocsp.der: not a DER OCSP response" "$tmp/error.log"
+cp "$tmp/ocsp-keep.der" "$tmp/ocsp.der"
 sclient "$port" -status
 if grep -q "Cert Status:" "$tmp/sc.out"; then
     not_ok "OCSP: nothing stapled for a certificate without a response"
@@ -429,6 +443,17 @@ case $(tblock "certificate site.pem; key site.key; ocsp_response nope.der;") in
 *"ocsp response $tmp/nope.der: No such file"*exit=1)
     ok "-t: a missing OCSP response file, named" ;;
 *) not_ok "-t: a missing OCSP response file, named" ;;
+esac
+out=$(tblock "certificate ocsp.pem; key ocsp.key; ocsp_response ocsp.pem;")
+case $out in
+*"ocsp response $tmp/ocsp.pem: not a DER OCSP response"*exit=1)
+    ok "-t: a certificate given as the OCSP response, named" ;;
+*) not_ok "-t: a certificate given as the OCSP response, named" "$out" ;;
+esac
+out=$(tblock "certificate ocsp.pem; key ocsp.key; ocsp_response ocsp.der;")
+case $out in
+*"is ok"*exit=0) ok "-t: a good OCSP response is ok" ;;
+*) not_ok "-t: a good OCSP response is ok" "$out" ;;
 esac
 out=$(tblock "certificate site.pem; key site.key; sni other.test other.pem other.key; session_cache 0; handshake_timeout 3s;")
 case $out in
