@@ -441,12 +441,40 @@ static int set_workers(loader_t *l, const gh_conf_directive_t *d)
  */
 #define ID_BUF_MAX (1u << 20)
 
-static int user_lookup(loader_t *l, const gh_conf_directive_t *d,
-                       const char *name, uid_t *uid)
+/* One getpwnam_r/getgrnam_r call: its error, *found and the id. */
+typedef int (*id_fn)(const char *name, char *buf, size_t len, bool *found,
+                     unsigned *id);
+
+static int passwd_id(const char *name, char *buf, size_t len, bool *found,
+                     unsigned *id)
 {
     struct passwd pw, *res = NULL;
+    int e = getpwnam_r(name, &pw, buf, len, &res);
+
+    if ((*found = res != NULL))
+        *id = pw.pw_uid;
+    return e;
+}
+
+static int group_id(const char *name, char *buf, size_t len, bool *found,
+                    unsigned *id)
+{
+    struct group gr, *res = NULL;
+    int e = getgrnam_r(name, &gr, buf, len, &res);
+
+    if ((*found = res != NULL))
+        *id = gr.gr_gid;
+    return e;
+}
+
+/* Look name up as a what ("user", "group") with fn, into *id. */
+static int id_lookup(loader_t *l, const gh_conf_directive_t *d,
+                     const char *what, const char *name, id_fn fn,
+                     unsigned *id)
+{
     char *buf = NULL, *nb;
     size_t len = 512;
+    bool found;
     int e;
 
     do {
@@ -455,42 +483,37 @@ static int user_lookup(loader_t *l, const gh_conf_directive_t *d,
             return fail(l, d, "out of memory");
         }
         buf = nb;
-        e = getpwnam_r(name, &pw, buf, len, &res);
-    } while (e == ERANGE && len < ID_BUF_MAX);
-    if (res)
-        *uid = pw.pw_uid;
+        e = fn(name, buf, len, &found, id);
+    } while (!found && e == ERANGE && len < ID_BUF_MAX);
     free(buf);
-    if (res)
+    if (found)
         return 0;
     if (e == 0 || e == ENOENT || e == ESRCH)
-        return fail(l, d, "no user \"%s\" on this system", name);
-    return fail(l, d, "cannot look up user \"%s\": %s", name, strerror(e));
+        return fail(l, d, "no %s \"%s\" on this system", what, name);
+    return fail(l, d, "cannot look up %s \"%s\": %s", what, name,
+                strerror(e));
+}
+
+static int user_lookup(loader_t *l, const gh_conf_directive_t *d,
+                       const char *name, uid_t *uid)
+{
+    unsigned id;
+    int rc = id_lookup(l, d, "user", name, passwd_id, &id);
+
+    if (rc == 0)
+        *uid = (uid_t)id;
+    return rc;
 }
 
 static int group_lookup(loader_t *l, const gh_conf_directive_t *d,
                         const char *name, gid_t *gid)
 {
-    struct group gr, *res = NULL;
-    char *buf = NULL, *nb;
-    size_t len = 512;
-    int e;
+    unsigned id;
+    int rc = id_lookup(l, d, "group", name, group_id, &id);
 
-    do {
-        if (!(nb = realloc(buf, len *= 2))) {
-            free(buf);
-            return fail(l, d, "out of memory");
-        }
-        buf = nb;
-        e = getgrnam_r(name, &gr, buf, len, &res);
-    } while (e == ERANGE && len < ID_BUF_MAX);
-    if (res)
-        *gid = gr.gr_gid;
-    free(buf);
-    if (res)
-        return 0;
-    if (e == 0 || e == ENOENT || e == ESRCH)
-        return fail(l, d, "no group \"%s\" on this system", name);
-    return fail(l, d, "cannot look up group \"%s\": %s", name, strerror(e));
+    if (rc == 0)
+        *gid = (gid_t)id;
+    return rc;
 }
 
 /* user NAME [GROUP]: both must exist, as start-up as root looks them up

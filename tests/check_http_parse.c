@@ -765,20 +765,22 @@ static void tiny_chunks_request(struct str *b, int n, size_t ext)
  * body of a few KB could take gigabytes on the wire. */
 START_TEST(http_parse_chunk_framing_beyond_its_data_is_400)
 {
-    struct str b = {0};
+    static const struct {
+        int chunks;
+        size_t ext;
+        int status;
+        const char *what;
+    } cases[] = {{5000, 0, 0, "5000 one-byte chunks"},
+                 {3, 4000, 0, "a few long extensions"},
+                 {200, 100, 400, "200 100-byte extensions"},
+                 {5, 4000, 400, "20 KB of extensions"}};
 
-    tiny_chunks_request(&b, 5000, 0);
-    free(expect_lim(b.s, b.len, NULL, 0, "5000 one-byte chunks"));
-    str_free(&b);
-    tiny_chunks_request(&b, 3, 4000);
-    free(expect_lim(b.s, b.len, NULL, 0, "a few long extensions"));
-    str_free(&b);
-    tiny_chunks_request(&b, 200, 100);
-    free(expect_lim(b.s, b.len, NULL, 400, "200 100-byte extensions"));
-    str_free(&b);
-    tiny_chunks_request(&b, 5, 4000);
-    free(expect_lim(b.s, b.len, NULL, 400, "20 KB of extensions"));
-    str_free(&b);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct str b = {0};
+        tiny_chunks_request(&b, cases[i].chunks, cases[i].ext);
+        free(expect_lim(b.s, b.len, NULL, cases[i].status, cases[i].what));
+        str_free(&b);
+    }
 }
 END_TEST
 

@@ -1338,6 +1338,19 @@ START_TEST(slow_body_times_out_with_408)
 }
 END_TEST
 
+/* A client whose receive buffer is small (4 KiB asked): what the server
+ * writes past it waits in the server's send queue. */
+static void small_window_cli(hc_conn_t *c)
+{
+    int small = 4096, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    ck_assert_int_eq(hc_connect_fd(fd, (struct sockaddr *)&srv_ss, srv_sslen),
+                     0);
+    hc_init(c, fd);
+}
+
 /* write_min_rate extends the deadline for bytes the client took in, not
  * for those that only sit in the server's send queue: a client that
  * stops reading earns nothing for them. */
@@ -1345,18 +1358,13 @@ START_TEST(write_rate_counts_what_the_client_took_not_what_was_queued)
 {
     gh_server_opts_t o;
     hc_conn_t c;
-    int fd, small = 4096;
     int64_t t0, took;
 
     test_opts(&o);
     o.write_timeout = GH_SECOND;
     o.write_min_rate = 4096; /* the client's ~8 KB: +1 or 2 s */
     srv_start(&o);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    ck_assert_int_eq(hc_connect_fd(fd, (struct sockaddr *)&srv_ss, srv_sslen), 0);
-    hc_init(&c, fd);
+    small_window_cli(&c);
     t0 = gh_now();
     hc_send(&c, GET("/big"));
     ck_assert(GH_TEST_WAIT_UNTIL(atomic_load(&h_done), 30 * GH_SECOND));
@@ -1374,7 +1382,6 @@ START_TEST(client_that_never_reads_gets_write_timeout)
 {
     gh_server_opts_t o;
     hc_conn_t c;
-    int fd, small = 4096;
     int64_t t0, took;
     size_t drained = 0;
 
@@ -1382,11 +1389,7 @@ START_TEST(client_that_never_reads_gets_write_timeout)
     o.write_timeout = GH_SECOND;
     o.write_min_rate = 1u << 30; /* no extension for what it wrote */
     srv_start(&o);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    ck_assert_int_eq(hc_connect_fd(fd, (struct sockaddr *)&srv_ss, srv_sslen), 0);
-    hc_init(&c, fd);
+    small_window_cli(&c);
     t0 = gh_now();
     hc_send(&c, GET("/big"));
     ck_assert(GH_TEST_WAIT_UNTIL(atomic_load(&h_done), 5 * GH_SECOND));
