@@ -84,28 +84,38 @@ static void unref(gh_ctx_t *c)
     }
 }
 
+/*
+ * Cancel n alone: set its error, close its done channel and move its
+ * children onto *todo, each with a reference.  A child's cancel_next
+ * belongs to whoever took it off its canceler's list, under the
+ * canceler's lock: one cancel() at most.
+ */
+static void cancel_one(gh_ctx_t *n, int err, gh_ctx_t **todo)
+{
+    gh__lock(&n->mu);
+    if (atomic_load_explicit(&n->err, memory_order_relaxed) == 0) {
+        atomic_store_explicit(&n->err, err, memory_order_release);
+        gh__chan_close(n->done);
+        for (gh_ctx_t *k = n->children; k; k = k->sib_next) {
+            k->canceler = NULL; /* under n's lock: no longer listed */
+            ref(k);
+            k->cancel_next = *todo;
+            *todo = k;
+        }
+        n->children = NULL;
+    }
+    gh__unlock(&n->mu);
+}
+
 /* Cancel c (a cancel node) and its subtree with err, a node at a time. */
 static void cancel(gh_ctx_t *c, int err)
 {
-    gh_ctx_t *todo = c, *n;
+    gh_ctx_t *todo = NULL, *n;
 
-    ref(c);
-    c->cancel_next = NULL;
+    cancel_one(c, err, &todo);
     while ((n = todo)) {
         todo = n->cancel_next;
-        gh__lock(&n->mu);
-        if (atomic_load_explicit(&n->err, memory_order_relaxed) == 0) {
-            atomic_store_explicit(&n->err, err, memory_order_release);
-            gh__chan_close(n->done);
-            for (gh_ctx_t *k = n->children; k; k = k->sib_next) {
-                k->canceler = NULL; /* under n's lock: no longer listed */
-                ref(k);
-                k->cancel_next = todo;
-                todo = k;
-            }
-            n->children = NULL;
-        }
-        gh__unlock(&n->mu);
+        cancel_one(n, err, &todo);
         unref(n);
     }
 }
