@@ -95,6 +95,9 @@ void gd_detach_report(gd_daemon_t *d, int status);
 void gd_raise_nofile(const gd_config_t *c);
 int gd_pid_write(gd_daemon_t *d, char *err, size_t errlen);
 void gd_pid_remove(gd_daemon_t *d);
+/* Does the pid file we wrote still hold our pid?  After an upgrade whose
+ * configuration names another file, the new process wrote that one. */
+bool gd_pid_holds_ours(const gd_daemon_t *d);
 int gd_drop_privileges(const gd_config_t *c, char *err, size_t errlen);
 int gd_pid_rewrite(gd_daemon_t *d, char *err, size_t errlen);
 

@@ -234,6 +234,17 @@ int gd_pid_rewrite(gd_daemon_t *d, char *err, size_t errlen)
     return GH_EINVAL;
 }
 
+bool gd_pid_holds_ours(const gd_daemon_t *d)
+{
+    char buf[32];
+    ssize_t n;
+
+    if (d->pid_fd < 0 || (n = pread(d->pid_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+        return false;
+    buf[n] = '\0';
+    return strtol(buf, NULL, 10) == (long)getpid();
+}
+
 void gd_pid_remove(gd_daemon_t *d)
 {
     if (d->pid_written && d->pid_path && unlink(d->pid_path) < 0 &&

@@ -337,7 +337,11 @@ static void hand_over(gd_daemon_t *d)
 
     for (int i = 0; i < n; i++)
         gh_server_listener_share(d->srv, idx[i]);
-    d->pid_written = false; /* the pid file holds the new pid */
+    /* The new process wrote its pid into our file, or, when its
+     * configuration names another, into that one: then ours is stale. */
+    if (gd_pid_holds_ours(d))
+        gd_pid_remove(d);
+    d->pid_written = false;
     gh_log(GH_LOG_NOTICE, "upgrade: new process %ld is ready; this one "
            "(pid %ld) stops accepting and finishes its requests",
            (long)d->up.pid, (long)getpid());

@@ -26,7 +26,7 @@ write_conf() {
     cat >"$tmp/gohttpd.conf" <<EOC
 listen 127.0.0.1:0;
 error_log $tmp/error.log info;
-pid_file $tmp/gohttpd.pid;
+pid_file ${pidf:-$tmp/gohttpd.pid};
 upgrade_timeout 5s;
 $as_root
 route / { handler static; root $www; }
@@ -142,11 +142,30 @@ wait_for_grep "upgrade failed: pid $new goes on serving" "$tmp/error.log"
 check "the running one still serves after it" "200 <!DOCTYPE html>" \
     "$(get /)"
 
+# An upgrade whose configuration names another pid file: the new process
+# writes that one, and the old one removes its own, which nobody holds.
+pidf=$tmp/other.pid
+write_conf
+kill -USR2 "$new"
+if wait_for_grep "upgrade: new process [0-9]* is ready; this one (pid $new)" \
+    "$tmp/error.log" 100; then ok "an upgrade to another pid_file"
+else not_ok "an upgrade to another pid_file" \
+    "$(tail -n 20 "$tmp/error.log")"; fi
+older=$new
+new=$(new_pid)
+pids="$pids $new"
+if gone "$older"; then ok "... the old process exits"; else
+    not_ok "... the old process exits"; fi
+check "... and its pid file is gone, not left stale" "absent" \
+    "$([ -e "$tmp/gohttpd.pid" ] && echo present || echo absent)"
+check "... the new pid file names the new process" "$new" \
+    "$(cat "$pidf" 2>/dev/null)"
+
 kill -TERM "$new"
 if gone "$new"; then ok "SIGTERM stops the new process"; else
     not_ok "SIGTERM stops the new process"; fi
 check "its pid file is removed" "absent" \
-    "$([ -e "$tmp/gohttpd.pid" ] && echo present || echo absent)"
+    "$([ -e "$pidf" ] && echo present || echo absent)"
 # Every process wrote its stderr there, the new ones included (whose exit
 # status this shell cannot see): no sanitizer report in a sanitizer build.
 check "no sanitizer report from any of the processes" "" \
