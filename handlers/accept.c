@@ -1,5 +1,6 @@
 /*
- * accept.c - the weight an Accept header gives a media type.
+ * accept.c - the weight an Accept header gives a media type, and the
+ * weight (q) of one element of any such list (Accept-Encoding too).
  *
  * Each comma-separated element is a media range with optional parameters;
  * its weight is its q parameter (1 without one).  A range that does not
@@ -34,8 +35,7 @@ static int qvalue(const char *p, const char *end)
     return q > 1000 ? 1000 : q;
 }
 
-/* The weight of the element whose parameters are [p, end). */
-static int weight(const char *p, const char *end)
+int gh__accept_weight(const char *p, const char *end)
 {
     while (p < end) {
         const char *semi = memchr(p, ';', (size_t)(end - p));
@@ -77,7 +77,7 @@ int gh__accept_q(const char *accept, const char *type, bool *named)
                        : -1;
         if (spec > best) {
             best = spec;
-            q = weight(rend, end);
+            q = gh__accept_weight(rend, end);
         }
         p = *end ? end + 1 : end;
     }

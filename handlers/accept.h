@@ -1,7 +1,7 @@
 /*
- * accept.h - reading an Accept header, shared by the built-in plugins that
- * answer in more than one format (compiled into each module; not part of
- * the library's API).
+ * accept.h - reading Accept headers, shared by the built-in plugins that
+ * answer in more than one format or coding (compiled into each module;
+ * not part of the library's API).
  */
 #ifndef GH_ACCEPT_H
 #define GH_ACCEPT_H
@@ -19,5 +19,13 @@
  * than q are not compared.
  */
 int gh__accept_q(const char *accept, const char *type, bool *named);
+
+/*
+ * The weight of one list element whose parameters are [p, end) (what
+ * follows its token, up to the next comma): its q in thousandths, 1000
+ * without one, 0 for a malformed one (so that a garbled refusal still
+ * refuses).  RFC 9110 12.4.2.
+ */
+int gh__accept_weight(const char *p, const char *end);
 
 #endif

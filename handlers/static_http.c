@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "accept.h"
 #include "static.h"
 
 static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
@@ -317,34 +318,6 @@ enum gh__static_range gh__static_range(const char *h, uint64_t size,
 
 /* ---- Accept-Encoding ------------------------------------------------- */
 
-/* The weight (q, in thousandths) that one element's parameters
- * [p, end) give it: 1000 without a q.  RFC 9110 12.4.2: "0" to "1.000";
- * a malformed weight counts as 0, so that a garbled refusal stays one. */
-static int weight(const char *p, const char *end)
-{
-    while (p < end) {
-        const char *semi = memchr(p, ';', (size_t)(end - p));
-        p = skip_ows(p);
-        if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-            int q = 0, scale = 1000;
-            p += 2;
-            if (p < end && (*p == '0' || *p == '1'))
-                q = (*p++ - '0') * 1000;
-            else
-                return 0;
-            if (p < end && *p == '.')
-                for (p++; p < end && *p >= '0' && *p <= '9' && scale > 1;
-                     p++)
-                    q += (*p - '0') * (scale /= 10);
-            return q > 1000 ? 1000 : q;
-        }
-        if (!semi)
-            break;
-        p = semi + 1;
-    }
-    return 1000;
-}
-
 int gh__static_accept_q(const char *ae, const char *coding)
 {
     size_t clen = strlen(coding);
@@ -359,9 +332,9 @@ int gh__static_accept_q(const char *ae, const char *coding)
                *tok_end != '\t')
             tok_end++;
         if ((size_t)(tok_end - p) == clen && !strncasecmp(p, coding, clen))
-            return weight(tok_end, end);
+            return gh__accept_weight(tok_end, end);
         if (tok_end - p == 1 && *p == '*')
-            star = weight(tok_end, end);
+            star = gh__accept_weight(tok_end, end);
         p = end;
     }
     return star;

@@ -396,7 +396,9 @@ static int on_header_value_complete(llhttp_t *ll)
         f->value.len--;
     switch (p->_kind) {
     case K_HOST:
-        st = (p->_seen & SEEN_HOST) || !gh__http_host_ok(s, f->value.len) ? 400 : 0;
+        st = (p->_seen & SEEN_HOST) || !gh__http_host_ok(s, f->value.len)
+                 ? 400
+                 : 0;
         p->_seen |= SEEN_HOST;
         break;
     case K_CONTENT_LENGTH:
