@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static atomic_long done;
@@ -298,6 +299,45 @@ START_TEST(netpoll_close_wakes_a_plain_thread_waiting_in_poll)
                   gh_err_name((int)res[0]));
     ck_assert_int_lt(gh_now() - t0, gh_test_slack(GH_SECOND));
     ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1);
+}
+END_TEST
+
+/* Out of descriptors, a thread's wait has no eventfd: it still waits, and
+ * gh_close() still wakes it (within a poll slice). */
+START_TEST(netpoll_close_wakes_a_waiting_thread_out_of_descriptors)
+{
+    int fillers[4096], nfill = 0;
+    struct rlimit rl, low;
+    pthread_t t;
+    int64_t t0;
+
+    gh_test_socketpair(sv);
+    res[0] = 12345;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    low = rl;
+    if (low.rlim_cur > 1024)
+        low.rlim_cur = 1024;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    while (nfill < (int)(sizeof(fillers) / sizeof(fillers[0])) &&
+           (fillers[nfill] = dup(sv[1])) >= 0)
+        nfill++;
+    ck_assert_msg(nfill < (int)(sizeof(fillers) / sizeof(fillers[0])),
+                  "the descriptor table did not fill up");
+    /* None left for the thread's eventfd. */
+    ck_assert_int_eq(pthread_create(&t, NULL, thread_reader, NULL), 0);
+    GH_TEST_WAIT_COUNT(&ready, 1, 5 * GH_SECOND);
+    gh_sleep(30 * GH_MILLISECOND); /* it is in poll(2), in slices */
+    ck_assert_int_eq(res[0], 12345);
+    t0 = gh_now();
+    ck_assert_int_eq(gh_close(sv[0]), 0);
+    GH_TEST_WAIT_COUNT(&done, 1, 5 * GH_SECOND);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    while (nfill > 0)
+        close(fillers[--nfill]);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_msg(res[0] == GH_ECLOSED, "the thread got %zd (%s)", res[0],
+                  gh_err_name((int)res[0]));
+    ck_assert_int_lt(gh_now() - t0, gh_test_slack(GH_SECOND));
 }
 END_TEST
 
@@ -1013,6 +1053,8 @@ static Suite *netpoll_suite(void)
     tcase_add_test(tc, netpoll_close_from_main_wakes_parked_reader_with_eclosed);
     tcase_add_test(tc, netpoll_second_concurrent_reader_gets_ebusy);
     tcase_add_test(tc, netpoll_close_wakes_a_plain_thread_waiting_in_poll);
+    tcase_add_test(tc,
+                   netpoll_close_wakes_a_waiting_thread_out_of_descriptors);
     tcase_add_test(tc, netpoll_peer_close_wakes_parked_reader_with_eof);
     suite_add_tcase(s, tc);
 

@@ -15,8 +15,9 @@
  * it waits for every acknowledgement before calling close(2), so no loop
  * ever watches a descriptor number that has been closed and possibly reused.
  * A plain thread (not a worker) waits in poll(2) on the descriptor and an
- * eventfd of its own, listed in the slot: gh_close() writes to the eventfd
- * and waits until the thread has left the slot, for the same reason.
+ * eventfd of its own (or in slices, when no descriptor is left for one),
+ * listed in the slot: gh_close() writes to the eventfd and waits until
+ * the thread has left the slot, for the same reason.
  *
  * Descriptor slots live in a two-level table (1024 chunks of 1024 slots),
  * allocated chunk by chunk on first use and never freed: slots are reused
@@ -45,9 +46,14 @@ typedef gh__iowait_t iowait_t;
 typedef struct thread_wait {
     struct thread_wait *next; /* in the slot's list */
     int events;               /* GH_IO_READ / GH_IO_WRITE */
-    int efd;                  /* gh_close() writes to it to wake the thread */
-    bool closed;              /* gh_close() ran: set under the slot's mu */
+    int efd;                  /* gh_close() writes to it to wake the thread;
+                               * -1 when no descriptor was left for it */
+    _Atomic bool closed;      /* gh_close() ran: set under the slot's mu */
 } thread_wait_t;
+
+/* Without an eventfd (EMFILE), a thread polls in slices this long and
+ * looks at closed between them: gh_close() waits at most that. */
+#define THREAD_SLICE_MS 10
 
 typedef struct gh__pfd {
     gh__lock_t mu;      /* guards the fields below */
@@ -249,7 +255,7 @@ static bool thread_wait_end(pfd_t *p, thread_wait_t *tw)
     for (pp = &p->threads; *pp != tw; pp = &(*pp)->next)
         ;
     *pp = tw->next;
-    closed = tw->closed;
+    closed = atomic_load_explicit(&tw->closed, memory_order_relaxed);
     gh__unlock(&p->mu);
     return closed;
 }
@@ -265,13 +271,17 @@ static int thread_poll(int fd, thread_wait_t *tw, int64_t deadline)
                           ((tw->events & GH_IO_WRITE) ? POLLOUT : 0));
     for (;;) {
         int ms = -1;
+        if (atomic_load(&tw->closed))
+            return GH_ECLOSED;
         if (deadline != GH_FOREVER) {
             int64_t left = deadline - gh_now();
             if (left <= 0)
                 return GH_ETIMEDOUT;
             ms = (int)((left + GH_MILLISECOND - 1) / GH_MILLISECOND);
         }
-        r = poll(p, 2, ms);
+        if (tw->efd < 0 && (ms < 0 || ms > THREAD_SLICE_MS))
+            ms = THREAD_SLICE_MS;
+        r = poll(p, tw->efd < 0 ? 1 : 2, ms);
         if (r > 0)
             break;
         if (r < 0 && errno != EINTR)
@@ -294,14 +304,16 @@ int gh__poll_thread(int fd, int events, int64_t deadline)
 
     if (!p)
         return fd >= CHUNK * NCHUNKS ? GH_EBADF : GH_ENOMEM;
-    if ((tw.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-        return -errno;
+    /* Out of descriptors (the very moment a server may be waiting for one
+     * to free up), the wait still works: in slices, see thread_poll. */
+    tw.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if ((rc = thread_wait_start(p, &tw)) == 0) {
         rc = thread_poll(fd, &tw, deadline);
         if (thread_wait_end(p, &tw))
             rc = GH_ECLOSED;
     }
-    close(tw.efd);
+    if (tw.efd >= 0)
+        close(tw.efd);
     return rc;
 }
 
@@ -580,8 +592,9 @@ static void cancel_waiters(pfd_t *p)
     p->closing = true;
     for (thread_wait_t *t = p->threads; t; t = t->next) {
         uint64_t one = 1;
-        t->closed = true;
-        (void)!write(t->efd, &one, sizeof(one));
+        atomic_store(&t->closed, true);
+        if (t->efd >= 0)
+            (void)!write(t->efd, &one, sizeof(one));
     }
     iowait_t *ws[3] = {p->rd, p->wr != p->rd ? p->wr : NULL,
                        p->dormant != p->rd ? p->dormant : NULL};
@@ -603,7 +616,8 @@ static void cancel_waiters(pfd_t *p)
         gh__lock(&c.mu);
     }
     gh__unlock(&c.mu);
-    /* Threads in poll(2) leave within microseconds of their wake-up. */
+    /* Threads in poll(2) leave within microseconds of their wake-up (a
+     * slice, without an eventfd). */
     gh__lock(&p->mu);
     while (p->threads) {
         gh__unlock(&p->mu);
