@@ -1173,70 +1173,11 @@ static int listen_block(loader_t *l, const gh_conf_section_t *b,
 
 /* ---- listen addresses, read as gh_server_listen() will ---- */
 
-/* digits only, 0 to 65535: getaddrinfo() also takes a sign or spaces, and
- * glibc cuts a larger number to 16 bits (99999 would bind 34463). */
-static bool port_ok(const char *p)
-{
-    unsigned long v = 0;
-
-    if (!*p || strspn(p, "0123456789") != strlen(p))
-        return false;
-    for (; *p && v <= 65535; p++)
-        v = v * 10 + (unsigned long)(*p - '0');
-    return v <= 65535;
-}
-
-/* What is wrong with "unix:PATH", or NULL: the path and its NUL must fit
- * sun_path, as listen_unix() in lib/http/server.c insists. */
-static const char *unix_addr_problem(const char *path)
-{
-    if (!*path)
-        return "expected a path after unix:";
-    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return "the unix: path is longer than 107 bytes";
-    return NULL;
-}
-
-/* What is wrong with "[v6]:PORT", "HOST:PORT" or ":PORT" (every address),
- * or NULL.  The split is split_hostport()'s in lib/http/server.c: at the
- * ']', else at the last ':' (so a bare IPv6 address still works). */
-static const char *inet_addr_problem(const char *addr)
-{
-    const char *colon, *close = strchr(addr, ']');
-    size_t hlen;
-
-    if (addr[0] == '[') {
-        if (!close)
-            return "'[' without its ']'";
-        if (close == addr + 1)
-            return "expected an IPv6 address between [ and ]";
-        if (memchr(addr + 1, '[', (size_t)(close - addr - 1)))
-            return "a '[' inside [ and ]";
-        if (close[1] != ':')
-            return "expected :PORT after ']'";
-        hlen = (size_t)(close - addr - 1);
-        colon = close + 1;
-    } else {
-        if (close || strchr(addr, '['))
-            return "a bracket out of place (write [IPv6]:PORT)";
-        if (!(colon = strrchr(addr, ':')))
-            return "expected HOST:PORT, [IPv6]:PORT, :PORT or unix:PATH";
-        hlen = (size_t)(colon - addr);
-    }
-    if (hlen > 255)
-        return "the host is longer than 255 bytes";
-    if (!port_ok(colon + 1))
-        return "the port must be a number from 0 to 65535";
-    return NULL;
-}
-
 /* addr as the server will read it; d is NULL for -l. */
 static int check_addr(loader_t *l, const gh_conf_directive_t *d,
                       const char *addr)
 {
-    const char *why = strncmp(addr, "unix:", 5) == 0
-                          ? unix_addr_problem(addr + 5)
-                          : inet_addr_problem(addr);
+    const char *why = gh_listen_addr_problem(addr);
 
     if (!why)
         return 0;

@@ -3095,9 +3095,23 @@ START_TEST(listen_after_start_serves_at_once)
                                       "127.0.0.1:", "127.0.0.1:0x50",
                                       "127.0.0.1:-1", "127.0.0.1:+80",
                                       "[::1]:123456", "127.0.0.1:8 0"};
-    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
         ck_assert_msg(gh_server_listen(srv, bad[k], NULL) == GH_EINVAL,
                       "%s was taken", bad[k]);
+        ck_assert_ptr_nonnull(gh_listen_addr_problem(bad[k]));
+    }
+    /* The check alone, as a configuration loader uses it. */
+    static const char *const good[] = {"127.0.0.1:0", "[::1]:65535", ":80",
+                                       "localhost:8080", "unix:/tmp/x.sock"};
+    for (size_t k = 0; k < sizeof(good) / sizeof(good[0]); k++)
+        ck_assert_msg(!gh_listen_addr_problem(good[k]), "%s: %s", good[k],
+                      gh_listen_addr_problem(good[k]));
+    ck_assert_str_eq(gh_listen_addr_problem("127.0.0.1:99999"),
+                     "the port must be a number from 0 to 65535");
+    ck_assert_str_eq(gh_listen_addr_problem("[::1:80"),
+                     "'[' without its ']'");
+    ck_assert_str_eq(gh_listen_addr_problem("unix:"),
+                     "expected a path after unix:");
     ck_assert_int_eq(srv_stop(), 0);
 }
 END_TEST

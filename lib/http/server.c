@@ -358,9 +358,10 @@ static int add_listener(gh_server_t *s, int fd, int family, char *path,
     return i;
 }
 
-/* Split "host:port", "[v6]:port" or ":port".  0 or GH_EINVAL. */
-/* A port: 1 to 5 digits, 0 to 65535.  getaddrinfo() would take
- * "99999" and bind 34463 (glibc keeps the low 16 bits). */
+/* ---- listen addresses ---- */
+
+/* A port: 1 to 5 digits, 0 to 65535.  getaddrinfo() would take "99999"
+ * and bind 34463 (glibc keeps the low 16 bits). */
 static bool port_ok(const char *p)
 {
     size_t n = strspn(p, "0123456789");
@@ -368,30 +369,76 @@ static bool port_ok(const char *p)
     return n > 0 && n <= 5 && !p[n] && atol(p) <= 65535;
 }
 
-static int split_hostport(const char *addr, char *host, size_t hcap,
-                          const char **port)
+/* What is wrong with "unix:PATH", or NULL: the path and its NUL must fit
+ * sun_path. */
+static const char *unix_addr_problem(const char *path)
+{
+    if (!*path)
+        return "expected a path after unix:";
+    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return "the unix: path is longer than 107 bytes";
+    return NULL;
+}
+
+/* What is wrong with "[v6]:PORT", "HOST:PORT" or ":PORT", or NULL.  The
+ * split is split_hostport()'s: at the ']', else at the last ':' (so a
+ * bare IPv6 address still works). */
+static const char *inet_addr_problem(const char *addr)
+{
+    const char *colon, *close = strchr(addr, ']');
+    size_t hlen;
+
+    if (addr[0] == '[') {
+        if (!close)
+            return "'[' without its ']'";
+        if (close == addr + 1)
+            return "expected an IPv6 address between [ and ]";
+        if (memchr(addr + 1, '[', (size_t)(close - addr - 1)))
+            return "a '[' inside [ and ]";
+        if (close[1] != ':')
+            return "expected :PORT after ']'";
+        hlen = (size_t)(close - addr - 1);
+        colon = close + 1;
+    } else {
+        if (close || strchr(addr, '['))
+            return "a bracket out of place (write [IPv6]:PORT)";
+        if (!(colon = strrchr(addr, ':')))
+            return "expected HOST:PORT, [IPv6]:PORT, :PORT or unix:PATH";
+        hlen = (size_t)(colon - addr);
+    }
+    if (hlen > 255)
+        return "the host is longer than 255 bytes";
+    if (!port_ok(colon + 1))
+        return "the port must be a number from 0 to 65535";
+    return NULL;
+}
+
+const char *gh_listen_addr_problem(const char *addr)
+{
+    if (!addr)
+        return "no address";
+    return strncmp(addr, "unix:", 5) == 0 ? unix_addr_problem(addr + 5)
+                                          : inet_addr_problem(addr);
+}
+
+/* Split "host:port", "[v6]:port" or ":port", which
+ * gh_listen_addr_problem() has passed, into host[256] and *port. */
+static void split_hostport(const char *addr, char *host, const char **port)
 {
     const char *colon;
     size_t hlen;
 
     if (addr[0] == '[') {
-        const char *end = strchr(addr, ']');
-        if (!end || end[1] != ':')
-            return GH_EINVAL;
-        hlen = (size_t)(end - addr - 1);
+        colon = strchr(addr, ']') + 1;
+        hlen = (size_t)(colon - addr - 2);
         addr++;
-        colon = end + 1;
     } else {
-        if (!(colon = strrchr(addr, ':')))
-            return GH_EINVAL;
+        colon = strrchr(addr, ':');
         hlen = (size_t)(colon - addr);
     }
-    if (hlen >= hcap || !port_ok(colon + 1))
-        return GH_EINVAL;
     memcpy(host, addr, hlen);
     host[hlen] = '\0';
     *port = colon + 1;
-    return 0;
 }
 
 /* A Unix socket file's owner and mode, before anyone can connect. */
@@ -539,8 +586,7 @@ static int listen_inet(gh_server_t *s, const char *addr,
     const char *port;
     int rc, first = GH_EINVAL;
 
-    if (split_hostport(addr, host, sizeof(host), &port) < 0)
-        return GH_EINVAL;
+    split_hostport(addr, host, &port);
     if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0)
         return GH_EINVAL;
     /* ":port" yields IPv4 and IPv6 wildcards: listen on both. */
@@ -564,7 +610,7 @@ static int listen_inet(gh_server_t *s, const char *addr,
 int gh_server_listen(gh_server_t *s, const char *addr,
                      const gh_listen_opts_t *opts)
 {
-    if (!s || !addr || atomic_load(&s->draining))
+    if (!s || gh_listen_addr_problem(addr) || atomic_load(&s->draining))
         return GH_EINVAL;
     if (strncmp(addr, "unix:", 5) == 0)
         return listen_unix(s, addr + 5, opts);

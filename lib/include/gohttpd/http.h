@@ -234,6 +234,15 @@ GH_API int gh_server_listen(gh_server_t *s, const char *addr,
                             const gh_listen_opts_t *opts);
 
 /**
+ * gh_listen_addr_problem - NULL when addr has a form gh_server_listen()
+ * takes (a port 0 to 65535 in digits, a host of at most 255 bytes,
+ * balanced brackets, a unix: path that fits sun_path), else a short
+ * English phrase saying what is wrong, for a configuration error.  Only
+ * the form: a host name is not resolved, nothing is bound.
+ */
+GH_API const char *gh_listen_addr_problem(const char *addr);
+
+/**
  * gh_server_update - replace s's options with opts (copied) while it runs,
  * as a reload does.  Connections pick the new limits, timeouts and access
  * log up at their next request; nothing in flight is disturbed.  Returns
