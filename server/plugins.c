@@ -84,12 +84,14 @@ static int held_add(void *dl)
     gh_mutex_lock(&held_mu);
     for (h = held; h && h->dl != dl; h = h->next)
         ;
-    if (h)
+    if (h) {
         h->gens++;
-    else if ((h = malloc(sizeof(*h))))
-        *h = (held_t){dl, 1, held}, held = h;
-    else
+    } else if ((h = malloc(sizeof(*h)))) {
+        *h = (held_t){dl, 1, held};
+        held = h;
+    } else {
         rc = GH_ENOMEM;
+    }
     gh_mutex_unlock(&held_mu);
     return rc;
 }
